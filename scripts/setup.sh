@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package pupembed needs, then configures and builds it in Release.
+#   scripts/setup.sh            install packages (needs root or sudo) and build into ./build
+#   scripts/setup.sh --no-apt   only build (packages already present)
+# Environment: BUILD_DIR (default: build), JOBS (default: number of cores).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+build_dir="${BUILD_DIR:-build}"
+jobs="${JOBS:-$(nproc)}"
+
+packages=(
+  build-essential cmake pkg-config
+  libtorch-dev                      # tensors, autograd, training, serialisation
+  libopencv-dev                     # image decoding (PNG, WebP, BMP) and resizing
+  libjpeg62-turbo-dev               # strict JPEG decoding: damaged files are errors, not grey fill
+  libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
+  libfaiss-dev                      # vector search
+  libsqlite3-dev                    # gallery metadata
+  libcli11-dev                      # command-line parsing
+  nlohmann-json3-dev                # JSON output and model-file headers
+  zlib1g-dev                        # CRC-32 for model-file integrity
+  libgtest-dev libgmock-dev         # unit tests
+  libbenchmark-dev                  # benchmarks in bench/
+)
+
+if [[ "${1:-}" != "--no-apt" ]]; then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
+  # apt may satisfy libblas.so.3 with the slow reference BLAS or the pthread OpenBLAS, which
+  # fights OpenMP for the cores; point it at the OpenMP build of OpenBLAS.
+  for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+    target=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-openmp | head -n1 || true)
+    if [[ -n "$target" ]]; then $sudo update-alternatives --set "$alt" "$target"; fi
+  done
+fi
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir" -j "$jobs"

@@ -1,0 +1,7 @@
+#include "pupembed/version.hpp"
+
+namespace pupembed {
+
+const char* version() { return PUPEMBED_VERSION; }
+
+}  // namespace pupembed
