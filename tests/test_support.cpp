@@ -1,0 +1,73 @@
+#include "test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace pupembed::testing {
+
+fs::path shared_dir() {
+    const char* configured = std::getenv("PUPEMBED_SHARED");
+    return fs::path(configured && *configured ? configured : PUPEMBED_DEFAULT_SHARED);
+}
+
+bool have_shared(const std::string& relative, std::string& why) {
+    const fs::path path = shared_dir() / relative;
+    if (fs::exists(path)) return true;
+    why = "skipped: " + path.string() + " is absent (set PUPEMBED_SHARED to the shared data folder)";
+    return false;
+}
+
+TempDir::TempDir() {
+    static std::atomic<int> counter{0};
+    std::random_device random;
+    path_ = fs::temp_directory_path() /
+            ("pupembed-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(random()));
+    fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string quote(const std::string& text) {
+    std::string quoted = "'";
+    for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+static std::string slurp(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+CommandResult run_pupembed(const std::string& args) {
+    TempDir dir;
+    const std::string command = quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+                                quote((dir / "err").string());
+    const int status = std::system(command.c_str());
+    CommandResult result;
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = slurp(dir / "out");
+    result.err = slurp(dir / "err");
+    return result;
+}
+
+}  // namespace pupembed::testing

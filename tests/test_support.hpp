@@ -1,0 +1,52 @@
+// Helpers shared by the tests: temporary folders, the ../shared folder, running the command.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace pupembed::testing {
+
+/// The shared data and weights folder: $PUPEMBED_SHARED, else ../shared beside the checkout.
+std::filesystem::path shared_dir();
+
+/// True when `relative` exists under shared_dir(); otherwise false and a reason in `why`.
+bool have_shared(const std::string& relative, std::string& why);
+
+/// A fresh empty folder, removed when the object goes.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// Writes `bytes` to `path`.
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+/// What a run of the `pupembed` command printed and returned.
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+/// Runs `pupembed ARGS` (ARGS is shell text) and captures its output.
+CommandResult run_pupembed(const std::string& args);
+
+/// Quotes `text` for the shell.
+std::string quote(const std::string& text);
+
+}  // namespace pupembed::testing
+
+// Skips the current test with a message unless `relative` exists in the shared folder.
+#define PUPEMBED_REQUIRE_SHARED(relative)                                         \
+    do {                                                                          \
+        std::string why_;                                                         \
+        if (!::pupembed::testing::have_shared(relative, why_)) GTEST_SKIP() << why_; \
+    } while (0)
