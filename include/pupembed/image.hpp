@@ -1,0 +1,60 @@
+// Loading photos (JPEG, PNG, WebP, BMP) as 8-bit RGB, and turning them into network input.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pupembed {
+
+/// Limits applied while loading an image.
+struct ImageLoadOptions {
+    /// Images whose header says they would decode to more pixels than this are refused unread.
+    int64_t max_pixels = 50'000'000;
+};
+
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved (R, G, B).
+struct Image {
+    int width = 0;
+    int height = 0;
+    std::vector<uint8_t> rgb;  ///< width * height * 3 bytes
+};
+
+/// How an image becomes network input: resize so the shorter side is `resize_shorter`, take the
+/// centre `input_size` x `input_size` square, scale to [0, 1], subtract `mean` and divide by `std`.
+struct Preprocessing {
+    int input_size = 128;
+    int resize_shorter = 128;
+    std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
+    std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+};
+
+/// Loads a JPEG, PNG, WebP or BMP file as RGB: the EXIF orientation is applied, grey becomes RGB,
+/// an alpha channel is composited over white, 16-bit samples become 8-bit.
+/// Throws Error naming the file if it is empty, not one of these formats, truncated, damaged or
+/// larger than `options.max_pixels`.
+Image load_image(const std::string& path, const ImageLoadOptions& options = {});
+
+/// As load_image, from the file's bytes; `name` is used in error messages.
+Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options = {});
+
+/// Resizes so that the shorter side is `shorter` pixels, keeping the aspect ratio
+/// (area averaging when shrinking, bilinear when enlarging).
+Image resize_shorter_side(const Image& image, int shorter);
+
+/// The `width` x `height` region whose top-left corner is (`x`, `y`); throws Error if it does not fit.
+Image crop(const Image& image, int x, int y, int width, int height);
+
+/// The centred `size` x `size` square (the image must be at least that large).
+Image center_crop(const Image& image, int size);
+
+/// Writes the image as normalised float CHW planes (3 * height * width values) to `out`.
+void to_normalized_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,
+                       float* out);
+
+/// resize_shorter_side, center_crop and to_normalized_chw with the settings of `preprocessing`;
+/// writes 3 * input_size * input_size floats to `out`.
+void preprocess(const Image& image, const Preprocessing& preprocessing, float* out);
+
+}  // namespace pupembed

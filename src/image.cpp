@@ -1,0 +1,185 @@
+#include "pupembed/image.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "image_header.hpp"
+#include "jpeg_decoder.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+
+namespace pupembed {
+namespace {
+
+/// Rotates or mirrors `mat` so that EXIF orientation `orientation` (1-8) becomes upright.
+cv::Mat apply_orientation(const cv::Mat& mat, int orientation) {
+    cv::Mat out;
+    switch (orientation) {
+        case 2: cv::flip(mat, out, 1); return out;
+        case 3: cv::rotate(mat, out, cv::ROTATE_180); return out;
+        case 4: cv::flip(mat, out, 0); return out;
+        case 5: cv::transpose(mat, out); return out;
+        case 6: cv::rotate(mat, out, cv::ROTATE_90_CLOCKWISE); return out;
+        case 7: cv::transpose(mat, out); cv::flip(out, out, -1); return out;
+        case 8: cv::rotate(mat, out, cv::ROTATE_90_COUNTERCLOCKWISE); return out;
+        default: return mat;
+    }
+}
+
+/// Converts whatever the decoder gave (grey, BGR, BGRA; 8 or 16 bit) to 8-bit RGB. With
+/// `zero_alpha_is_opaque`, an alpha channel that is 0 everywhere is taken as unused (as 32-bit BMP
+/// writers leave it) rather than as a fully transparent image.
+cv::Mat to_rgb8(cv::Mat mat, bool zero_alpha_is_opaque) {
+    if (mat.depth() == CV_16U) mat.convertTo(mat, CV_8U, 1.0 / 257.0);
+    else if (mat.depth() != CV_8U) mat.convertTo(mat, CV_8U);
+    cv::Mat rgb;
+    switch (mat.channels()) {
+        case 1: cv::cvtColor(mat, rgb, cv::COLOR_GRAY2RGB); break;
+        case 3: cv::cvtColor(mat, rgb, cv::COLOR_BGR2RGB); break;
+        case 4: {
+            std::vector<cv::Mat> planes;
+            cv::split(mat, planes);
+            double max_alpha = 0;
+            cv::minMaxLoc(planes[3], nullptr, &max_alpha);
+            if (max_alpha == 0 && zero_alpha_is_opaque) {
+                cv::cvtColor(mat, rgb, cv::COLOR_BGRA2RGB);
+                break;
+            }
+            // Composite over white: out = colour * a + 255 * (1 - a).
+            cv::Mat alpha;
+            planes[3].convertTo(alpha, CV_32F, 1.0 / 255.0);
+            cv::Mat background = 1.0 - alpha;
+            for (int c = 0; c < 3; ++c) {
+                cv::Mat channel;
+                planes[c].convertTo(channel, CV_32F);
+                channel = channel.mul(alpha) + background * 255.0;
+                channel.convertTo(planes[c], CV_8U);
+            }
+            cv::Mat bgr;
+            cv::merge(std::vector<cv::Mat>{planes[0], planes[1], planes[2]}, bgr);
+            cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+            break;
+        }
+        default: throw Error("unsupported channel count " + std::to_string(mat.channels()));
+    }
+    return rgb;
+}
+
+Image from_mat(const cv::Mat& rgb) {
+    Image image;
+    image.width = rgb.cols;
+    image.height = rgb.rows;
+    image.rgb.resize(size_t(rgb.cols) * rgb.rows * 3);
+    const cv::Mat continuous = rgb.isContinuous() ? rgb : rgb.clone();
+    std::memcpy(image.rgb.data(), continuous.data, image.rgb.size());
+    return image;
+}
+
+cv::Mat as_mat(const Image& image) {
+    if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * image.height * 3)
+        throw Error("image buffer does not match its size " + std::to_string(image.width) + "x" +
+                    std::to_string(image.height));
+    return cv::Mat(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.rgb.data()));
+}
+
+void silence_opencv_logging() {
+    static const bool done = [] {
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+        return true;
+    }();
+    (void)done;
+}
+
+}  // namespace
+
+Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options) {
+    silence_opencv_logging();
+    const ImageHeader header = read_image_header(bytes, name);
+    if (header.width * header.height > options.max_pixels)
+        throw Error(name, std::string(format_name(header.format)) + " of " + std::to_string(header.width) + "x" +
+                              std::to_string(header.height) + " pixels is larger than the limit of " +
+                              std::to_string(options.max_pixels) + " pixels");
+    if (header.format == ImageFormat::Jpeg)
+        return from_mat(apply_orientation(decode_jpeg_rgb(bytes, name), header.orientation));
+    cv::Mat decoded;
+    try {
+        const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+        decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {
+        throw Error(name, std::string("cannot decode ") + format_name(header.format) + ": " + e.msg);
+    }
+    if (decoded.empty())
+        throw Error(name, std::string("cannot decode ") + format_name(header.format) + " (damaged data)");
+    if (decoded.cols != header.width || decoded.rows != header.height)
+        throw Error(name, std::string("damaged ") + format_name(header.format) + " (decoded " +
+                              std::to_string(decoded.cols) + "x" + std::to_string(decoded.rows) + ", header says " +
+                              std::to_string(header.width) + "x" + std::to_string(header.height) + ")");
+    try {
+        return from_mat(apply_orientation(to_rgb8(decoded, header.format == ImageFormat::Bmp), header.orientation));
+    } catch (const Error& e) {
+        throw Error(name, e.what());
+    }
+}
+
+Image load_image(const std::string& path, const ImageLoadOptions& options) {
+    return decode_image(read_file(path), path, options);
+}
+
+Image resize_shorter_side(const Image& image, int shorter) {
+    if (shorter <= 0) throw Error("resize size must be positive, got " + std::to_string(shorter));
+    const cv::Mat source = as_mat(image);
+    const int current = std::min(image.width, image.height);
+    if (current == shorter) return image;
+    const double scale = double(shorter) / current;
+    const int width = image.width <= image.height ? shorter : std::max(1, int(std::lround(image.width * scale)));
+    const int height = image.height < image.width ? shorter : std::max(1, int(std::lround(image.height * scale)));
+    cv::Mat resized;
+    cv::resize(source, resized, cv::Size(width, height), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return from_mat(resized);
+}
+
+Image crop(const Image& image, int x, int y, int width, int height) {
+    if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > image.width || y + height > image.height)
+        throw Error("crop " + std::to_string(width) + "x" + std::to_string(height) + " at (" + std::to_string(x) +
+                    ", " + std::to_string(y) + ") does not fit a " + std::to_string(image.width) + "x" +
+                    std::to_string(image.height) + " image");
+    Image out;
+    out.width = width;
+    out.height = height;
+    out.rgb.resize(size_t(width) * height * 3);
+    for (int row = 0; row < height; ++row)
+        std::memcpy(&out.rgb[size_t(row) * width * 3], &image.rgb[(size_t(y + row) * image.width + x) * 3],
+                    size_t(width) * 3);
+    return out;
+}
+
+Image center_crop(const Image& image, int size) {
+    return crop(image, (image.width - size) / 2, (image.height - size) / 2, size, size);
+}
+
+void to_normalized_chw(const Image& image, const std::array<float, 3>& mean, const std::array<float, 3>& std,
+                       float* out) {
+    const size_t plane = size_t(image.width) * image.height;
+    for (int c = 0; c < 3; ++c) {
+        const float scale = 1.0f / (255.0f * std[c]);
+        const float shift = mean[c] / std[c];
+        float* destination = out + c * plane;
+        const uint8_t* source = image.rgb.data() + c;
+        for (size_t i = 0; i < plane; ++i) destination[i] = source[i * 3] * scale - shift;
+    }
+}
+
+void preprocess(const Image& image, const Preprocessing& preprocessing, float* out) {
+    if (preprocessing.resize_shorter < preprocessing.input_size)
+        throw Error("preprocessing resizes to " + std::to_string(preprocessing.resize_shorter) +
+                    " pixels, smaller than the input size " + std::to_string(preprocessing.input_size));
+    const Image resized = resize_shorter_side(image, preprocessing.resize_shorter);
+    to_normalized_chw(center_crop(resized, preprocessing.input_size), preprocessing.mean, preprocessing.std, out);
+}
+
+}  // namespace pupembed
