@@ -1,0 +1,60 @@
+// Breed (class) prediction with a model's classifier, and its accuracy on a labelled dataset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pupembed/dataset.hpp"
+#include "pupembed/image.hpp"
+
+namespace pupembed {
+
+struct Model;
+
+/// Settings for running a model over many images.
+struct InferenceOptions {
+    int batch_size = 64;
+    ImageLoadOptions load;
+    /// Called after each batch with (images done, total); may be empty.
+    std::function<void(int64_t, int64_t)> on_progress;
+};
+
+struct ClassScore {
+    int index = 0;  ///< the model's class index
+    std::string id;
+    std::string name;
+    float probability = 0;
+};
+
+struct Prediction {
+    std::string path;
+    std::vector<ClassScore> top;  ///< most probable first
+};
+
+/// The `k` most probable classes of each image (softmax over all the model's classes).
+/// Throws Error if the model has no classifier, k < 1, or an image cannot be loaded.
+std::vector<Prediction> predict_classes(Model& model, const std::vector<std::string>& paths, int k,
+                                        const InferenceOptions& options = {});
+
+/// Top-1 and top-5 accuracy of a model's classifier on a labelled dataset.
+struct ClassificationReport {
+    int64_t images = 0;   ///< images scored
+    int64_t classes = 0;  ///< dataset classes (the model's outputs are restricted to these)
+    double top1 = 0;
+    double top5 = 0;
+    std::vector<std::string> unreadable;  ///< "path: reason" of images skipped
+};
+
+/// Scores each image against the dataset's classes only: dataset classes are matched to the
+/// model's by WordNet id (the `n02085620` of `n02085620-Chihuahua`) or by exact name, and the
+/// model's other outputs are ignored (so a 1000-class ImageNet model is scored on 120 breeds).
+/// Unreadable images are skipped and listed. Throws Error if a dataset class has no match.
+ClassificationReport evaluate_classification(Model& model, const Dataset& dataset,
+                                             const InferenceOptions& options = {});
+
+/// For each dataset class, the index of the matching model class (see evaluate_classification).
+std::vector<int64_t> match_classes(const Model& model, const std::vector<std::string>& class_names);
+
+}  // namespace pupembed

@@ -1,0 +1,84 @@
+// The networks: a convolutional trunk (image batch to feature map) and replaceable heads on it.
+// Include only where LibTorch is needed: it is slow to compile.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <string>
+
+namespace pupembed {
+
+/// A convolutional trunk: (N, 3, H, W) normalised images to an (N, C, h, w) feature map.
+class TrunkImpl : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(torch::Tensor images) = 0;
+    /// C, the number of channels of the feature map.
+    virtual int64_t out_channels() const = 0;
+    /// The backbone's name as recorded in model files, e.g. "squeezenet1.1".
+    virtual std::string backbone() const = 0;
+};
+
+/// A SqueezeNet fire module: 1x1 squeeze, ReLU, then 1x1 and 3x3 expansions, ReLU, concatenated.
+class FireImpl : public torch::nn::Module {
+public:
+    FireImpl(int64_t in_channels, int64_t squeeze, int64_t expand1x1, int64_t expand3x3);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d squeeze{nullptr}, expand1x1{nullptr}, expand3x3{nullptr};
+};
+TORCH_MODULE(Fire);
+
+/// SqueezeNet 1.1 up to fire9: 512 channels at 1/16 of the input size (rounded up), e.g. 8 x 8
+/// for 128 x 128 input.
+class SqueezeNetTrunkImpl : public TrunkImpl {
+public:
+    SqueezeNetTrunkImpl();
+    torch::Tensor forward(torch::Tensor images) override;
+    int64_t out_channels() const override { return 512; }
+    std::string backbone() const override { return "squeezenet1.1"; }
+
+    torch::nn::Conv2d conv0{nullptr};
+    Fire fire[8] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+};
+
+/// A head: takes the trunk's (N, C, h, w) feature map, gives an (N, D) output.
+class HeadImpl : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(torch::Tensor feature_map) = 0;
+    /// The head's kind as recorded in model files, e.g. "conv1x1-relu-avgpool".
+    virtual std::string kind() const = 0;
+};
+
+/// SqueezeNet's own ImageNet classifier: dropout, 1x1 convolution to one map per class, ReLU,
+/// global average pooling. Takes the trunk's feature map, gives (N, classes) logits.
+class ConvClassifierHeadImpl : public HeadImpl {
+public:
+    static constexpr const char* kKind = "conv1x1-relu-avgpool";
+    ConvClassifierHeadImpl(int64_t in_channels, int64_t classes);
+    torch::Tensor forward(torch::Tensor feature_map) override;
+    std::string kind() const override { return kKind; }
+
+    torch::nn::Dropout dropout{nullptr};
+    torch::nn::Conv2d conv{nullptr};
+};
+
+/// Creates the classifier head of kind `kind` mapping `in_channels` to `classes`; throws Error for
+/// an unknown kind.
+std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes);
+
+/// Creates the trunk named `backbone` ("squeezenet1.1"); throws Error for an unknown name.
+std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone);
+
+/// Converts every 4-D parameter and buffer of `module` to channels_last, which makes
+/// convolutions on the CPU about twice as fast (feed it channels_last input too).
+void to_channels_last(torch::nn::Module& module);
+
+/// Global average pooling of an (N, C, h, w) map to (N, C).
+torch::Tensor global_average_pool(const torch::Tensor& feature_map);
+
+}  // namespace pupembed

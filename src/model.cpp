@@ -1,0 +1,128 @@
+#include "pupembed/model.hpp"
+
+#include <torch/torch.h>
+
+#include "pupembed/error.hpp"
+#include "tensor_archive.hpp"
+
+namespace pupembed {
+namespace {
+
+const char kModelMagic[] = "PUPMODEL";
+
+nlohmann::json to_json(const ModelInfo& info) {
+    const Preprocessing& p = info.preprocessing;
+    return {{"backbone", info.backbone},
+            {"preprocessing",
+             {{"input_size", p.input_size},
+              {"resize", "shorter-side"},
+              {"resize_shorter", p.resize_shorter},
+              {"crop", "centre"},
+              {"mean", p.mean},
+              {"std", p.std}}},
+            {"classifier", info.classifier},
+            {"class_ids", info.class_ids},
+            {"class_names", info.class_names},
+            {"source", info.source}};
+}
+
+ModelInfo info_from_json(const nlohmann::json& meta) {
+    ModelInfo info;
+    info.backbone = meta.at("backbone").get<std::string>();
+    const auto& p = meta.at("preprocessing");
+    if (p.at("resize").get<std::string>() != "shorter-side" || p.at("crop").get<std::string>() != "centre")
+        throw Error("unknown resize rule " + p.at("resize").dump() + " / crop " + p.at("crop").dump());
+    info.preprocessing.input_size = p.at("input_size").get<int>();
+    info.preprocessing.resize_shorter = p.at("resize_shorter").get<int>();
+    info.preprocessing.mean = p.at("mean").get<std::array<float, 3>>();
+    info.preprocessing.std = p.at("std").get<std::array<float, 3>>();
+    info.classifier = meta.at("classifier").get<std::string>();
+    info.class_ids = meta.at("class_ids").get<std::vector<std::string>>();
+    info.class_names = meta.at("class_names").get<std::vector<std::string>>();
+    info.source = meta.value("source", "");
+    return info;
+}
+
+void check_info(const ModelInfo& info) {
+    if (info.class_ids.size() != info.class_names.size())
+        throw Error("model has " + std::to_string(info.class_ids.size()) + " class ids but " +
+                    std::to_string(info.class_names.size()) + " class names");
+    if (!info.classifier.empty() && info.class_names.size() < 2)
+        throw Error("a classifier needs at least 2 classes, got " + std::to_string(info.class_names.size()));
+    const Preprocessing& p = info.preprocessing;
+    if (p.input_size < 16 || p.input_size > 1024 || p.resize_shorter < p.input_size || p.resize_shorter > 4096)
+        throw Error("bad preprocessing: input size " + std::to_string(p.input_size) + ", resize " +
+                    std::to_string(p.resize_shorter) + " (need 16 <= input size <= resize <= 4096)");
+    for (const float s : p.std)
+        if (!(s > 0)) throw Error("bad preprocessing: std must be positive");
+}
+
+}  // namespace
+
+NetworkImpl::NetworkImpl(const ModelInfo& info) {
+    trunk = register_module("trunk", make_trunk(info.backbone));
+    if (!info.classifier.empty())
+        classifier = register_module("classifier", make_classifier_head(info.classifier, trunk->out_channels(),
+                                                                         static_cast<int64_t>(info.class_names.size())));
+}
+
+torch::Tensor NetworkImpl::logits(const torch::Tensor& images) {
+    if (!classifier) throw Error("this model has no classifier (it gives features only)");
+    return classifier->forward(trunk->forward(images));
+}
+
+torch::Tensor NetworkImpl::pooled_features(const torch::Tensor& images) {
+    return global_average_pool(trunk->forward(images));
+}
+
+Model create_model(const ModelInfo& info) {
+    check_info(info);
+    return Model{info, std::make_shared<NetworkImpl>(info)};
+}
+
+void save_model(const std::string& path, const Model& model) {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& item : model.network->named_parameters()) tensors.emplace_back(item.key(), item.value());
+    for (const auto& item : model.network->named_buffers()) tensors.emplace_back(item.key(), item.value());
+    write_tensor_archive(path, kModelMagic, kModelFormatVersion, to_json(model.info), tensors);
+}
+
+Model load_model(const std::string& path) {
+    TensorArchive archive = read_tensor_archive(path, kModelMagic, kModelFormatVersion, "pupembed model");
+    Model model;
+    try {
+        model = create_model(info_from_json(archive.meta));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("damaged pupembed model file (bad settings: ") + e.what() + ")");
+    } catch (const Error& e) {
+        throw Error(path, e.what());
+    }
+    torch::NoGradGuard no_grad;
+    auto load_into = [&](const std::string& name, torch::Tensor& target) {
+        const auto found = archive.tensors.find(name);
+        if (found == archive.tensors.end()) throw Error(path, "damaged pupembed model file (no weights for " + name + ")");
+        if (found->second.sizes() != target.sizes())
+            throw Error(path, "damaged pupembed model file (" + name + " has shape " + c10::str(found->second.sizes()) +
+                                  ", the network needs " + c10::str(target.sizes()) + ")");
+        target.copy_(found->second);
+        archive.tensors.erase(found);
+    };
+    for (auto& item : model.network->named_parameters()) load_into(item.key(), item.value());
+    for (auto& item : model.network->named_buffers()) load_into(item.key(), item.value());
+    if (!archive.tensors.empty())
+        throw Error(path, "damaged pupembed model file (unexpected weights " + archive.tensors.begin()->first + ")");
+    return model;
+}
+
+void prepare_for_inference(Model& model) {
+    model.network->eval();
+    to_channels_last(*model.network);
+}
+
+torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size) {
+    if (static_cast<int64_t>(chw.size()) < count * 3 * size * size) throw Error("internal: input batch too short");
+    return torch::from_blob(const_cast<float*>(chw.data()), {count, 3, size, size}, torch::kFloat32)
+        .contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+}  // namespace pupembed

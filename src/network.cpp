@@ -1,0 +1,78 @@
+#include "pupembed/network.hpp"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/pooling.h>
+
+#include "pupembed/error.hpp"
+
+namespace F = torch::nn::functional;
+
+namespace pupembed {
+
+FireImpl::FireImpl(int64_t in_channels, int64_t squeeze_channels, int64_t expand1x1_channels,
+                   int64_t expand3x3_channels) {
+    squeeze = register_module("squeeze", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, squeeze_channels, 1)));
+    expand1x1 = register_module("expand1x1",
+                                torch::nn::Conv2d(torch::nn::Conv2dOptions(squeeze_channels, expand1x1_channels, 1)));
+    expand3x3 = register_module(
+        "expand3x3", torch::nn::Conv2d(torch::nn::Conv2dOptions(squeeze_channels, expand3x3_channels, 3).padding(1)));
+}
+
+torch::Tensor FireImpl::forward(torch::Tensor x) {
+    x = torch::relu(squeeze->forward(x));
+    return torch::cat({torch::relu(expand1x1->forward(x)), torch::relu(expand3x3->forward(x))}, 1);
+}
+
+SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
+    conv0 = register_module("conv0", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 64, 3).stride(2)));
+    // (in, squeeze, expand1x1, expand3x3) of fire2..fire9.
+    const int64_t shapes[8][4] = {{64, 16, 64, 64},    {128, 16, 64, 64},   {128, 32, 128, 128}, {256, 32, 128, 128},
+                                  {256, 48, 192, 192}, {384, 48, 192, 192}, {384, 64, 256, 256}, {512, 64, 256, 256}};
+    for (int i = 0; i < 8; ++i)
+        fire[i] = register_module("fire" + std::to_string(i), Fire(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]));
+}
+
+torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) {
+    const auto pool = F::MaxPool2dFuncOptions(3).stride(2).ceil_mode(true);
+    torch::Tensor x = torch::relu(conv0->forward(images));
+    x = F::max_pool2d(x, pool);
+    x = fire[1]->forward(fire[0]->forward(x));
+    x = F::max_pool2d(x, pool);
+    x = fire[3]->forward(fire[2]->forward(x));
+    x = F::max_pool2d(x, pool);
+    for (int i = 4; i < 8; ++i) x = fire[i]->forward(x);
+    return x;
+}
+
+ConvClassifierHeadImpl::ConvClassifierHeadImpl(int64_t in_channels, int64_t classes) {
+    dropout = register_module("dropout", torch::nn::Dropout(0.5));
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, classes, 1)));
+}
+
+torch::Tensor ConvClassifierHeadImpl::forward(torch::Tensor feature_map) {
+    return global_average_pool(torch::relu(conv->forward(dropout->forward(feature_map))));
+}
+
+std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone) {
+    if (backbone == "squeezenet1.1") return std::make_shared<SqueezeNetTrunkImpl>();
+    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1)");
+}
+
+std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes) {
+    if (kind == ConvClassifierHeadImpl::kKind) return std::make_shared<ConvClassifierHeadImpl>(in_channels, classes);
+    throw Error("classifier head \"" + kind + "\"", std::string("unknown (known: ") + ConvClassifierHeadImpl::kKind + ")");
+}
+
+void to_channels_last(torch::nn::Module& module) {
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : module.parameters())
+        if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+    for (auto& buffer : module.buffers())
+        if (buffer.dim() == 4) buffer.set_data(buffer.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+torch::Tensor global_average_pool(const torch::Tensor& feature_map) {
+    return feature_map.mean({2, 3});
+}
+
+}  // namespace pupembed

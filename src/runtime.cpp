@@ -1,0 +1,31 @@
+#include "pupembed/runtime.hpp"
+
+#include <ATen/Parallel.h>
+#include <cstdlib>
+#include <limits>
+#include <malloc.h>
+#include <thread>
+#include <unistd.h>
+
+#include "pupembed/error.hpp"
+
+namespace pupembed {
+
+void configure_process(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+        ::setenv("OMP_WAIT_POLICY", "passive", 1);
+        ::execv("/proc/self/exe", argv);
+        // execv failed (no /proc): carry on with the default policy.
+    }
+    ::mallopt(M_MMAP_MAX, 0);
+    ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
+int set_thread_count(int threads) {
+    if (threads < 0) throw Error("--threads", "must be 0 (all cores) or positive, got " + std::to_string(threads));
+    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+    return threads;
+}
+
+}  // namespace pupembed

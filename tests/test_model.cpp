@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/npy.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using pupembed::Error;
+using pupembed::Model;
+using pupembed::testing::shared_dir;
+using pupembed::testing::TempDir;
+
+namespace {
+
+const char kSqueezeNet[] = "weights/squeezenet1.1-imagenet";
+
+torch::Tensor npy_tensor(const fs::path& file) {
+    pupembed::NpyArray array = pupembed::read_npy(file.string());
+    return torch::from_blob(array.data.data(), array.shape, torch::kFloat32).clone();
+}
+
+Model imported() {
+    return pupembed::import_imagenet_squeezenet((shared_dir() / kSqueezeNet).string(), pupembed::Preprocessing{});
+}
+
+std::string load_error(const fs::path& file) {
+    try {
+        pupembed::load_model(file.string());
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+Model small_model() {
+    pupembed::ModelInfo info;
+    info.classifier = pupembed::ConvClassifierHeadImpl::kKind;
+    info.class_ids = {"n1", "n2", "n3"};
+    info.class_names = {"one", "two", "three"};
+    info.source = "test";
+    return pupembed::create_model(info);
+}
+
+}  // namespace
+
+// The network reproduces the published reference outputs (1000 ImageNet scores after ReLU and
+// global average pooling) for the three reference inputs, in both memory layouts.
+TEST(SqueezeNet, ReproducesReferenceOutputs) {
+    PUPEMBED_REQUIRE_SHARED(kSqueezeNet);
+    Model model = imported();
+    model.network->eval();
+    torch::InferenceMode inference;
+    for (bool channels_last : {false, true}) {
+        if (channels_last) pupembed::to_channels_last(*model.network);
+        for (int i = 0; i < 3; ++i) {
+            const fs::path pair = shared_dir() / kSqueezeNet / "test_data_set" / std::to_string(i);
+            torch::Tensor input = npy_tensor(pair / "input_0.npy");
+            if (channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+            const torch::Tensor expected = npy_tensor(pair / "output_0.npy");
+            const torch::Tensor output = model.network->logits(input);
+            ASSERT_EQ(output.sizes(), expected.sizes());
+            const double difference = (output - expected).abs().max().item<double>();
+            EXPECT_LT(difference, 1e-3) << "pair " << i << (channels_last ? " channels_last" : " NCHW");
+            EXPECT_GT(expected.abs().max().item<double>(), 1.0) << "reference must not be trivially zero";
+        }
+    }
+}
+
+TEST(ModelFile, SaveLoadGivesTheSameNetwork) {
+    PUPEMBED_REQUIRE_SHARED(kSqueezeNet);
+    TempDir dir;
+    Model model = imported();
+    const std::string path = (dir / "m.pt").string();
+    pupembed::save_model(path, model);
+    Model back = pupembed::load_model(path);
+    EXPECT_EQ(back.info.class_ids, model.info.class_ids);
+    EXPECT_EQ(back.info.class_names, model.info.class_names);
+    EXPECT_EQ(back.info.backbone, "squeezenet1.1");
+    EXPECT_EQ(back.info.preprocessing.input_size, model.info.preprocessing.input_size);
+    model.network->eval();
+    back.network->eval();
+    torch::InferenceMode inference;
+    const torch::Tensor input = torch::randn({2, 3, 96, 96});
+    EXPECT_TRUE(torch::equal(model.network->logits(input), back.network->logits(input)));
+}
+
+TEST(ModelFile, RefusesDamagedAndForeignFiles) {
+    TempDir dir;
+    const fs::path good = dir / "good.pt";
+    pupembed::save_model(good.string(), small_model());
+    const std::string bytes = pupembed::read_file(good.string());
+
+    pupembed::testing::write_bytes(dir / "empty.pt", "");
+    EXPECT_NE(load_error(dir / "empty.pt").find("not a pupembed model file"), std::string::npos);
+    pupembed::testing::write_bytes(dir / "text.pt", "hello world, this is not a model at all");
+    EXPECT_NE(load_error(dir / "text.pt").find("not a pupembed model file"), std::string::npos);
+
+    pupembed::testing::write_bytes(dir / "cut.pt", bytes.substr(0, bytes.size() - 100));
+    EXPECT_NE(load_error(dir / "cut.pt").find("truncated"), std::string::npos) << load_error(dir / "cut.pt");
+    pupembed::testing::write_bytes(dir / "cut-header.pt", bytes.substr(0, 40));
+    EXPECT_NE(load_error(dir / "cut-header.pt").find("truncated"), std::string::npos);
+
+    std::string flipped = bytes;
+    flipped[flipped.size() - 10] ^= 0x40;
+    pupembed::testing::write_bytes(dir / "flipped.pt", flipped);
+    EXPECT_NE(load_error(dir / "flipped.pt").find("checksum"), std::string::npos);
+
+    std::string newer = bytes;
+    newer[8] = 99;
+    pupembed::testing::write_bytes(dir / "newer.pt", newer);
+    const std::string e = load_error(dir / "newer.pt");
+    EXPECT_NE(e.find("version 99"), std::string::npos) << e;
+    EXPECT_NE(e.find("newer.pt"), std::string::npos) << e;
+
+    EXPECT_NE(load_error(dir / "missing.pt").find("cannot open"), std::string::npos);
+}
+
+TEST(ModelFile, WriteIsAtomic) {
+    TempDir dir;
+    const fs::path target = dir / "m.pt";
+    pupembed::testing::write_bytes(target, "old");
+    // Writing into a folder that does not exist fails and leaves nothing behind.
+    EXPECT_THROW(pupembed::save_model((dir / "no" / "m.pt").string(), small_model()), Error);
+    pupembed::save_model(target.string(), small_model());
+    EXPECT_NO_THROW(pupembed::load_model(target.string()));
+    int files = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) files += entry.is_regular_file();
+    EXPECT_EQ(files, 1) << "no temporary file may be left behind";
+}
+
+TEST(ImageNetImport, NamesAWeightFileOfTheWrongShape) {
+    PUPEMBED_REQUIRE_SHARED(kSqueezeNet);
+    TempDir dir;
+    fs::create_directories(dir / "weights");
+    fs::copy_file(shared_dir() / kSqueezeNet / "imagenet_synsets.txt", dir / "imagenet_synsets.txt");
+    pupembed::NpyArray wrong;
+    wrong.shape = {64, 3, 5, 5};
+    wrong.data.assign(64 * 3 * 5 * 5, 0.f);
+    pupembed::write_npy((dir / "weights" / "squeezenet0_conv0_weight.npy").string(), wrong);
+    try {
+        pupembed::import_imagenet_squeezenet(dir.path().string(), pupembed::Preprocessing{});
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("squeezenet0_conv0_weight.npy"), std::string::npos) << message;
+        EXPECT_NE(message.find("[64, 3, 3, 3]"), std::string::npos) << message;
+    }
+    EXPECT_THROW(pupembed::import_imagenet_squeezenet((dir / "absent").string(), pupembed::Preprocessing{}), Error);
+}
