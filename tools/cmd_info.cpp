@@ -1,0 +1,52 @@
+// pupembed info MODEL
+#include <iostream>
+#include <memory>
+
+#include "common.hpp"
+#include "pupembed/model.hpp"
+
+namespace pupembed::cli {
+
+void register_info(CLI::App& app) {
+    struct Options {
+        std::string model;
+        bool json = false;
+    };
+    auto options = std::make_shared<Options>();
+    CLI::App* command = app.add_subcommand("info", "Show what a model file holds.");
+    command->add_option("MODEL", options->model, "Model file")->required();
+    command->add_flag("--json", options->json, "Print JSON");
+    command->callback([options] {
+        const Model model = load_model(options->model);
+        const ModelInfo& info = model.info;
+        int64_t parameters = 0;
+        for (const auto& p : model.network->parameters()) parameters += p.numel();
+        const Preprocessing& p = info.preprocessing;
+        if (options->json) {
+            print_json({{"file", options->model},
+                        {"format_version", kModelFormatVersion},
+                        {"backbone", info.backbone},
+                        {"feature_channels", model.network->trunk->out_channels()},
+                        {"classifier", info.classifier.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.classifier)},
+                        {"classes", info.class_names.size()},
+                        {"parameters", parameters},
+                        {"preprocessing",
+                         {{"input_size", p.input_size}, {"resize_shorter", p.resize_shorter}, {"mean", p.mean}, {"std", p.std}}},
+                        {"source", info.source}});
+            return;
+        }
+        std::cout << options->model << "\n"
+                  << "  backbone:      " << info.backbone << " (" << model.network->trunk->out_channels()
+                  << "-channel features)\n"
+                  << "  classifier:    "
+                  << (info.classifier.empty() ? "none" : info.classifier + ", " + std::to_string(info.class_names.size()) + " classes")
+                  << "\n"
+                  << "  parameters:    " << parameters << "\n"
+                  << "  preprocessing: shorter side to " << p.resize_shorter << ", centre crop " << p.input_size << "x"
+                  << p.input_size << ", mean (" << p.mean[0] << ", " << p.mean[1] << ", " << p.mean[2] << "), std ("
+                  << p.std[0] << ", " << p.std[1] << ", " << p.std[2] << ")\n"
+                  << "  source:        " << info.source << "\n";
+    });
+}
+
+}  // namespace pupembed::cli

@@ -1,0 +1,48 @@
+// pupembed predict IMAGE... --model FILE -k 5
+#include <cstdio>
+#include <memory>
+
+#include "common.hpp"
+#include "pupembed/model.hpp"
+
+namespace pupembed::cli {
+
+void register_predict(CLI::App& app) {
+    struct Options {
+        std::vector<std::string> images;
+        std::string model;
+        int k = 5;
+        bool json = false;
+        RuntimeOptions runtime;
+    };
+    auto options = std::make_shared<Options>();
+    CLI::App* command = app.add_subcommand("predict", "Print the most probable classes of each image.");
+    command->add_option("IMAGE", options->images, "Image files (JPEG, PNG, WebP, BMP)")->required();
+    command->add_option("-m,--model", options->model, "Model file with a classifier")->required();
+    command->add_option("-k", options->k, "How many classes to show per image")->check(CLI::PositiveNumber)->capture_default_str();
+    command->add_flag("--json", options->json, "Print JSON");
+    add_runtime_options(*command, options->runtime);
+    command->callback([options] {
+        Model model = load_model(options->model);
+        prepare_for_inference(model);
+        const auto predictions = predict_classes(model, options->images, options->k, start_inference(options->runtime, ""));
+        if (options->json) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& prediction : predictions) {
+                nlohmann::json top = nlohmann::json::array();
+                for (const auto& score : prediction.top)
+                    top.push_back({{"index", score.index}, {"id", score.id}, {"name", score.name}, {"probability", score.probability}});
+                out.push_back({{"path", prediction.path}, {"top", top}});
+            }
+            print_json({{"model", options->model}, {"predictions", out}});
+            return;
+        }
+        for (const auto& prediction : predictions) {
+            std::printf("%s\n", prediction.path.c_str());
+            for (const auto& score : prediction.top)
+                std::printf("  %6.4f  %s  %s\n", score.probability, score.id.c_str(), score.name.c_str());
+        }
+    });
+}
+
+}  // namespace pupembed::cli

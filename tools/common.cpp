@@ -1,0 +1,57 @@
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "pupembed/runtime.hpp"
+
+namespace pupembed::cli {
+namespace {
+bool progress_drawn = false;
+}
+
+void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
+    command.add_option("--threads", options.threads, "Threads for the network (0: one per core)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    command.add_option("--batch", options.batch, "Images per network batch")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command.add_option("--max-pixels", options.max_pixels, "Refuse images that would decode to more pixels than this")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+}
+
+InferenceOptions start_inference(const RuntimeOptions& options, const std::string& progress_label) {
+    set_thread_count(options.threads);
+    InferenceOptions inference;
+    inference.batch_size = options.batch;
+    inference.load.max_pixels = options.max_pixels;
+    if (!progress_label.empty() && ::isatty(STDERR_FILENO)) {
+        const auto start = std::chrono::steady_clock::now();
+        inference.on_progress = [progress_label, start](int64_t done, int64_t total) {
+            const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double rate = seconds > 0 ? double(done) / seconds : 0.0;
+            const double eta = rate > 0 ? double(total - done) / rate : 0.0;
+            std::fprintf(stderr, "\r%s %lld/%lld images, %.0f images/s, ETA %.0f s   ", progress_label.c_str(),
+                         static_cast<long long>(done), static_cast<long long>(total), rate, eta);
+            std::fflush(stderr);
+            progress_drawn = true;
+        };
+    }
+    return inference;
+}
+
+void finish_progress() {
+    if (progress_drawn) std::fputs("\n", stderr);
+    progress_drawn = false;
+}
+
+void print_json(const nlohmann::json& value) {
+    std::cout << value.dump(2) << "\n";
+}
+
+}  // namespace pupembed::cli

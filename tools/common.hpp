@@ -1,0 +1,38 @@
+// What the subcommands of `pupembed` share: option groups, progress lines, output helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "pupembed/classify.hpp"
+
+namespace pupembed::cli {
+
+/// --threads, --batch and --max-pixels, for commands that run a network over images.
+struct RuntimeOptions {
+    int threads = 0;
+    int batch = 64;
+    int64_t max_pixels = ImageLoadOptions{}.max_pixels;
+};
+void add_runtime_options(CLI::App& command, RuntimeOptions& options);
+
+/// Applies the thread count and returns inference settings; with `progress_label`, a progress
+/// line on stderr (only when stderr is a terminal).
+InferenceOptions start_inference(const RuntimeOptions& options, const std::string& progress_label);
+
+/// Ends a progress line drawn by start_inference's callback.
+void finish_progress();
+
+/// Prints `value` to stdout as indented JSON followed by a newline.
+void print_json(const nlohmann::json& value);
+
+// One registration function per subcommand (one file each).
+void register_import_imagenet(CLI::App& app);
+void register_info(CLI::App& app);
+void register_lists(CLI::App& app);
+void register_predict(CLI::App& app);
+void register_eval(CLI::App& app);
+
+}  // namespace pupembed::cli

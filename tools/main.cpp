@@ -1,0 +1,59 @@
+// `pupembed`: a thin front end over the library; each subcommand lives in its own cmd_*.cpp.
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "common.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/runtime.hpp"
+#include "pupembed/version.hpp"
+
+namespace {
+
+int fail(std::string message) {
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "pupembed: error: " << message << "\n";
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    pupembed::configure_process(argv);
+
+    CLI::App app{"pupembed: turns dog photos into embeddings and answers questions with them.\n"
+                 "Run `pupembed COMMAND --help` for the options of a command."};
+    app.name("pupembed");
+    app.set_version_flag("--version", std::string("pupembed ") + pupembed::version());
+    app.require_subcommand(1);
+    app.fallthrough(false);
+    pupembed::cli::register_import_imagenet(app);
+    pupembed::cli::register_info(app);
+    pupembed::cli::register_lists(app);
+    pupembed::cli::register_predict(app);
+    pupembed::cli::register_eval(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;  // a usage error
+    } catch (const pupembed::Error& e) {
+        pupembed::cli::finish_progress();
+        return fail(e.what());
+    } catch (const c10::Error& e) {
+        pupembed::cli::finish_progress();
+        return fail(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+        pupembed::cli::finish_progress();
+        return fail(e.what());
+    }
+    return 0;
+}
