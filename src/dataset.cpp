@@ -10,6 +10,7 @@
 
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
+#include "random.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,16 +35,6 @@ Dataset from_named(const std::vector<std::pair<std::string, std::string>>& named
     }
     for (const auto& item : named) dataset.samples.push_back({item.first, index.at(item.second)});
     return dataset;
-}
-
-/// A uniform integer in [0, bound) from mt19937_64, specified exactly so splits are portable
-/// (std::uniform_int_distribution's algorithm differs between standard libraries).
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t value;
-    do value = rng();
-    while (value >= limit);
-    return value % bound;
 }
 
 }  // namespace
@@ -127,7 +118,7 @@ Split split_stratified(const Dataset& dataset, double val_fraction, uint64_t see
     for (auto& members : by_class) {
         std::sort(members.begin(), members.end(),
                   [&](size_t a, size_t b) { return dataset.samples[a].path < dataset.samples[b].path; });
-        for (size_t i = members.size(); i > 1; --i) std::swap(members[i - 1], members[uniform_below(rng, i)]);
+        shuffle_portably(members, rng);
         size_t count = static_cast<size_t>(std::llround(double(members.size()) * val_fraction));
         if (val_fraction > 0 && members.size() >= 2) count = std::clamp<size_t>(count, 1, members.size() - 1);
         for (size_t i = 0; i < count; ++i) to_val[members[i]] = true;
@@ -136,6 +127,20 @@ Split split_stratified(const Dataset& dataset, double val_fraction, uint64_t see
     split.train.class_names = split.val.class_names = dataset.class_names;
     for (size_t i = 0; i < dataset.samples.size(); ++i) (to_val[i] ? split.val : split.train).samples.push_back(dataset.samples[i]);
     return split;
+}
+
+void check_files_exist(const Dataset& dataset, const std::string& source) {
+    for (const Sample& sample : dataset.samples) {
+        std::error_code error;
+        if (!fs::is_regular_file(sample.path, error))
+            throw Error(source, "lists " + sample.path + ", which does not exist or is not a file");
+    }
+}
+
+std::pair<std::string, std::string> class_id_and_name(const std::string& class_name) {
+    const std::string id = wordnet_id(class_name);
+    if (id.empty() || class_name.size() <= 10) return {class_name, class_name};
+    return {id, class_name.substr(10)};
 }
 
 std::string wordnet_id(const std::string& class_name) {

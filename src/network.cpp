@@ -19,8 +19,8 @@ FireImpl::FireImpl(int64_t in_channels, int64_t squeeze_channels, int64_t expand
 }
 
 torch::Tensor FireImpl::forward(torch::Tensor x) {
-    x = torch::relu(squeeze->forward(x));
-    return torch::cat({torch::relu(expand1x1->forward(x)), torch::relu(expand3x3->forward(x))}, 1);
+    x = squeeze->forward(x).relu_();
+    return torch::cat({expand1x1->forward(x).relu_(), expand3x3->forward(x).relu_()}, 1);
 }
 
 SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
@@ -34,7 +34,7 @@ SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
 
 torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) {
     const auto pool = F::MaxPool2dFuncOptions(3).stride(2).ceil_mode(true);
-    torch::Tensor x = torch::relu(conv0->forward(images));
+    torch::Tensor x = conv0->forward(images).relu_();
     x = F::max_pool2d(x, pool);
     x = fire[1]->forward(fire[0]->forward(x));
     x = F::max_pool2d(x, pool);
@@ -58,9 +58,25 @@ std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone) {
     throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1)");
 }
 
+LinearClassifierHeadImpl::LinearClassifierHeadImpl(int64_t in_channels, int64_t classes, double dropout_rate) {
+    norm = register_module("norm", torch::nn::BatchNorm1d(in_channels));
+    dropout = register_module("dropout", torch::nn::Dropout(dropout_rate));
+    linear = register_module("linear", torch::nn::Linear(in_channels, classes));
+}
+
+torch::Tensor LinearClassifierHeadImpl::forward(torch::Tensor feature_map) {
+    return forward_pooled(global_average_pool(feature_map));
+}
+
+torch::Tensor LinearClassifierHeadImpl::forward_pooled(torch::Tensor pooled) {
+    return linear->forward(dropout->forward(norm->forward(pooled)));
+}
+
 std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes) {
     if (kind == ConvClassifierHeadImpl::kKind) return std::make_shared<ConvClassifierHeadImpl>(in_channels, classes);
-    throw Error("classifier head \"" + kind + "\"", std::string("unknown (known: ") + ConvClassifierHeadImpl::kKind + ")");
+    if (kind == LinearClassifierHeadImpl::kKind) return std::make_shared<LinearClassifierHeadImpl>(in_channels, classes);
+    throw Error("classifier head \"" + kind + "\"", std::string("unknown (known: ") + ConvClassifierHeadImpl::kKind +
+                                                       ", " + LinearClassifierHeadImpl::kKind + ")");
 }
 
 void to_channels_last(torch::nn::Module& module) {

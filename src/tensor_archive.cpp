@@ -44,11 +44,20 @@ void write_tensor_archive(const std::string& path, const std::string& magic, uin
     std::string data;
     nlohmann::json entries = nlohmann::json::array();
     for (const auto& [name, tensor] : tensors) {
-        const torch::Tensor values =
-            tensor.detach().to(torch::kCPU, stored == StoredType::Float16 ? torch::kFloat16 : torch::kFloat32).contiguous();
+        torch::Tensor values = tensor.detach().to(torch::kCPU);
+        std::string dtype;
+        if (values.scalar_type() == torch::kUInt8) {
+            dtype = "u8";
+        } else if (values.scalar_type() == torch::kInt64) {
+            dtype = "i64";
+        } else {
+            dtype = stored == StoredType::Float16 ? "f16" : "f32";
+            values = values.to(stored == StoredType::Float16 ? torch::kFloat16 : torch::kFloat32);
+        }
+        values = values.contiguous();
         const size_t size = static_cast<size_t>(values.numel()) * values.element_size();
         entries.push_back({{"name", name},
-                           {"dtype", stored == StoredType::Float16 ? "f16" : "f32"},
+                           {"dtype", dtype},
                            {"shape", values.sizes().vec()},
                            {"offset", data.size()},
                            {"size", size}});
@@ -101,7 +110,7 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ma
             const auto shape = entry.at("shape").get<std::vector<int64_t>>();
             const uint64_t offset = entry.at("offset").get<uint64_t>();
             const uint64_t size = entry.at("size").get<uint64_t>();
-            const size_t element = dtype == "f32" ? 4 : dtype == "f16" ? 2 : 0;
+            const size_t element = dtype == "f32" ? 4 : dtype == "f16" ? 2 : dtype == "u8" ? 1 : dtype == "i64" ? 8 : 0;
             if (element == 0) throw Error(path, "damaged " + kind + " file (tensor " + name + " has dtype " + dtype + ")");
             uint64_t count = 1;
             for (const int64_t d : shape) {
@@ -111,9 +120,13 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ma
             }
             if (count * element != size || offset > data_size || size > data_size - offset)
                 throw Error(path, "damaged " + kind + " file (tensor " + name + " does not fit the data)");
-            torch::Tensor tensor = torch::empty(shape, dtype == "f32" ? torch::kFloat32 : torch::kFloat16);
+            const auto type = dtype == "f32" ? torch::kFloat32
+                              : dtype == "f16" ? torch::kFloat16
+                              : dtype == "u8"  ? torch::kUInt8
+                                               : torch::kInt64;
+            torch::Tensor tensor = torch::empty(shape, type);
             std::memcpy(tensor.data_ptr(), bytes.data() + data_start + offset, size);
-            archive.tensors[name] = tensor.to(torch::kFloat32);
+            archive.tensors[name] = type == torch::kFloat16 ? tensor.to(torch::kFloat32) : tensor;
         }
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, "damaged " + kind + " file (bad header: " + e.what() + ")");

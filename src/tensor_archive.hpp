@@ -22,13 +22,14 @@
 
 namespace pupembed {
 
-/// How tensors are stored; they are always float32 in memory.
+/// How floating-point tensors are stored; they are float32 in memory. uint8 and int64 tensors
+/// are stored as they are.
 enum class StoredType { Float32, Float16 };
 
 struct TensorArchive {
     uint32_t version = 0;
     nlohmann::json meta;
-    std::map<std::string, torch::Tensor> tensors;  ///< float32, contiguous
+    std::map<std::string, torch::Tensor> tensors;  ///< float32 (or uint8, int64), contiguous
 };
 
 /// Writes the archive atomically. `magic` must be 8 characters; `kind` names the file in errors.

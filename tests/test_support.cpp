@@ -58,10 +58,13 @@ static std::string slurp(const fs::path& path) {
     return buffer.str();
 }
 
-CommandResult run_pupembed(const std::string& args) {
+CommandResult run_pupembed(const std::string& args) { return run_pupembed_with_interrupt(args, 0); }
+
+CommandResult run_pupembed_with_interrupt(const std::string& args, double seconds) {
     TempDir dir;
-    const std::string command = quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
-                                quote((dir / "err").string());
+    std::string command = quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+                          quote((dir / "err").string());
+    if (seconds > 0) command = "timeout --preserve-status --signal=INT " + std::to_string(seconds) + " " + command;
     const int status = std::system(command.c_str());
     CommandResult result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -45,6 +45,8 @@ InferenceOptions start_inference(const RuntimeOptions& options, const std::strin
     return inference;
 }
 
+void mark_progress_drawn() { progress_drawn = true; }
+
 void finish_progress() {
     if (progress_drawn) std::fputs("\n", stderr);
     progress_drawn = false;

@@ -22,8 +22,9 @@ void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 /// line on stderr (only when stderr is a terminal).
 InferenceOptions start_inference(const RuntimeOptions& options, const std::string& progress_label);
 
-/// Ends a progress line drawn by start_inference's callback.
+/// Ends a progress line drawn by start_inference's callback (or one marked with mark_progress_drawn).
 void finish_progress();
+void mark_progress_drawn();
 
 /// Prints `value` to stdout as indented JSON followed by a newline.
 void print_json(const nlohmann::json& value);
@@ -34,5 +35,6 @@ void register_info(CLI::App& app);
 void register_lists(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_train_classifier(CLI::App& app);
 
 }  // namespace pupembed::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     pupembed::cli::register_lists(app);
     pupembed::cli::register_predict(app);
     pupembed::cli::register_eval(app);
+    pupembed::cli::register_train_classifier(app);
 
     try {
         app.parse(argc, argv);

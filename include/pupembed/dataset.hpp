@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pupembed {
@@ -53,5 +54,12 @@ Split split_stratified(const Dataset& dataset, double val_fraction, uint64_t see
 
 /// The WordNet id that starts a class name such as `n02085620-Chihuahua`, or "" if there is none.
 std::string wordnet_id(const std::string& class_name);
+
+/// Splits a class folder name into an id and a readable name: `n02085620-Chihuahua` gives
+/// ("n02085620", "Chihuahua"); a name without a WordNet id is both.
+std::pair<std::string, std::string> class_id_and_name(const std::string& class_name);
+
+/// Throws Error naming the first listed file that does not exist.
+void check_files_exist(const Dataset& dataset, const std::string& source);
 
 }  // namespace pupembed

@@ -3,9 +3,10 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include <memory>
@@ -65,6 +66,24 @@ public:
 
     torch::nn::Dropout dropout{nullptr};
     torch::nn::Conv2d conv{nullptr};
+};
+
+/// The stage-1 breed classifier: global average pooling, batch normalisation of the pooled
+/// features, dropout, a linear layer. Normalising first matters: pooled SqueezeNet features
+/// average about 4 per channel, and a plain linear head on them starts at a loss of 7-13 whose
+/// gradients wreck the pretrained trunk within a few steps.
+class LinearClassifierHeadImpl : public HeadImpl {
+public:
+    static constexpr const char* kKind = "pool-bn-linear";
+    LinearClassifierHeadImpl(int64_t in_channels, int64_t classes, double dropout = 0.2);
+    torch::Tensor forward(torch::Tensor feature_map) override;
+    /// The same from already pooled (N, C) features.
+    torch::Tensor forward_pooled(torch::Tensor pooled);
+    std::string kind() const override { return kKind; }
+
+    torch::nn::BatchNorm1d norm{nullptr};
+    torch::nn::Dropout dropout{nullptr};
+    torch::nn::Linear linear{nullptr};
 };
 
 /// Creates the classifier head of kind `kind` mapping `in_channels` to `classes`; throws Error for

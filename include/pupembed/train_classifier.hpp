@@ -1,0 +1,100 @@
+// Stage 1: train the breed classifier (a trunk plus a pool-bn-linear head), resumable.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace pupembed {
+
+/// Everything a stage-1 run is made of. The defaults are the recipe that works on the ImageNet
+/// import: the head alone first (trunk frozen), then all layers at a low learning rate with a
+/// cosine schedule, label smoothing and weight decay.
+struct ClassifierTrainingOptions {
+    std::string train_data;     ///< folder-per-class tree or list file
+    std::string val_data;       ///< the same for validation; "" holds out val_fraction of train_data
+    double val_fraction = 0.1;
+    std::string init;           ///< model file whose trunk starts the run; "none": random trunk
+    std::string run_dir;        ///< checkpoints, metrics and models go here
+    std::string cache_dir;      ///< decoded-image caches; "" for default_cache_dir()
+    std::string backbone = "squeezenet1.1";  ///< with init "none"; otherwise the init model's
+    int input_size = 128;       ///< network input (random crops of this size in training)
+    int resize = 146;           ///< images are cached at this size (shorter side, centre square)
+    int warmup_epochs = 2;      ///< head only, trunk frozen
+    int epochs = 14;            ///< all layers
+    int batch = 64;
+    double warmup_lr = 1e-3;    ///< head learning rate while the trunk is frozen
+    double head_lr = 5e-4;      ///< head learning rate afterwards (cosine to 0)
+    double trunk_lr = 1e-4;     ///< trunk learning rate afterwards (cosine to 0)
+    double weight_decay = 1e-4; ///< AdamW's decoupled weight decay
+    double label_smoothing = 0.1;
+    double dropout = 0.2;       ///< before the head's linear layer
+    bool flip = true;           ///< random horizontal flips
+    uint64_t seed = 1;
+    bool strict = false;        ///< fail on an unreadable image instead of skipping it
+    int64_t max_pixels = 50'000'000;
+    int64_t stop_after_steps = 0;  ///< > 0: stop (with a checkpoint) after this many steps in all
+
+    nlohmann::json to_json() const;
+    static ClassifierTrainingOptions from_json(const nlohmann::json& json);
+};
+
+/// One training step, for a progress line.
+struct StepReport {
+    std::string phase;  ///< "warmup" or "finetune"
+    int epoch = 0;      ///< 1-based over both phases
+    int epochs = 0;
+    int64_t step = 0;   ///< 1-based within the epoch
+    int64_t steps = 0;
+    double loss = 0;    ///< running mean over the epoch so far
+    double images_per_second = 0;
+    double eta_seconds = 0;  ///< for the whole run
+};
+
+/// One finished epoch; also written as a line of RUN_DIR/metrics.jsonl.
+struct EpochReport {
+    std::string phase;
+    int epoch = 0;
+    int epochs = 0;
+    double train_loss = 0;
+    double train_top1 = 0;
+    double val_top1 = 0;
+    double val_top5 = 0;
+    double images_per_second = 0;
+    double seconds = 0;
+    bool best = false;
+};
+
+struct TrainingCallbacks {
+    std::function<void(const std::string&)> on_message;  ///< one-line notes (cache, skipped images)
+    std::function<void(const StepReport&)> on_step;
+    std::function<void(const EpochReport&)> on_epoch;
+    /// Checked after every step; when it becomes true the run writes a checkpoint and stops.
+    const std::atomic<bool>* stop_requested = nullptr;
+};
+
+struct TrainingOutcome {
+    bool finished = false;  ///< false: stopped early, resumable
+    int epoch = 0;          ///< epochs completed
+    int64_t step = 0;       ///< steps completed in all
+    double best_val_top1 = 0;
+    std::string best_model;   ///< RUN_DIR/best.pt
+    std::string final_model;  ///< RUN_DIR/final.pt (when finished)
+    std::string checkpoint;   ///< RUN_DIR/checkpoint.ckpt
+    int64_t skipped_images = 0;
+};
+
+/// Starts a run in options.run_dir (which must not hold one already). Checks all input before
+/// training: an empty class folder, fewer than two classes, a list naming a missing file,
+/// train and val with different classes each throw Error.
+TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks = {});
+
+/// Continues the run in `run_dir` from its checkpoint exactly where it stopped (the thread count
+/// is not part of the run and may differ). `stop_after_steps` > 0 stops again at that step in all.
+TrainingOutcome resume_classifier_training(const std::string& run_dir, const TrainingCallbacks& callbacks = {},
+                                           int64_t stop_after_steps = 0);
+
+}  // namespace pupembed

@@ -1,0 +1,613 @@
+#include "pupembed/train_classifier.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "pupembed/dataset.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/image_cache.hpp"
+#include "pupembed/model.hpp"
+#include "random.hpp"
+#include "tensor_archive.hpp"
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+namespace pupembed {
+namespace {
+
+const char kConfigFormat[] = "pupembed-train-classifier";
+constexpr int kConfigVersion = 1;
+const char kCheckpointMagic[] = "PUPCHKPT";
+constexpr uint32_t kCheckpointVersion = 1;
+const char kMetricsFormat[] = "pupembed-metrics";
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+void say(const TrainingCallbacks& callbacks, const std::string& message) {
+    if (callbacks.on_message) callbacks.on_message(message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+struct TrainingData {
+    Dataset train_set, val_set;
+    CachedImages train, val;
+};
+
+Dataset load_checked(const std::string& path) {
+    Dataset dataset = load_dataset(path);
+    std::error_code error;
+    if (!fs::is_directory(path, error)) check_files_exist(dataset, path);
+    return dataset;
+}
+
+TrainingData prepare_data(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks) {
+    TrainingData data;
+    data.train_set = load_checked(options.train_data);
+    if (options.val_data.empty()) {
+        Split split = split_stratified(data.train_set, options.val_fraction, options.seed);
+        data.train_set = std::move(split.train);
+        data.val_set = std::move(split.val);
+        if (data.val_set.samples.empty())
+            throw Error("--val-fraction", "leaves no validation images; give --val or a larger fraction");
+    } else {
+        data.val_set = load_checked(options.val_data);
+    }
+    if (data.train_set.class_names.size() < 2)
+        throw Error(options.train_data, "has " + std::to_string(data.train_set.class_names.size()) +
+                                            " class; a classifier needs at least 2");
+    if (data.train_set.class_names != data.val_set.class_names) {
+        const auto& a = data.train_set.class_names;
+        const auto& b = data.val_set.class_names;
+        std::string example;
+        for (const auto& name : a)
+            if (std::find(b.begin(), b.end(), name) == b.end()) { example = "\"" + name + "\" is only in train"; break; }
+        if (example.empty())
+            for (const auto& name : b)
+                if (std::find(a.begin(), a.end(), name) == a.end()) { example = "\"" + name + "\" is only in val"; break; }
+        throw Error("train and val have different classes (" + std::to_string(a.size()) + " and " +
+                    std::to_string(b.size()) + "; " + example + ")");
+    }
+
+    ImageCacheOptions cache;
+    cache.size = options.resize;
+    cache.dir = options.cache_dir;
+    cache.strict = options.strict;
+    cache.load.max_pixels = options.max_pixels;
+    for (auto* part : {&data.train, &data.val}) {
+        const bool is_train = part == &data.train;
+        const Dataset& set = is_train ? data.train_set : data.val_set;
+        const auto start = Clock::now();
+        *part = load_image_cache(set, cache);
+        char line[512];
+        std::snprintf(line, sizeof(line), "%s: %lld images, %zu classes, %s %s (%.1f s)", is_train ? "train" : "val",
+                      static_cast<long long>(part->labels.size(0)), set.class_names.size(),
+                      part->reused ? "cache reused:" : "decoded into cache", part->file.c_str(), seconds_since(start));
+        say(callbacks, line);
+        for (const auto& skipped : part->skipped) say(callbacks, "skipped unreadable image " + skipped);
+    }
+    return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches from the cache
+
+/// Random crops (and flips) of the cached images `indices`, normalised, as an (N, 3, s, s)
+/// channels_last float tensor. With `rng` null, centre crops without flips.
+torch::Tensor make_batch(const torch::Tensor& pixels, const int64_t* indices, int64_t count, int size, bool flip,
+                         std::mt19937_64* rng, const Preprocessing& preprocessing) {
+    const int64_t stored = pixels.size(1);
+    const int64_t margin = stored - size;
+    torch::Tensor batch = torch::empty({count, size, size, 3}, torch::kUInt8);
+    const uint8_t* source = pixels.data_ptr<uint8_t>();
+    uint8_t* target = batch.data_ptr<uint8_t>();
+    const size_t row_bytes = size_t(size) * 3;
+    for (int64_t b = 0; b < count; ++b) {
+        int64_t x = margin / 2, y = margin / 2;
+        bool mirror = false;
+        if (rng) {
+            x = int64_t(uniform_below(*rng, uint64_t(margin + 1)));
+            y = int64_t(uniform_below(*rng, uint64_t(margin + 1)));
+            mirror = flip && uniform_below(*rng, 2) == 1;
+        }
+        const uint8_t* image = source + indices[b] * stored * stored * 3;
+        for (int64_t row = 0; row < size; ++row) {
+            const uint8_t* from = image + ((y + row) * stored + x) * 3;
+            uint8_t* to = target + (b * size + row) * int64_t(row_bytes);
+            if (!mirror) {
+                std::memcpy(to, from, row_bytes);
+            } else {
+                for (int64_t col = 0; col < size; ++col) std::memcpy(to + col * 3, from + (size - 1 - col) * 3, 3);
+            }
+        }
+    }
+    const auto& m = preprocessing.mean;
+    const auto& s = preprocessing.std;
+    const torch::Tensor scale = torch::tensor({1.f / (255.f * s[0]), 1.f / (255.f * s[1]), 1.f / (255.f * s[2])});
+    const torch::Tensor shift = torch::tensor({m[0] / s[0], m[1] / s[1], m[2] / s[2]});
+    // NHWC memory viewed as NCHW is exactly the channels_last layout.
+    return batch.to(torch::kFloat32).mul_(scale).sub_(shift).permute({0, 3, 1, 2});
+}
+
+struct Accuracy {
+    double top1 = 0, top5 = 0;
+};
+
+Accuracy evaluate(Model& model, const CachedImages& val) {
+    model.network->eval();
+    torch::InferenceMode inference;
+    const int64_t count = val.labels.size(0);
+    std::vector<int64_t> all(static_cast<size_t>(count));
+    std::iota(all.begin(), all.end(), 0);
+    const int64_t top = std::min<int64_t>(5, int64_t(model.info.class_names.size()));
+    int64_t hits1 = 0, hits5 = 0;
+    for (int64_t begin = 0; begin < count; begin += 128) {
+        const int64_t n = std::min<int64_t>(128, count - begin);
+        const torch::Tensor x = make_batch(val.pixels, all.data() + begin, n, model.info.preprocessing.input_size, false,
+                                           nullptr, model.info.preprocessing);
+        const torch::Tensor ranked = std::get<1>(model.network->logits(x).topk(top, 1));
+        const torch::Tensor truth = val.labels.narrow(0, begin, n).unsqueeze(1);
+        const torch::Tensor match = ranked.eq(truth);
+        hits1 += match.select(1, 0).sum().item<int64_t>();
+        hits5 += match.any(1).sum().item<int64_t>();
+    }
+    return {double(hits1) / double(count), double(hits5) / double(count)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model and the optimiser
+
+/// The network to train: the init model's trunk (unless `resuming`, when the checkpoint's weights
+/// replace everything) and a fresh pool-bn-linear head for `class_names`.
+Model make_model(const ClassifierTrainingOptions& options, const std::vector<std::string>& class_names, bool resuming) {
+    ModelInfo info;
+    info.preprocessing.input_size = options.input_size;
+    info.preprocessing.resize_shorter = options.resize;
+    info.classifier = LinearClassifierHeadImpl::kKind;
+    for (const auto& name : class_names) {
+        const auto [id, readable] = class_id_and_name(name);
+        info.class_ids.push_back(id);
+        info.class_names.push_back(readable);
+    }
+    Model init;
+    if (options.init != "none" && !resuming) {
+        init = load_model(options.init);
+        info.backbone = init.info.backbone;
+        info.preprocessing.mean = init.info.preprocessing.mean;
+        info.preprocessing.std = init.info.preprocessing.std;
+        info.source = "pupembed train-classifier on " + options.train_data + " from " + options.init + " (" +
+                      init.info.source + ")";
+    } else {
+        info.backbone = options.backbone;
+        info.source = "pupembed train-classifier on " + options.train_data +
+                      (options.init == "none" ? " from scratch" : " from " + options.init);
+    }
+    torch::manual_seed(options.seed);
+    Model model = create_model(info);
+    dynamic_cast<LinearClassifierHeadImpl&>(*model.network->classifier).dropout->options.p(options.dropout);
+    if (init.network) {
+        torch::NoGradGuard no_grad;
+        auto source = init.network->trunk->named_parameters();
+        for (auto& item : model.network->trunk->named_parameters()) item.value().copy_(source[item.key()]);
+        auto source_buffers = init.network->trunk->named_buffers();
+        for (auto& item : model.network->trunk->named_buffers()) item.value().copy_(source_buffers[item.key()]);
+    }
+    to_channels_last(*model.network);
+    return model;
+}
+
+enum class Phase { Warmup, Finetune };
+const char* phase_name(Phase phase) { return phase == Phase::Warmup ? "warmup" : "finetune"; }
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(Model& model, Phase phase, const ClassifierTrainingOptions& o) {
+    using torch::optim::AdamWOptions;
+    if (phase == Phase::Warmup)
+        return std::make_unique<torch::optim::AdamW>(model.network->classifier->parameters(),
+                                                     AdamWOptions(o.warmup_lr).weight_decay(o.weight_decay));
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(model.network->trunk->parameters(),
+                        std::make_unique<AdamWOptions>(AdamWOptions(o.trunk_lr).weight_decay(o.weight_decay)));
+    groups.emplace_back(model.network->classifier->parameters(),
+                        std::make_unique<AdamWOptions>(AdamWOptions(o.head_lr).weight_decay(o.weight_decay)));
+    return std::make_unique<torch::optim::AdamW>(std::move(groups), AdamWOptions(o.head_lr).weight_decay(o.weight_decay));
+}
+
+/// Cosine from each group's base rate to 0 over the fine-tuning steps; constant while warming up.
+void set_learning_rates(torch::optim::AdamW& optimizer, Phase phase, const ClassifierTrainingOptions& o,
+                        int64_t finetune_step, int64_t finetune_steps) {
+    auto& groups = optimizer.param_groups();
+    if (phase == Phase::Warmup) {
+        static_cast<torch::optim::AdamWOptions&>(groups[0].options()).lr(o.warmup_lr);
+        return;
+    }
+    const double t = finetune_steps > 0 ? double(finetune_step) / double(finetune_steps) : 1.0;
+    const double factor = 0.5 * (1.0 + std::cos(M_PI * t));
+    static_cast<torch::optim::AdamWOptions&>(groups[0].options()).lr(o.trunk_lr * factor);
+    static_cast<torch::optim::AdamWOptions&>(groups[1].options()).lr(o.head_lr * factor);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run state and checkpoints
+
+struct RunState {
+    int epoch = 0;               ///< epochs completed
+    int64_t step_in_epoch = 0;   ///< steps completed in the current epoch
+    int64_t global_step = 0;
+    std::vector<int64_t> order;  ///< the current epoch's sample order
+    std::mt19937_64 rng;
+    double loss_sum = 0;         ///< over the current epoch so far
+    int64_t correct = 0, seen = 0;
+    double epoch_seconds = 0;    ///< time spent on the current epoch before a stop
+    double best_top1 = -1;
+    int best_epoch = 0;
+    Phase optimizer_phase = Phase::Warmup;
+};
+
+struct RunFiles {
+    fs::path dir;
+    std::string config() const { return (dir / "config.json").string(); }
+    std::string checkpoint() const { return (dir / "checkpoint.ckpt").string(); }
+    std::string metrics() const { return (dir / "metrics.jsonl").string(); }
+    std::string best() const { return (dir / "best.pt").string(); }
+    std::string final_model() const { return (dir / "final.pt").string(); }
+};
+
+void save_checkpoint(const RunFiles& files, const Model& model, const torch::optim::AdamW& optimizer,
+                     const RunState& state) {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& item : model.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
+    for (const auto& item : model.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
+    tensors.emplace_back("order", torch::tensor(state.order, torch::kInt64));
+    {
+        auto generator = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        tensors.emplace_back("torch_rng", generator.get_state());
+    }
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    std::ostringstream optimizer_bytes;
+    archive.save_to(optimizer_bytes);
+    const std::string bytes = optimizer_bytes.str();
+    tensors.emplace_back("optimizer", torch::from_blob(const_cast<char*>(bytes.data()), {int64_t(bytes.size())}, torch::kUInt8));
+    std::ostringstream rng;
+    rng << state.rng;
+    const nlohmann::json meta = {{"epoch", state.epoch},
+                                 {"step_in_epoch", state.step_in_epoch},
+                                 {"global_step", state.global_step},
+                                 {"rng", rng.str()},
+                                 {"loss_sum", state.loss_sum},
+                                 {"correct", state.correct},
+                                 {"seen", state.seen},
+                                 {"epoch_seconds", state.epoch_seconds},
+                                 {"best_top1", state.best_top1},
+                                 {"best_epoch", state.best_epoch},
+                                 {"optimizer_phase", phase_name(state.optimizer_phase)}};
+    write_tensor_archive(files.checkpoint(), kCheckpointMagic, kCheckpointVersion, meta, tensors);
+}
+
+/// Loads the checkpoint into `model`, `state` and (after making it for the saved phase) `optimizer`.
+void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch::optim::AdamW>& optimizer,
+                     RunState& state, const ClassifierTrainingOptions& options) {
+    const std::string path = files.checkpoint();
+    TensorArchive archive = read_tensor_archive(path, kCheckpointMagic, kCheckpointVersion, "pupembed checkpoint");
+    try {
+        const auto& meta = archive.meta;
+        state.epoch = meta.at("epoch");
+        state.step_in_epoch = meta.at("step_in_epoch");
+        state.global_step = meta.at("global_step");
+        std::istringstream(meta.at("rng").get<std::string>()) >> state.rng;
+        state.loss_sum = meta.at("loss_sum");
+        state.correct = meta.at("correct");
+        state.seen = meta.at("seen");
+        state.epoch_seconds = meta.at("epoch_seconds");
+        state.best_top1 = meta.at("best_top1");
+        state.best_epoch = meta.at("best_epoch");
+        state.optimizer_phase = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("damaged checkpoint (") + e.what() + ")");
+    }
+    torch::NoGradGuard no_grad;
+    auto take = [&](const std::string& name) {
+        const auto found = archive.tensors.find(name);
+        if (found == archive.tensors.end()) throw Error(path, "damaged checkpoint (no " + name + ")");
+        return found->second;
+    };
+    for (auto& item : model.network->named_parameters()) item.value().copy_(take("model." + item.key()));
+    for (auto& item : model.network->named_buffers()) item.value().copy_(take("model." + item.key()));
+    const torch::Tensor order = take("order");
+    state.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
+    {
+        auto generator = at::detail::getDefaultCPUGenerator();
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        generator.set_state(take("torch_rng"));
+    }
+    optimizer = make_optimizer(model, state.optimizer_phase, options);
+    const torch::Tensor bytes = take("optimizer");
+    std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), size_t(bytes.numel())));
+    torch::serialize::InputArchive optimizer_archive;
+    optimizer_archive.load_from(in);
+    optimizer->load(optimizer_archive);
+}
+
+void append_metrics(const RunFiles& files, const nlohmann::json& line) {
+    const bool fresh = !fs::exists(files.metrics());
+    std::ofstream out(files.metrics(), std::ios::app);
+    if (fresh) out << nlohmann::json{{"format", kMetricsFormat}, {"version", 1}, {"run", "train-classifier"}}.dump() << "\n";
+    out << line.dump() << "\n";
+    if (!out) throw Error(files.metrics(), "cannot append metrics");
+}
+
+void check_options(const ClassifierTrainingOptions& o) {
+    if (o.input_size < 16 || o.input_size > o.resize)
+        throw Error("--input-size", "must be at least 16 and at most --resize (" + std::to_string(o.resize) + ")");
+    if (o.batch < 2) throw Error("--batch", "must be at least 2 (batch normalisation)");
+    if (o.warmup_epochs < 0 || o.epochs < 0 || o.warmup_epochs + o.epochs < 1)
+        throw Error("--epochs", "needs at least one epoch in all");
+    if (o.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
+    const RunFiles files{options.run_dir};
+    TrainingData data = prepare_data(options, callbacks);
+    Model model = make_model(options, data.train_set.class_names, resume);
+    auto& head = dynamic_cast<LinearClassifierHeadImpl&>(*model.network->classifier);
+
+    RunState state;
+    std::unique_ptr<torch::optim::AdamW> optimizer;
+    if (resume) {
+        load_checkpoint(files, model, optimizer, state, options);
+        say(callbacks, "resuming at epoch " + std::to_string(state.epoch + 1) + ", step " +
+                           std::to_string(state.step_in_epoch) + " of it (" + std::to_string(state.global_step) +
+                           " steps done)");
+    } else {
+        state.rng.seed(options.seed);
+        state.optimizer_phase = options.warmup_epochs > 0 ? Phase::Warmup : Phase::Finetune;
+        optimizer = make_optimizer(model, state.optimizer_phase, options);
+    }
+
+    const int64_t count = data.train.labels.size(0);
+    const int64_t batch = std::min<int64_t>(options.batch, count);
+    if (batch < 2) throw Error(options.train_data, "needs at least 2 readable training images");
+    const int64_t steps_per_epoch = count / batch;
+    const int total_epochs = options.warmup_epochs + options.epochs;
+    const int64_t total_steps = steps_per_epoch * total_epochs;
+    const int64_t warmup_steps = steps_per_epoch * options.warmup_epochs;
+    const int64_t finetune_steps = steps_per_epoch * options.epochs;
+    const int64_t* labels = data.train.labels.data_ptr<int64_t>();
+
+    TrainingOutcome outcome;
+    outcome.checkpoint = files.checkpoint();
+    outcome.best_model = files.best();
+    outcome.skipped_images = int64_t(data.train.skipped.size() + data.val.skipped.size());
+    const auto run_start = Clock::now();
+    const int64_t steps_at_start = state.global_step;
+
+    while (state.epoch < total_epochs) {
+        const Phase phase = state.epoch < options.warmup_epochs ? Phase::Warmup : Phase::Finetune;
+        if (state.step_in_epoch == 0) {
+            state.order.resize(size_t(count));
+            std::iota(state.order.begin(), state.order.end(), 0);
+            shuffle_portably(state.order, state.rng);
+            state.loss_sum = 0;
+            state.correct = state.seen = 0;
+            state.epoch_seconds = 0;
+            if (phase != state.optimizer_phase) {
+                optimizer = make_optimizer(model, phase, options);
+                state.optimizer_phase = phase;
+            }
+        }
+        if (phase == Phase::Warmup) {
+            model.network->trunk->eval();
+            head.train();
+        } else {
+            model.network->train();
+        }
+        const auto epoch_start = Clock::now();
+        const double seconds_before = state.epoch_seconds;
+        const int64_t first_step = state.step_in_epoch;
+        for (int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
+            const int64_t* indices = state.order.data() + step * batch;
+            const torch::Tensor x =
+                make_batch(data.train.pixels, indices, batch, options.input_size, options.flip, &state.rng, model.info.preprocessing);
+            std::vector<int64_t> target_values(static_cast<size_t>(batch));
+            for (int64_t i = 0; i < batch; ++i) target_values[size_t(i)] = labels[indices[i]];
+            const torch::Tensor targets = torch::tensor(target_values, torch::kInt64);
+            set_learning_rates(*optimizer, phase, options, state.global_step - warmup_steps, finetune_steps);
+
+            torch::Tensor logits;
+            if (phase == Phase::Warmup) {
+                torch::Tensor pooled;
+                {
+                    torch::NoGradGuard frozen;
+                    pooled = global_average_pool(model.network->trunk->forward(x));
+                }
+                logits = head.forward_pooled(pooled);
+            } else {
+                logits = model.network->logits(x);
+            }
+            const torch::Tensor loss =
+                F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+            optimizer->zero_grad();
+            loss.backward();
+            optimizer->step();
+
+            const double loss_value = loss.item<double>();
+            if (!std::isfinite(loss_value))
+                throw Error("training diverged (loss " + std::to_string(loss_value) + " at step " +
+                            std::to_string(state.global_step + 1) + "); try lower learning rates");
+            state.loss_sum += loss_value * double(batch);
+            state.correct += logits.argmax(1).eq(targets).sum().item<int64_t>();
+            state.seen += batch;
+            state.global_step += 1;
+            state.step_in_epoch = step + 1;
+
+            const double epoch_elapsed = seconds_since(epoch_start);
+            if (callbacks.on_step) {
+                StepReport report;
+                report.phase = phase_name(phase);
+                report.epoch = state.epoch + 1;
+                report.epochs = total_epochs;
+                report.step = step + 1;
+                report.steps = steps_per_epoch;
+                report.loss = state.loss_sum / double(state.seen);
+                report.images_per_second = double((step + 1 - first_step) * batch) / std::max(epoch_elapsed, 1e-9);
+                const double per_step = seconds_since(run_start) / double(state.global_step - steps_at_start);
+                report.eta_seconds = per_step * double(total_steps - state.global_step);
+                callbacks.on_step(report);
+            }
+            const bool asked = callbacks.stop_requested && callbacks.stop_requested->load();
+            const bool limit = options.stop_after_steps > 0 && state.global_step >= options.stop_after_steps;
+            if ((asked || limit) && state.global_step < total_steps) {
+                state.epoch_seconds = seconds_before + epoch_elapsed;
+                save_checkpoint(files, model, *optimizer, state);
+                outcome.epoch = state.epoch;
+                outcome.step = state.global_step;
+                outcome.best_val_top1 = std::max(0.0, state.best_top1);
+                return outcome;
+            }
+        }
+
+        EpochReport report;
+        report.phase = phase_name(phase);
+        report.epoch = state.epoch + 1;
+        report.epochs = total_epochs;
+        report.train_loss = state.loss_sum / double(std::max<int64_t>(1, state.seen));
+        report.train_top1 = double(state.correct) / double(std::max<int64_t>(1, state.seen));
+        report.seconds = seconds_before + seconds_since(epoch_start);
+        report.images_per_second = double(steps_per_epoch * batch) / std::max(report.seconds, 1e-9);
+        const Accuracy accuracy = evaluate(model, data.val);
+        report.val_top1 = accuracy.top1;
+        report.val_top5 = accuracy.top5;
+        state.epoch += 1;
+        state.step_in_epoch = 0;
+        if (accuracy.top1 > state.best_top1) {
+            state.best_top1 = accuracy.top1;
+            state.best_epoch = state.epoch;
+            report.best = true;
+            save_model(files.best(), model);
+        }
+        save_checkpoint(files, model, *optimizer, state);
+        append_metrics(files, {{"event", "epoch"},
+                               {"phase", report.phase},
+                               {"epoch", report.epoch},
+                               {"epochs", report.epochs},
+                               {"step", state.global_step},
+                               {"train_loss", report.train_loss},
+                               {"train_top1", report.train_top1},
+                               {"val_top1", report.val_top1},
+                               {"val_top5", report.val_top5},
+                               {"images_per_second", report.images_per_second},
+                               {"seconds", report.seconds},
+                               {"best", report.best}});
+        if (callbacks.on_epoch) callbacks.on_epoch(report);
+    }
+    save_model(files.final_model(), model);
+    outcome.finished = true;
+    outcome.epoch = state.epoch;
+    outcome.step = state.global_step;
+    outcome.best_val_top1 = state.best_top1;
+    outcome.final_model = files.final_model();
+    return outcome;
+}
+
+}  // namespace
+
+nlohmann::json ClassifierTrainingOptions::to_json() const {
+    return {{"train_data", train_data},   {"val_data", val_data},
+            {"val_fraction", val_fraction}, {"init", init},
+            {"run_dir", run_dir},         {"cache_dir", cache_dir},
+            {"backbone", backbone},       {"input_size", input_size},
+            {"resize", resize},           {"warmup_epochs", warmup_epochs},
+            {"epochs", epochs},           {"batch", batch},
+            {"warmup_lr", warmup_lr},     {"head_lr", head_lr},
+            {"trunk_lr", trunk_lr},       {"weight_decay", weight_decay},
+            {"label_smoothing", label_smoothing}, {"dropout", dropout},
+            {"flip", flip},               {"seed", seed},
+            {"strict", strict},           {"max_pixels", max_pixels},
+            {"stop_after_steps", stop_after_steps}};
+}
+
+ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::json& j) {
+    ClassifierTrainingOptions o;
+    o.train_data = j.at("train_data");
+    o.val_data = j.at("val_data");
+    o.val_fraction = j.at("val_fraction");
+    o.init = j.at("init");
+    o.run_dir = j.at("run_dir");
+    o.cache_dir = j.at("cache_dir");
+    o.backbone = j.at("backbone");
+    o.input_size = j.at("input_size");
+    o.resize = j.at("resize");
+    o.warmup_epochs = j.at("warmup_epochs");
+    o.epochs = j.at("epochs");
+    o.batch = j.at("batch");
+    o.warmup_lr = j.at("warmup_lr");
+    o.head_lr = j.at("head_lr");
+    o.trunk_lr = j.at("trunk_lr");
+    o.weight_decay = j.at("weight_decay");
+    o.label_smoothing = j.at("label_smoothing");
+    o.dropout = j.at("dropout");
+    o.flip = j.at("flip");
+    o.seed = j.at("seed");
+    o.strict = j.at("strict");
+    o.max_pixels = j.at("max_pixels");
+    o.stop_after_steps = j.at("stop_after_steps");
+    return o;
+}
+
+TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks) {
+    check_options(options);
+    const RunFiles files{options.run_dir};
+    std::error_code error;
+    if (fs::exists(files.checkpoint(), error) || fs::exists(files.config(), error))
+        throw Error(options.run_dir, "already holds a run; continue it with --resume " + options.run_dir +
+                                         ", or choose another --out");
+    fs::create_directories(files.dir, error);
+    if (error) throw Error(options.run_dir, "cannot create run folder: " + error.message());
+    ClassifierTrainingOptions stored = options;
+    stored.run_dir = fs::absolute(options.run_dir).lexically_normal().string();
+    if (options.init != "none") stored.backbone = load_model(options.init).info.backbone;
+    write_file_atomically(files.config(), nlohmann::json{{"format", kConfigFormat},
+                                                         {"version", kConfigVersion},
+                                                         {"options", stored.to_json()}}
+                                              .dump(2) + "\n");
+    return run(options, callbacks, false);
+}
+
+TrainingOutcome resume_classifier_training(const std::string& run_dir, const TrainingCallbacks& callbacks,
+                                           int64_t stop_after_steps) {
+    const RunFiles files{run_dir};
+    ClassifierTrainingOptions options;
+    try {
+        const auto config = nlohmann::json::parse(read_file(files.config()));
+        if (config.at("format") != kConfigFormat)
+            throw Error(files.config(), "is not a train-classifier run configuration");
+        if (config.at("version").get<int>() > kConfigVersion)
+            throw Error(files.config(), "was written by a newer pupembed (version " + config.at("version").dump() + ")");
+        options = ClassifierTrainingOptions::from_json(config.at("options"));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(files.config(), std::string("damaged run configuration (") + e.what() + ")");
+    }
+    options.run_dir = run_dir;
+    options.stop_after_steps = stop_after_steps;
+    if (!fs::exists(files.checkpoint())) throw Error(run_dir, "has no checkpoint.ckpt to resume from");
+    return run(options, callbacks, true);
+}
+
+}  // namespace pupembed

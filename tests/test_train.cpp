@@ -1,0 +1,245 @@
+// Stage-1 training on a handful of real photos: loss falls, resume is exact, the cache is
+// reused and rebuilt, bad input is refused before training.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/runtime.hpp"
+#include "pupembed/train_classifier.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using pupembed::ClassifierTrainingOptions;
+using pupembed::Error;
+using pupembed::testing::quote;
+using pupembed::testing::shared_dir;
+using pupembed::testing::TempDir;
+
+namespace {
+
+const char kTrain[] = "data/stanford-dogs-64/train";
+const char kVal[] = "data/stanford-dogs-64/val";
+const char kBreeds[3][40] = {"n02085620-Chihuahua", "n02099601-golden_retriever", "n02110958-pug"};
+
+/// Copies the first `count` photos of each of three breeds from `from` into `to`.
+void copy_breeds(const fs::path& from, const fs::path& to, int count) {
+    for (const char* breed : kBreeds) {
+        std::vector<fs::path> photos;
+        for (const auto& entry : fs::directory_iterator(from / breed)) photos.push_back(entry.path());
+        std::sort(photos.begin(), photos.end());
+        fs::create_directories(to / breed);
+        for (int i = 0; i < count; ++i) fs::copy_file(photos.at(size_t(i)), to / breed / photos[size_t(i)].filename());
+    }
+}
+
+/// A small run: 3 breeds x 8 training photos, 3 x 3 validation photos, 56-pixel crops of 64.
+class SmallRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(shared_dir() / kTrain)) GTEST_SKIP() << "skipped: " << shared_dir() / kTrain << " is absent";
+        pupembed::set_thread_count(1);
+        copy_breeds(shared_dir() / kTrain, dir_ / "train", 8);
+        copy_breeds(shared_dir() / kVal, dir_ / "val", 3);
+        options_.train_data = (dir_ / "train").string();
+        options_.val_data = (dir_ / "val").string();
+        options_.init = "none";
+        options_.cache_dir = (dir_ / "cache").string();
+        options_.input_size = 56;
+        options_.resize = 64;
+        options_.batch = 8;
+        options_.warmup_epochs = 1;
+        options_.epochs = 2;
+        options_.head_lr = options_.trunk_lr = 1e-3;
+    }
+    ClassifierTrainingOptions with_run(const std::string& name) {
+        ClassifierTrainingOptions options = options_;
+        options.run_dir = (dir_ / name).string();
+        return options;
+    }
+    std::string error_of(const ClassifierTrainingOptions& options) {
+        try {
+            pupembed::train_classifier(options);
+        } catch (const Error& e) {
+            EXPECT_FALSE(fs::exists(fs::path(options.run_dir) / "checkpoint.ckpt")) << "training must not start";
+            return e.what();
+        }
+        return "no error";
+    }
+    TempDir dir_;
+    ClassifierTrainingOptions options_;
+};
+
+torch::Tensor weights_of(const std::string& model_file) {
+    const pupembed::Model model = pupembed::load_model(model_file);
+    std::vector<torch::Tensor> parts;
+    for (const auto& p : model.network->parameters()) parts.push_back(p.detach().flatten());
+    for (const auto& b : model.network->buffers()) parts.push_back(b.detach().flatten().to(torch::kFloat32));
+    return torch::cat(parts);
+}
+
+}  // namespace
+
+TEST_F(SmallRun, LossFallsAndModelsAreWritten) {
+    ClassifierTrainingOptions options = with_run("run");
+    options.epochs = 6;
+    std::vector<double> losses;
+    pupembed::TrainingCallbacks callbacks;
+    callbacks.on_epoch = [&](const pupembed::EpochReport& report) { losses.push_back(report.train_loss); };
+    const auto outcome = pupembed::train_classifier(options, callbacks);
+    ASSERT_TRUE(outcome.finished);
+    ASSERT_EQ(losses.size(), 7u);
+    EXPECT_LT(losses.back(), losses.front() * 0.8) << "first " << losses.front() << ", last " << losses.back();
+
+    const pupembed::Model best = pupembed::load_model(outcome.best_model);
+    EXPECT_EQ(best.info.class_ids, (std::vector<std::string>{"n02085620", "n02099601", "n02110958"}));
+    EXPECT_EQ(best.info.class_names[2], "pug");
+    EXPECT_EQ(best.info.preprocessing.input_size, 56);
+    EXPECT_TRUE(fs::exists(outcome.final_model));
+
+    // metrics.jsonl: a format line, then one line per epoch.
+    std::ifstream metrics(fs::path(options.run_dir) / "metrics.jsonl");
+    std::string line;
+    std::getline(metrics, line);
+    EXPECT_EQ(nlohmann::json::parse(line).at("format"), "pupembed-metrics");
+    int epochs = 0;
+    while (std::getline(metrics, line)) {
+        const auto json = nlohmann::json::parse(line);
+        EXPECT_GE(json.at("val_top1").get<double>(), 0.0);
+        ++epochs;
+    }
+    EXPECT_EQ(epochs, 7);
+}
+
+TEST_F(SmallRun, StoppedAndResumedEqualsUninterrupted) {
+    const auto whole = pupembed::train_classifier(with_run("whole"));
+    ASSERT_TRUE(whole.finished);
+    // 3 steps an epoch: stop inside the first fine-tuning epoch (after the optimiser changed),
+    // then again exactly at the end of an epoch, before its validation.
+    ClassifierTrainingOptions parts = with_run("parts");
+    parts.stop_after_steps = 4;
+    const auto first = pupembed::train_classifier(parts);
+    ASSERT_FALSE(first.finished);
+    EXPECT_EQ(first.step, 4);
+    const auto second = pupembed::resume_classifier_training(parts.run_dir, {}, 6);
+    ASSERT_FALSE(second.finished);
+    EXPECT_EQ(second.step, 6);
+    const auto last = pupembed::resume_classifier_training(parts.run_dir);
+    ASSERT_TRUE(last.finished);
+    const double difference = (weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>();
+    EXPECT_LT(difference, 1e-6);
+    EXPECT_DOUBLE_EQ(whole.best_val_top1, last.best_val_top1);
+    // A finished run cannot be started again in the same folder.
+    try {
+        pupembed::train_classifier(with_run("whole"));
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("already holds a run"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(SmallRun, CacheIsReusedAndRebuiltWhenAnImageChanges) {
+    std::vector<std::string> messages;
+    pupembed::TrainingCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    ClassifierTrainingOptions options = with_run("a");
+    options.warmup_epochs = 1;
+    options.epochs = 0;
+    pupembed::train_classifier(options, callbacks);
+    ASSERT_GE(messages.size(), 2u);
+    EXPECT_NE(messages[0].find("decoded into cache"), std::string::npos) << messages[0];
+
+    messages.clear();
+    options.run_dir = (dir_ / "b").string();
+    pupembed::train_classifier(options, callbacks);
+    EXPECT_NE(messages[0].find("cache reused"), std::string::npos) << messages[0];
+    EXPECT_NE(messages[1].find("cache reused"), std::string::npos) << messages[1];
+
+    // Replace one training photo by another: train's cache is rebuilt, val's is reused.
+    const fs::path breed = dir_ / "train" / kBreeds[0];
+    std::vector<fs::path> photos;
+    for (const auto& entry : fs::directory_iterator(breed)) photos.push_back(entry.path());
+    std::sort(photos.begin(), photos.end());
+    fs::copy_file(photos[1], photos[0], fs::copy_options::overwrite_existing);
+    messages.clear();
+    options.run_dir = (dir_ / "c").string();
+    pupembed::train_classifier(options, callbacks);
+    EXPECT_NE(messages[0].find("decoded into cache"), std::string::npos) << messages[0];
+    EXPECT_NE(messages[1].find("cache reused"), std::string::npos) << messages[1];
+}
+
+TEST_F(SmallRun, UnreadableImagesAreSkippedOrFailWithStrict) {
+    pupembed::testing::write_bytes(dir_ / "train" / kBreeds[1] / "broken.jpg", "not a photo");
+    std::vector<std::string> messages;
+    pupembed::TrainingCallbacks callbacks;
+    callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
+    ClassifierTrainingOptions options = with_run("skip");
+    options.epochs = 0;
+    const auto outcome = pupembed::train_classifier(options, callbacks);
+    EXPECT_EQ(outcome.skipped_images, 1);
+    bool named = false;
+    for (const auto& m : messages) named |= m.find("broken.jpg") != std::string::npos;
+    EXPECT_TRUE(named);
+
+    ClassifierTrainingOptions strict = with_run("strict");
+    strict.strict = true;
+    EXPECT_NE(error_of(strict).find("broken.jpg"), std::string::npos);
+}
+
+TEST_F(SmallRun, BadInputIsRefusedBeforeTraining) {
+    // An empty class folder.
+    fs::create_directories(dir_ / "train" / "n00000000-Empty");
+    EXPECT_NE(error_of(with_run("r1")).find("holds no images"), std::string::npos);
+    fs::remove(dir_ / "train" / "n00000000-Empty");
+
+    // Train and val with different classes.
+    fs::remove_all(dir_ / "val" / kBreeds[2]);
+    const std::string different = error_of(with_run("r2"));
+    EXPECT_NE(different.find("different classes"), std::string::npos) << different;
+    EXPECT_NE(different.find("pug"), std::string::npos) << different;
+
+    // Fewer than two classes.
+    pupembed::testing::write_bytes(dir_ / "one.list", "train/" + std::string(kBreeds[0]) + "/" +
+                                                          fs::directory_iterator(dir_ / "train" / kBreeds[0])->path().filename().string() +
+                                                          "\tdog\n");
+    ClassifierTrainingOptions one = with_run("r3");
+    one.train_data = one.val_data = (dir_ / "one.list").string();
+    EXPECT_NE(error_of(one).find("at least 2"), std::string::npos) << error_of(one);
+
+    // A list naming a missing file.
+    pupembed::testing::write_bytes(dir_ / "missing.list", "train/nowhere.jpg\ta\ntrain/nowhere2.jpg\tb\n");
+    ClassifierTrainingOptions missing = with_run("r4");
+    missing.train_data = (dir_ / "missing.list").string();
+    missing.val_data = "";
+    EXPECT_NE(error_of(missing).find("nowhere.jpg, which does not exist"), std::string::npos) << error_of(missing);
+}
+
+TEST_F(SmallRun, CommandStopsOnInterruptAndResumes) {
+    const std::string run = (dir_ / "cli").string();
+    const std::string common = quote((dir_ / "train").string()) + " --val " + quote((dir_ / "val").string()) +
+                               " --init none --cache-dir " + quote((dir_ / "cache").string()) +
+                               " --input-size 56 --resize 64 --batch 8 --threads 1";
+    const auto stopped = pupembed::testing::run_pupembed("train-classifier " + common + " --epochs 2 --stop-after 2 --out " + quote(run));
+    EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+    EXPECT_NE(stopped.err.find("pupembed train-classifier --resume " + run), std::string::npos) << stopped.err;
+    const auto resumed = pupembed::testing::run_pupembed("train-classifier --json --resume " + quote(run));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const auto json = nlohmann::json::parse(resumed.out);
+    EXPECT_TRUE(json.at("finished").get<bool>());
+    EXPECT_EQ(json.at("steps_done"), 6);
+
+    // A real SIGINT during a long run: the step finishes, a checkpoint is written, exit 130.
+    const std::string long_run = (dir_ / "sigint").string();
+    const auto interrupted = pupembed::testing::run_pupembed_with_interrupt(
+        "train-classifier " + common + " --epochs 1000 --out " + quote(long_run), 4.0);
+    EXPECT_EQ(interrupted.exit_code, 130) << interrupted.err;
+    EXPECT_TRUE(fs::exists(fs::path(long_run) / "checkpoint.ckpt"));
+    EXPECT_NE(interrupted.err.find("--resume"), std::string::npos) << interrupted.err;
+
+    // Usage errors.
+    EXPECT_EQ(pupembed::testing::run_pupembed("train-classifier " + common).exit_code, 2);  // no --out
+    EXPECT_EQ(pupembed::testing::run_pupembed("train-classifier --resume " + quote(run) + " --init none").exit_code, 2);
+}

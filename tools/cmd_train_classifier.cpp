@@ -1,0 +1,185 @@
+// pupembed train-classifier DATA --init MODEL --out RUN_DIR | --resume RUN_DIR
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "common.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/runtime.hpp"
+#include "pupembed/train_classifier.hpp"
+
+namespace pupembed::cli {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void on_interrupt(int) {
+    stop_requested.store(true);
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+std::string duration(double seconds) {
+    const long total = long(seconds + 0.5);
+    char text[32];
+    if (total >= 3600) std::snprintf(text, sizeof(text), "%ldh%02ldm", total / 3600, (total % 3600) / 60);
+    else std::snprintf(text, sizeof(text), "%ldm%02lds", total / 60, total % 60);
+    return text;
+}
+
+/// Progress on stderr: a live line on a terminal, a plain line every 30 s in a log file.
+/// Epoch summaries go to stdout, or to stderr when stdout is kept for --json.
+TrainingCallbacks make_callbacks(bool json) {
+    TrainingCallbacks callbacks;
+    const bool terminal = ::isatty(STDERR_FILENO);
+    auto last_line = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    callbacks.on_message = [](const std::string& message) {
+        finish_progress();
+        std::fprintf(stderr, "%s\n", message.c_str());
+    };
+    callbacks.on_step = [terminal, last_line](const StepReport& r) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!terminal && now - *last_line < std::chrono::seconds(30) && r.step != r.steps) return;
+        *last_line = now;
+        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld  loss %.4f  %.0f images/s  ETA %s%s",
+                     terminal ? "\r" : "", r.phase.c_str(), r.epoch, r.epochs, static_cast<long long>(r.step),
+                     static_cast<long long>(r.steps), r.loss, r.images_per_second, duration(r.eta_seconds).c_str(),
+                     terminal ? "   " : "\n");
+        std::fflush(stderr);
+        if (terminal) mark_progress_drawn();
+    };
+    callbacks.on_epoch = [json](const EpochReport& r) {
+        finish_progress();
+        std::fprintf(json ? stderr : stdout, "epoch %d/%d %-8s  train loss %.4f  train top-1 %.4f  val top-1 %.4f  val top-5 %.4f  %.0f images/s  %s%s\n",
+                    r.epoch, r.epochs, r.phase.c_str(), r.train_loss, r.train_top1, r.val_top1, r.val_top5,
+                    r.images_per_second, duration(r.seconds).c_str(), r.best ? "  (best so far)" : "");
+        std::fflush(json ? stderr : stdout);
+    };
+    callbacks.stop_requested = &stop_requested;
+    return callbacks;
+}
+
+}  // namespace
+
+void register_train_classifier(CLI::App& app) {
+    struct Options {
+        ClassifierTrainingOptions train;
+        std::string data, train_list, val, resume;
+        bool no_flip = false, json = false;
+        int threads = 0;
+    };
+    auto o = std::make_shared<Options>();
+    auto& t = o->train;
+    CLI::App* command = app.add_subcommand(
+        "train-classifier",
+        "Stage 1: train the breed classifier (trunk + normalised linear head) on labelled photos.\n"
+        "Default recipe: head alone with the trunk frozen (--warmup-epochs), then all layers at low\n"
+        "learning rates with a cosine schedule, label smoothing and weight decay. Writes RUN_DIR/\n"
+        "config.json, checkpoint.ckpt (every epoch and on Ctrl-C), metrics.jsonl, best.pt (best val\n"
+        "top-1) and final.pt. Images are decoded once into a cache and reused by later runs.");
+    command->add_option("DATA", o->data, "Training photos: folder-per-class tree or list file");
+    command->add_option("--train-list", o->train_list, "Training list file (instead of DATA)");
+    command->add_option("--val,--val-list", o->val,
+                        "Validation photos (folder or list); default: hold out --val-fraction of DATA");
+    command->add_option("--val-fraction", t.val_fraction, "Share of DATA held out when --val is not given")
+        ->check(CLI::Range(0.01, 0.9))
+        ->capture_default_str();
+    command->add_option("--init", t.init, "Model whose trunk starts the run (e.g. squeezenet-imagenet.pt), or none");
+    command->add_option("-o,--out", t.run_dir, "Run folder to create");
+    command->add_option("--resume", o->resume, "Continue the run in this folder where it stopped");
+    command->add_option("--backbone", t.backbone, "Trunk with --init none")
+        ->check(CLI::IsMember({"squeezenet1.1"}))
+        ->capture_default_str();
+    command->add_option("--cache-dir", t.cache_dir, "Where decoded images are cached (default: ~/.cache/pupembed)");
+    command->add_option("--input-size", t.input_size, "Network input: random crops of this size")
+        ->check(CLI::Range(16, 1024))
+        ->capture_default_str();
+    command->add_option("--resize", t.resize, "Images are resized (shorter side) and centre-cropped to this first")
+        ->check(CLI::Range(16, 1024))
+        ->capture_default_str();
+    command->add_option("--warmup-epochs", t.warmup_epochs, "Epochs training the head alone (default 2; 0 with --init none)")
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--epochs", t.epochs, "Epochs training all layers (default 14; 10 with --init none)")
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--batch", t.batch, "Images per step")->check(CLI::Range(2, 4096))->capture_default_str();
+    command->add_option("--warmup-lr", t.warmup_lr, "Head learning rate while the trunk is frozen")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command->add_option("--head-lr", t.head_lr, "Head learning rate with all layers (default 5e-4; 2e-3 with --init none)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--trunk-lr", t.trunk_lr, "Trunk learning rate (default 1e-4; 2e-3 with --init none)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--label-smoothing", t.label_smoothing, "Label smoothing")->check(CLI::Range(0.0, 0.5))->capture_default_str();
+    command->add_option("--dropout", t.dropout, "Dropout before the head's linear layer")->check(CLI::Range(0.0, 0.9))->capture_default_str();
+    command->add_flag("--no-flip", o->no_flip, "No random horizontal flips");
+    command->add_option("--seed", t.seed, "Random seed")->capture_default_str();
+    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_flag("--strict", t.strict, "Fail on an unreadable image instead of skipping it");
+    command->add_option("--max-pixels", t.max_pixels, "Refuse images larger than this")->check(CLI::PositiveNumber)->capture_default_str();
+    command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps in all, resumable (as Ctrl-C)")
+        ->check(CLI::NonNegativeNumber);
+    command->add_flag("--json", o->json, "Print the outcome as JSON");
+
+    command->callback([o, command] {
+        ClassifierTrainingOptions& run = o->train;
+        set_thread_count(o->threads);
+        const TrainingCallbacks callbacks = make_callbacks(o->json);
+        std::signal(SIGINT, on_interrupt);
+        TrainingOutcome outcome;
+        std::string run_dir;
+        if (!o->resume.empty()) {
+            for (const char* name : {"DATA", "--train-list", "--init", "--out"})
+                if (command->count(name) > 0)
+                    throw CLI::ValidationError(std::string(name) + " cannot be given with --resume (the run has its own)");
+            run_dir = o->resume;
+            outcome = resume_classifier_training(o->resume, callbacks, run.stop_after_steps);
+        } else {
+            if (o->data.empty() == o->train_list.empty())
+                throw CLI::ValidationError("give the training photos as DATA or --train-list (one of them)");
+            if (run.init.empty()) throw CLI::ValidationError("--init is required: a model file, or none");
+            if (run.run_dir.empty()) throw CLI::ValidationError("--out RUN_DIR is required");
+            run.train_data = o->data.empty() ? o->train_list : o->data;
+            run.val_data = o->val;
+            run.flip = !o->no_flip;
+            const bool scratch = run.init == "none";
+            if (command->count("--warmup-epochs") == 0) run.warmup_epochs = scratch ? 0 : 2;
+            if (command->count("--epochs") == 0) run.epochs = scratch ? 10 : 14;
+            if (command->count("--head-lr") == 0) run.head_lr = scratch ? 2e-3 : 5e-4;
+            if (command->count("--trunk-lr") == 0) run.trunk_lr = scratch ? 2e-3 : 1e-4;
+            run_dir = run.run_dir;
+            outcome = train_classifier(run, callbacks);
+        }
+        finish_progress();
+        if (o->json) {
+            print_json({{"finished", outcome.finished},
+                        {"epochs_done", outcome.epoch},
+                        {"steps_done", outcome.step},
+                        {"best_val_top1", outcome.best_val_top1},
+                        {"best_model", outcome.best_model},
+                        {"final_model", outcome.final_model},
+                        {"checkpoint", outcome.checkpoint},
+                        {"skipped_images", outcome.skipped_images}});
+        }
+        if (outcome.skipped_images > 0)
+            std::fprintf(stderr, "%lld unreadable images were skipped (see above; --strict makes them an error)\n",
+                         static_cast<long long>(outcome.skipped_images));
+        if (!outcome.finished) {
+            std::fprintf(stderr,
+                         "stopped after step %lld (%d epochs done); checkpoint written to %s\n"
+                         "continue with: pupembed train-classifier --resume %s\n",
+                         static_cast<long long>(outcome.step), outcome.epoch, outcome.checkpoint.c_str(), run_dir.c_str());
+            std::fflush(stdout);
+            std::exit(130);
+        }
+        if (!o->json)
+            std::printf("done: best val top-1 %.4f in %s; final model %s\n", outcome.best_val_top1,
+                        outcome.best_model.c_str(), outcome.final_model.c_str());
+    });
+}
+
+}  // namespace pupembed::cli
