@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/runtime.hpp"  // set_thread_count
 
 namespace {
 
@@ -64,12 +64,3 @@ void BM_TrainStep_FrozenTrunk(benchmark::State& state) { run_step(state, false);
 
 BENCHMARK(BM_TrainStep_Finetune)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TrainStep_FrozenTrunk)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-int main(int argc, char** argv) {
-    pupembed::configure_process(argv);
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-}

@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "pupembed/network.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/runtime.hpp"  // set_thread_count
 
 namespace {
 
@@ -42,12 +42,3 @@ void BM_SqueezeNetTrunk_NCHW(benchmark::State& state) { run_trunk(state, "squeez
 
 BENCHMARK(BM_SqueezeNetTrunk_ChannelsLast)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SqueezeNetTrunk_NCHW)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
-
-int main(int argc, char** argv) {
-    pupembed::configure_process(argv);
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    return 0;
-}

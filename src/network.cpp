@@ -2,6 +2,7 @@
 
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
+#include <torch/nn/init.h>
 
 #include "pupembed/error.hpp"
 
@@ -30,6 +31,16 @@ SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
                                   {256, 48, 192, 192}, {384, 48, 192, 192}, {384, 64, 256, 256}, {512, 64, 256, 256}};
     for (int i = 0; i < 8; ++i)
         fire[i] = register_module("fire" + std::to_string(i), Fire(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]));
+    // He initialisation, as torchvision's SqueezeNet: LibTorch's default (Kaiming with a = sqrt(5))
+    // shrinks the signal through 18 ReLU layers, and a from-scratch run then barely learns
+    // (val top-1 0.014 after 4 epochs here).
+    torch::NoGradGuard no_grad;
+    for (auto& module : modules(false)) {
+        if (auto* conv = module->as<torch::nn::Conv2dImpl>()) {
+            torch::nn::init::kaiming_uniform_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
+            torch::nn::init::zeros_(conv->bias);
+        }
+    }
 }
 
 torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) {

@@ -395,8 +395,9 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
     outcome.checkpoint = files.checkpoint();
     outcome.best_model = files.best();
     outcome.skipped_images = int64_t(data.train.skipped.size() + data.val.skipped.size());
-    const auto run_start = Clock::now();
-    const int64_t steps_at_start = state.global_step;
+    // Seconds and steps spent in each phase by this process, for the ETA.
+    double phase_seconds[2] = {0, 0};
+    int64_t phase_steps[2] = {0, 0};
 
     while (state.epoch < total_epochs) {
         const Phase phase = state.epoch < options.warmup_epochs ? Phase::Warmup : Phase::Finetune;
@@ -420,6 +421,8 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
         }
         const auto epoch_start = Clock::now();
         const double seconds_before = state.epoch_seconds;
+        const double phase_seconds_before[2] = {phase_seconds[0], phase_seconds[1]};
+        const int64_t phase_steps_before[2] = {phase_steps[0], phase_steps[1]};
         const int64_t first_step = state.step_in_epoch;
         for (int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
             const int64_t* indices = state.order.data() + step * batch;
@@ -467,8 +470,23 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
                 report.steps = steps_per_epoch;
                 report.loss = state.loss_sum / double(state.seen);
                 report.images_per_second = double((step + 1 - first_step) * batch) / std::max(epoch_elapsed, 1e-9);
-                const double per_step = seconds_since(run_start) / double(state.global_step - steps_at_start);
-                report.eta_seconds = per_step * double(total_steps - state.global_step);
+                const int p = phase == Phase::Warmup ? 0 : 1;
+                phase_seconds[p] = phase_seconds_before[p] + epoch_elapsed;
+                phase_steps[p] = phase_steps_before[p] + (step + 1 - first_step);
+                const int64_t warmup_left = std::max<int64_t>(0, warmup_steps - state.global_step);
+                const int64_t finetune_left = total_steps - state.global_step - warmup_left;
+                const int64_t phase_left = p == 0 ? warmup_left : finetune_left;
+                report.phase_eta_seconds = phase_seconds[p] / double(phase_steps[p]) * double(phase_left);
+                report.eta_seconds = 0;
+                for (int q = 0; q < 2; ++q) {
+                    const int64_t left = q == 0 ? warmup_left : finetune_left;
+                    if (left == 0) continue;
+                    if (phase_steps[q] == 0) {
+                        report.eta_seconds = -1;  // not measured yet
+                        break;
+                    }
+                    report.eta_seconds += phase_seconds[q] / double(phase_steps[q]) * double(left);
+                }
                 callbacks.on_step(report);
             }
             const bool asked = callbacks.stop_requested && callbacks.stop_requested->load();

@@ -58,19 +58,30 @@ static std::string slurp(const fs::path& path) {
     return buffer.str();
 }
 
-CommandResult run_pupembed(const std::string& args) { return run_pupembed_with_interrupt(args, 0); }
-
-CommandResult run_pupembed_with_interrupt(const std::string& args, double seconds) {
-    TempDir dir;
-    std::string command = quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
-                          quote((dir / "err").string());
-    if (seconds > 0) command = "timeout --preserve-status --signal=INT " + std::to_string(seconds) + " " + command;
+/// Runs a shell command that writes DIR/out and DIR/err, and collects them.
+static CommandResult collect(const std::string& command, const TempDir& dir) {
     const int status = std::system(command.c_str());
     CommandResult result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     result.out = slurp(dir / "out");
     result.err = slurp(dir / "err");
     return result;
+}
+
+CommandResult run_pupembed(const std::string& args) {
+    TempDir dir;
+    return collect(quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+                       quote((dir / "err").string()),
+                   dir);
+}
+
+CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker) {
+    TempDir dir;
+    const std::string out = quote((dir / "out").string()), err = quote((dir / "err").string());
+    const std::string script = quote(PUPEMBED_CLI) + " " + args + " > " + out + " 2> " + err + " & pid=$!; " +
+                               "for i in $(seq 1200); do grep -qF " + quote(marker) + " " + err +
+                               " && break; sleep 0.05; done; kill -INT $pid; wait $pid";
+    return collect("bash -c " + quote(script), dir);
 }
 
 }  // namespace pupembed::testing

@@ -39,8 +39,9 @@ struct CommandResult {
 /// Runs `pupembed ARGS` (ARGS is shell text) and captures its output.
 CommandResult run_pupembed(const std::string& args);
 
-/// Runs `pupembed ARGS`, sends it SIGINT after `seconds`, and captures its output.
-CommandResult run_pupembed_with_interrupt(const std::string& args, double seconds);
+/// Runs `pupembed ARGS`, sends it SIGINT as soon as its stderr holds `marker` (or after 60 s),
+/// and captures its output.
+CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker);
 
 /// Quotes `text` for the shell.
 std::string quote(const std::string& text);

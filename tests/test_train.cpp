@@ -234,7 +234,7 @@ TEST_F(SmallRun, CommandStopsOnInterruptAndResumes) {
     // A real SIGINT during a long run: the step finishes, a checkpoint is written, exit 130.
     const std::string long_run = (dir_ / "sigint").string();
     const auto interrupted = pupembed::testing::run_pupembed_with_interrupt(
-        "train-classifier " + common + " --epochs 1000 --out " + quote(long_run), 4.0);
+        "train-classifier " + common + " --epochs 1000 --out " + quote(long_run), "[finetune] epoch 2/1000");
     EXPECT_EQ(interrupted.exit_code, 130) << interrupted.err;
     EXPECT_TRUE(fs::exists(fs::path(long_run) / "checkpoint.ckpt"));
     EXPECT_NE(interrupted.err.find("--resume"), std::string::npos) << interrupted.err;

@@ -45,10 +45,11 @@ TrainingCallbacks make_callbacks(bool json) {
         const auto now = std::chrono::steady_clock::now();
         if (!terminal && now - *last_line < std::chrono::seconds(30) && r.step != r.steps) return;
         *last_line = now;
-        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld  loss %.4f  %.0f images/s  ETA %s%s",
+        const std::string eta = r.eta_seconds >= 0 ? "ETA " + duration(r.eta_seconds)
+                                                   : r.phase + " ETA " + duration(r.phase_eta_seconds);
+        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld  loss %.4f  %.0f images/s  %s%s",
                      terminal ? "\r" : "", r.phase.c_str(), r.epoch, r.epochs, static_cast<long long>(r.step),
-                     static_cast<long long>(r.steps), r.loss, r.images_per_second, duration(r.eta_seconds).c_str(),
-                     terminal ? "   " : "\n");
+                     static_cast<long long>(r.steps), r.loss, r.images_per_second, eta.c_str(), terminal ? "   " : "\n");
         std::fflush(stderr);
         if (terminal) mark_progress_drawn();
     };

@@ -50,8 +50,11 @@ struct StepReport {
     int64_t step = 0;   ///< 1-based within the epoch
     int64_t steps = 0;
     double loss = 0;    ///< running mean over the epoch so far
+    double phase_eta_seconds = 0;  ///< time left in the current phase
     double images_per_second = 0;
-    double eta_seconds = 0;  ///< for the whole run
+    /// Time left for the whole run from each phase's speed so far; -1 while a later phase's
+    /// speed is unknown (warm-up steps are several times faster than fine-tuning ones).
+    double eta_seconds = 0;
 };
 
 /// One finished epoch; also written as a line of RUN_DIR/metrics.jsonl.
