@@ -23,6 +23,9 @@ nlohmann::json to_json(const ModelInfo& info) {
             {"classifier", info.classifier},
             {"class_ids", info.class_ids},
             {"class_names", info.class_names},
+            {"embedding", info.embedding},
+            {"embedding_hidden", info.embedding_hidden},
+            {"embedding_dim", info.embedding_dim},
             {"source", info.source}};
 }
 
@@ -39,6 +42,9 @@ ModelInfo info_from_json(const nlohmann::json& meta) {
     info.classifier = meta.at("classifier").get<std::string>();
     info.class_ids = meta.at("class_ids").get<std::vector<std::string>>();
     info.class_names = meta.at("class_names").get<std::vector<std::string>>();
+    info.embedding = meta.value("embedding", "");
+    info.embedding_hidden = meta.value("embedding_hidden", 512);
+    info.embedding_dim = meta.value("embedding_dim", 128);
     info.source = meta.value("source", "");
     return info;
 }
@@ -49,6 +55,12 @@ void check_info(const ModelInfo& info) {
                     std::to_string(info.class_names.size()) + " class names");
     if (!info.classifier.empty() && info.class_names.size() < 2)
         throw Error("a classifier needs at least 2 classes, got " + std::to_string(info.class_names.size()));
+    if (!info.embedding.empty() && info.embedding != EmbeddingHeadImpl::kKind)
+        throw Error("embedding head \"" + info.embedding + "\"", std::string("unknown (known: ") + EmbeddingHeadImpl::kKind + ")");
+    if (!info.embedding.empty() && (info.embedding_dim < 2 || info.embedding_dim > 4096 || info.embedding_hidden < 1 ||
+                                    info.embedding_hidden > 16384))
+        throw Error("bad embedding size " + std::to_string(info.embedding_dim) + " (hidden " +
+                    std::to_string(info.embedding_hidden) + ")");
     const Preprocessing& p = info.preprocessing;
     if (p.input_size < 16 || p.input_size > 1024 || p.resize_shorter < p.input_size || p.resize_shorter > 4096)
         throw Error("bad preprocessing: input size " + std::to_string(p.input_size) + ", resize " +
@@ -64,6 +76,26 @@ NetworkImpl::NetworkImpl(const ModelInfo& info) {
     if (!info.classifier.empty())
         classifier = register_module("classifier", make_classifier_head(info.classifier, trunk->out_channels(),
                                                                          static_cast<int64_t>(info.class_names.size())));
+    if (!info.embedding.empty())
+        embedding = register_module("embedding", EmbeddingHead(trunk->out_channels(), info.embedding_hidden, info.embedding_dim));
+}
+
+NetworkImpl::Outputs NetworkImpl::run(const torch::Tensor& images, bool want_logits, bool want_embeddings) {
+    if (want_logits && !classifier) throw Error("this model has no classifier (it gives features only)");
+    const torch::Tensor map = trunk->forward(images);
+    Outputs outputs;
+    if (want_logits) outputs.logits = classifier->forward(map);
+    if (want_embeddings) {
+        const torch::Tensor pooled = global_average_pool(map);
+        outputs.embeddings = embedding ? embedding->forward(pooled)
+                                       : torch::nn::functional::normalize(
+                                             pooled, torch::nn::functional::NormalizeFuncOptions().dim(1));
+    }
+    return outputs;
+}
+
+int64_t NetworkImpl::embedding_size() const {
+    return embedding ? embedding->output->options.out_features() : trunk->out_channels();
 }
 
 torch::Tensor NetworkImpl::logits(const torch::Tensor& images) {

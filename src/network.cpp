@@ -1,6 +1,7 @@
 #include "pupembed/network.hpp"
 
 #include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/normalization.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/init.h>
 
@@ -81,6 +82,17 @@ torch::Tensor LinearClassifierHeadImpl::forward(torch::Tensor feature_map) {
 
 torch::Tensor LinearClassifierHeadImpl::forward_pooled(torch::Tensor pooled) {
     return linear->forward(dropout->forward(norm->forward(pooled)));
+}
+
+EmbeddingHeadImpl::EmbeddingHeadImpl(int64_t in_channels, int64_t hidden_size, int64_t dimension) {
+    norm = register_module("norm", torch::nn::BatchNorm1d(in_channels));
+    hidden = register_module("hidden", torch::nn::Linear(in_channels, hidden_size));
+    output = register_module("output", torch::nn::Linear(hidden_size, dimension));
+}
+
+torch::Tensor EmbeddingHeadImpl::forward(torch::Tensor pooled) {
+    const torch::Tensor x = output->forward(torch::relu(hidden->forward(norm->forward(pooled))));
+    return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
 std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes) {

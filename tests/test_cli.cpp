@@ -157,7 +157,7 @@ TEST_F(WithImageNetModel, EvalScoresASmallDatasetAndSkipsUnreadableImages) {
     pupembed::testing::write_bytes(first_breed / "damaged.jpg", "not a jpeg");
     const auto result = run_pupembed("eval --json -m " + quote(model_path()) + " " + quote(dir.path().string()));
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const auto json = nlohmann::json::parse(result.out);
+    const auto json = nlohmann::json::parse(result.out).at("models").at(0);
     EXPECT_EQ(json.at("images"), 18);
     EXPECT_EQ(json.at("classes"), 3);
     ASSERT_EQ(json.at("unreadable").size(), 1u);
@@ -165,6 +165,17 @@ TEST_F(WithImageNetModel, EvalScoresASmallDatasetAndSkipsUnreadableImages) {
     const double top1 = json.at("breed_top1"), top5 = json.at("breed_top5");
     EXPECT_GE(top1, 1.0 / 3);  // among 3 breeds: chance is 1/3
     EXPECT_EQ(top5, 1.0);      // 3 classes: the top 3 always holds the truth
+    EXPECT_EQ(json.at("retrieval_queries"), 18);
+    const double r1 = json.at("recall_at").at("1"), r8 = json.at("recall_at").at("8");
+    EXPECT_GE(r8, r1);
+    EXPECT_EQ(json.at("embedding_size"), 512);
+
+    // Two models side by side, with the written report.
+    const auto both = run_pupembed("eval -m " + quote(model_path()) + " -m " + quote(model_path()) + " --report " +
+                                   quote((dir / "report").string()) + " " + quote(dir.path().string()));
+    ASSERT_EQ(both.exit_code, 0) << both.err;
+    EXPECT_NE(both.out.find("| MAP@R |"), std::string::npos) << both.out;
+    for (const char* file : {"report.json", "report.md", "distances.png"}) EXPECT_TRUE(fs::exists(dir / "report" / file)) << file;
 }
 
 TEST(Command, ListsAreStratifiedAndDeterministic) {

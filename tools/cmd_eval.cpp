@@ -1,49 +1,47 @@
-// pupembed eval --model M DATA
+// pupembed eval --model M [--model M2 ...] DATA [--report DIR]
 #include <cstdio>
+#include <iostream>
 #include <memory>
 
 #include "common.hpp"
 #include "pupembed/model.hpp"
+#include "pupembed/report.hpp"
 
 namespace pupembed::cli {
 
 void register_eval(CLI::App& app) {
     struct Options {
-        std::string model, data;
+        std::vector<std::string> models;
+        std::string data, report_dir;
         bool json = false;
         RuntimeOptions runtime;
     };
     auto options = std::make_shared<Options>();
     CLI::App* command = app.add_subcommand(
         "eval",
-        "Measure a model on a labelled dataset: breed top-1 and top-5 accuracy, with the model's\n"
-        "outputs restricted to the dataset's classes (matched by WordNet id, e.g. n02085620, or name).\n"
+        "Measure models on a labelled dataset, side by side: breed top-1 and top-5 (outputs restricted\n"
+        "to the dataset's breeds, matched by WordNet id such as n02085620, or name), Recall@1/2/4/8 and\n"
+        "MAP@R of the embeddings (the embedding head, or the pooled trunk features of a model without\n"
+        "one), and the cosine distances of same-breed and different-breed pairs.\n"
         "DATA is a folder-per-class tree or a list file.");
     command->add_option("DATA", options->data, "Folder ROOT/<class>/<image> or list file")->required();
-    command->add_option("-m,--model", options->model, "Model file with a classifier")->required();
+    command->add_option("-m,--model", options->models, "Model file; repeat to compare models")->required()->allow_extra_args(false);
+    command->add_option("--report", options->report_dir, "Also write report.json, report.md and distances.png here");
     command->add_flag("--json", options->json, "Print JSON");
     add_runtime_options(*command, options->runtime);
     command->callback([options] {
-        Model model = load_model(options->model);
-        prepare_for_inference(model);
         const Dataset dataset = load_dataset(options->data);
-        const auto report = evaluate_classification(model, dataset, start_inference(options->runtime, "eval"));
-        finish_progress();
-        if (options->json) {
-            print_json({{"model", options->model},
-                        {"data", options->data},
-                        {"images", report.images},
-                        {"classes", report.classes},
-                        {"breed_top1", report.top1},
-                        {"breed_top5", report.top5},
-                        {"unreadable", report.unreadable}});
-            return;
+        std::vector<NamedReport> reports;
+        for (const auto& file : options->models) {
+            Model model = load_model(file);
+            prepare_for_inference(model);
+            reports.push_back({file, evaluate_model(model, dataset, start_inference(options->runtime, "eval " + file))});
+            finish_progress();
+            for (const auto& line : reports.back().report.unreadable) std::fprintf(stderr, "skipped %s\n", line.c_str());
         }
-        std::printf("%s on %s: %lld images, %lld classes\n", options->model.c_str(), options->data.c_str(),
-                    static_cast<long long>(report.images), static_cast<long long>(report.classes));
-        std::printf("  breed top-1  %.4f\n  breed top-5  %.4f\n", report.top1, report.top5);
-        for (const auto& line : report.unreadable) std::fprintf(stderr, "skipped %s\n", line.c_str());
-        if (!report.unreadable.empty()) std::printf("  skipped %zu unreadable images\n", report.unreadable.size());
+        if (!options->report_dir.empty()) write_report(options->report_dir, reports, options->data);
+        if (options->json) print_json(report_json(reports, options->data));
+        else std::cout << report_markdown(reports, options->data);
     });
 }
 

@@ -38,23 +38,8 @@ struct Prediction {
 std::vector<Prediction> predict_classes(Model& model, const std::vector<std::string>& paths, int k,
                                         const InferenceOptions& options = {});
 
-/// Top-1 and top-5 accuracy of a model's classifier on a labelled dataset.
-struct ClassificationReport {
-    int64_t images = 0;   ///< images scored
-    int64_t classes = 0;  ///< dataset classes (the model's outputs are restricted to these)
-    double top1 = 0;
-    double top5 = 0;
-    std::vector<std::string> unreadable;  ///< "path: reason" of images skipped
-};
-
-/// Scores each image against the dataset's classes only: dataset classes are matched to the
-/// model's by WordNet id (the `n02085620` of `n02085620-Chihuahua`) or by exact name, and the
-/// model's other outputs are ignored (so a 1000-class ImageNet model is scored on 120 breeds).
-/// Unreadable images are skipped and listed. Throws Error if a dataset class has no match.
-ClassificationReport evaluate_classification(Model& model, const Dataset& dataset,
-                                             const InferenceOptions& options = {});
-
-/// For each dataset class, the index of the matching model class (see evaluate_classification).
+/// For each dataset class, the index of the matching model class: by WordNet id (the
+/// `n02085620` of `n02085620-Chihuahua`) or by exact id or name. Throws Error if one has no match.
 std::vector<int64_t> match_classes(const Model& model, const std::vector<std::string>& class_names);
 
 }  // namespace pupembed

@@ -21,6 +21,9 @@ struct ModelInfo {
     std::string classifier;                  ///< classifier head kind, "" when there is none
     std::vector<std::string> class_ids;      ///< e.g. WordNet ids ("n02085620"); one per class
     std::vector<std::string> class_names;    ///< human-readable names ("Chihuahua"); one per class
+    std::string embedding;                   ///< embedding head kind, "" when there is none
+    int embedding_hidden = 512;              ///< the embedding head's hidden width
+    int embedding_dim = 128;                 ///< the embedding's size
     std::string source;                      ///< where the weights came from, for `info`
 };
 
@@ -35,8 +38,20 @@ public:
     /// Globally average-pooled trunk features (N, C).
     torch::Tensor pooled_features(const torch::Tensor& images);
 
+    /// Class scores and/or embeddings from one trunk pass (undefined tensors where not asked).
+    /// The embedding is the embedding head's output, or without one the L2-normalised pooled
+    /// trunk features.
+    struct Outputs {
+        torch::Tensor logits, embeddings;
+    };
+    Outputs run(const torch::Tensor& images, bool want_logits, bool want_embeddings);
+
+    /// Size of the embedding run() gives.
+    int64_t embedding_size() const;
+
     std::shared_ptr<TrunkImpl> trunk;
     std::shared_ptr<HeadImpl> classifier;  ///< null when the model has none
+    EmbeddingHead embedding{nullptr};      ///< null when the model has none
 };
 
 struct Model {

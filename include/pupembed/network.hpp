@@ -86,6 +86,20 @@ public:
     torch::nn::Linear linear{nullptr};
 };
 
+/// The embedding head trained in stage 2 (the Siamese stage): on pooled trunk features,
+/// BatchNorm1d, Linear(C, hidden), ReLU, Linear(hidden, D), then L2 normalisation.
+class EmbeddingHeadImpl : public torch::nn::Module {
+public:
+    static constexpr const char* kKind = "bn-mlp-l2";
+    EmbeddingHeadImpl(int64_t in_channels, int64_t hidden, int64_t dimension);
+    /// (N, C) pooled features to (N, D) unit vectors.
+    torch::Tensor forward(torch::Tensor pooled);
+
+    torch::nn::BatchNorm1d norm{nullptr};
+    torch::nn::Linear hidden{nullptr}, output{nullptr};
+};
+TORCH_MODULE(EmbeddingHead);
+
 /// Creates the classifier head of kind `kind` mapping `in_channels` to `classes`; throws Error for
 /// an unknown kind.
 std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes);

@@ -1,0 +1,19 @@
+// Losses for training the embedding head (stage 2).
+#pragma once
+
+#include <torch/types.h>
+
+namespace pupembed {
+
+/// The original Siamese arrangement's contrastive loss (Hadsell, Chopra, LeCun 2006) on pairs
+/// (a[i], b[i]), with the cosine distance d = 1 - cos(a[i], b[i]): d^2 for a same-class pair
+/// (same[i] true), max(0, margin - d)^2 for a different-class pair; the mean over pairs.
+torch::Tensor contrastive_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& same, double margin);
+
+/// Normalised softmax over class proxies (Zhai and Wu, "Classification is a Strong Baseline
+/// for Deep Metric Learning", 2019): cross-entropy of scale * cos(embedding, proxy_c) over the
+/// classes c; `proxies` is (classes, D), `labels` (N) int64. Scale 20 is a temperature of 0.05.
+torch::Tensor proxy_softmax_loss(const torch::Tensor& embeddings, const torch::Tensor& proxies, const torch::Tensor& labels,
+                                 double scale);
+
+}  // namespace pupembed
