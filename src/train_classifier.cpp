@@ -17,6 +17,7 @@
 #include "pupembed/image_cache.hpp"
 #include "pupembed/model.hpp"
 #include "random.hpp"
+#include "training_support.hpp"
 #include "tensor_archive.hpp"
 
 namespace fs = std::filesystem;
@@ -29,7 +30,6 @@ const char kConfigFormat[] = "pupembed-train-classifier";
 constexpr int kConfigVersion = 1;
 const char kCheckpointMagic[] = "PUPCHKPT";
 constexpr uint32_t kCheckpointVersion = 1;
-const char kMetricsFormat[] = "pupembed-metrics";
 
 using Clock = std::chrono::steady_clock;
 
@@ -105,43 +105,6 @@ TrainingData prepare_data(const ClassifierTrainingOptions& options, const Traini
 // ---------------------------------------------------------------------------------------------
 // Batches from the cache
 
-/// Random crops (and flips) of the cached images `indices`, normalised, as an (N, 3, s, s)
-/// channels_last float tensor. With `rng` null, centre crops without flips.
-torch::Tensor make_batch(const torch::Tensor& pixels, const int64_t* indices, int64_t count, int size, bool flip,
-                         std::mt19937_64* rng, const Preprocessing& preprocessing) {
-    const int64_t stored = pixels.size(1);
-    const int64_t margin = stored - size;
-    torch::Tensor batch = torch::empty({count, size, size, 3}, torch::kUInt8);
-    const uint8_t* source = pixels.data_ptr<uint8_t>();
-    uint8_t* target = batch.data_ptr<uint8_t>();
-    const size_t row_bytes = size_t(size) * 3;
-    for (int64_t b = 0; b < count; ++b) {
-        int64_t x = margin / 2, y = margin / 2;
-        bool mirror = false;
-        if (rng) {
-            x = int64_t(uniform_below(*rng, uint64_t(margin + 1)));
-            y = int64_t(uniform_below(*rng, uint64_t(margin + 1)));
-            mirror = flip && uniform_below(*rng, 2) == 1;
-        }
-        const uint8_t* image = source + indices[b] * stored * stored * 3;
-        for (int64_t row = 0; row < size; ++row) {
-            const uint8_t* from = image + ((y + row) * stored + x) * 3;
-            uint8_t* to = target + (b * size + row) * int64_t(row_bytes);
-            if (!mirror) {
-                std::memcpy(to, from, row_bytes);
-            } else {
-                for (int64_t col = 0; col < size; ++col) std::memcpy(to + col * 3, from + (size - 1 - col) * 3, 3);
-            }
-        }
-    }
-    const auto& m = preprocessing.mean;
-    const auto& s = preprocessing.std;
-    const torch::Tensor scale = torch::tensor({1.f / (255.f * s[0]), 1.f / (255.f * s[1]), 1.f / (255.f * s[2])});
-    const torch::Tensor shift = torch::tensor({m[0] / s[0], m[1] / s[1], m[2] / s[2]});
-    // NHWC memory viewed as NCHW is exactly the channels_last layout.
-    return batch.to(torch::kFloat32).mul_(scale).sub_(shift).permute({0, 3, 1, 2});
-}
-
 struct Accuracy {
     double top1 = 0, top5 = 0;
 };
@@ -156,7 +119,7 @@ Accuracy evaluate(Model& model, const CachedImages& val) {
     int64_t hits1 = 0, hits5 = 0;
     for (int64_t begin = 0; begin < count; begin += 128) {
         const int64_t n = std::min<int64_t>(128, count - begin);
-        const torch::Tensor x = make_batch(val.pixels, all.data() + begin, n, model.info.preprocessing.input_size, false,
+        const torch::Tensor x = batch_from_cache(val.pixels, all.data() + begin, n, model.info.preprocessing.input_size, false,
                                            nullptr, model.info.preprocessing);
         const torch::Tensor ranked = std::get<1>(model.network->logits(x).topk(top, 1));
         const torch::Tensor truth = val.labels.narrow(0, begin, n).unsqueeze(1);
@@ -271,23 +234,12 @@ void save_checkpoint(const RunFiles& files, const Model& model, const torch::opt
     for (const auto& item : model.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
     for (const auto& item : model.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
     tensors.emplace_back("order", torch::tensor(state.order, torch::kInt64));
-    {
-        auto generator = at::detail::getDefaultCPUGenerator();
-        std::lock_guard<std::mutex> lock(generator.mutex());
-        tensors.emplace_back("torch_rng", generator.get_state());
-    }
-    torch::serialize::OutputArchive archive;
-    optimizer.save(archive);
-    std::ostringstream optimizer_bytes;
-    archive.save_to(optimizer_bytes);
-    const std::string bytes = optimizer_bytes.str();
-    tensors.emplace_back("optimizer", torch::from_blob(const_cast<char*>(bytes.data()), {int64_t(bytes.size())}, torch::kUInt8));
-    std::ostringstream rng;
-    rng << state.rng;
+    tensors.emplace_back("torch_rng", torch_rng_state());
+    tensors.emplace_back("optimizer", optimizer_state(optimizer));
     const nlohmann::json meta = {{"epoch", state.epoch},
                                  {"step_in_epoch", state.step_in_epoch},
                                  {"global_step", state.global_step},
-                                 {"rng", rng.str()},
+                                 {"rng", rng_text(state.rng)},
                                  {"loss_sum", state.loss_sum},
                                  {"correct", state.correct},
                                  {"seen", state.seen},
@@ -308,7 +260,7 @@ void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch:
         state.epoch = meta.at("epoch");
         state.step_in_epoch = meta.at("step_in_epoch");
         state.global_step = meta.at("global_step");
-        std::istringstream(meta.at("rng").get<std::string>()) >> state.rng;
+        set_rng_from_text(state.rng, meta.at("rng").get<std::string>());
         state.loss_sum = meta.at("loss_sum");
         state.correct = meta.at("correct");
         state.seen = meta.at("seen");
@@ -329,25 +281,9 @@ void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch:
     for (auto& item : model.network->named_buffers()) item.value().copy_(take("model." + item.key()));
     const torch::Tensor order = take("order");
     state.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
-    {
-        auto generator = at::detail::getDefaultCPUGenerator();
-        std::lock_guard<std::mutex> lock(generator.mutex());
-        generator.set_state(take("torch_rng"));
-    }
+    set_torch_rng_state(take("torch_rng"));
     optimizer = make_optimizer(model, state.optimizer_phase, options);
-    const torch::Tensor bytes = take("optimizer");
-    std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), size_t(bytes.numel())));
-    torch::serialize::InputArchive optimizer_archive;
-    optimizer_archive.load_from(in);
-    optimizer->load(optimizer_archive);
-}
-
-void append_metrics(const RunFiles& files, const nlohmann::json& line) {
-    const bool fresh = !fs::exists(files.metrics());
-    std::ofstream out(files.metrics(), std::ios::app);
-    if (fresh) out << nlohmann::json{{"format", kMetricsFormat}, {"version", 1}, {"run", "train-classifier"}}.dump() << "\n";
-    out << line.dump() << "\n";
-    if (!out) throw Error(files.metrics(), "cannot append metrics");
+    load_optimizer_state(*optimizer, take("optimizer"));
 }
 
 void check_options(const ClassifierTrainingOptions& o) {
@@ -427,7 +363,7 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
         for (int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
             const int64_t* indices = state.order.data() + step * batch;
             const torch::Tensor x =
-                make_batch(data.train.pixels, indices, batch, options.input_size, options.flip, &state.rng, model.info.preprocessing);
+                batch_from_cache(data.train.pixels, indices, batch, options.input_size, options.flip, &state.rng, model.info.preprocessing);
             std::vector<int64_t> target_values(static_cast<size_t>(batch));
             for (int64_t i = 0; i < batch; ++i) target_values[size_t(i)] = labels[indices[i]];
             const torch::Tensor targets = torch::tensor(target_values, torch::kInt64);
@@ -521,7 +457,7 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
             save_model(files.best(), model);
         }
         save_checkpoint(files, model, *optimizer, state);
-        append_metrics(files, {{"event", "epoch"},
+        append_metrics_line(files.metrics(), "train-classifier", {{"event", "epoch"},
                                {"phase", report.phase},
                                {"epoch", report.epoch},
                                {"epochs", report.epochs},
@@ -591,20 +527,10 @@ ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::j
 
 TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks) {
     check_options(options);
-    const RunFiles files{options.run_dir};
-    std::error_code error;
-    if (fs::exists(files.checkpoint(), error) || fs::exists(files.config(), error))
-        throw Error(options.run_dir, "already holds a run; continue it with --resume " + options.run_dir +
-                                         ", or choose another --out");
-    fs::create_directories(files.dir, error);
-    if (error) throw Error(options.run_dir, "cannot create run folder: " + error.message());
     ClassifierTrainingOptions stored = options;
     stored.run_dir = fs::absolute(options.run_dir).lexically_normal().string();
     if (options.init != "none") stored.backbone = load_model(options.init).info.backbone;
-    write_file_atomically(files.config(), nlohmann::json{{"format", kConfigFormat},
-                                                         {"version", kConfigVersion},
-                                                         {"options", stored.to_json()}}
-                                              .dump(2) + "\n");
+    start_run_folder(options.run_dir, kConfigFormat, kConfigVersion, stored.to_json());
     return run(options, callbacks, false);
 }
 
@@ -612,13 +538,9 @@ TrainingOutcome resume_classifier_training(const std::string& run_dir, const Tra
                                            int64_t stop_after_steps) {
     const RunFiles files{run_dir};
     ClassifierTrainingOptions options;
+    const nlohmann::json stored = read_run_options(run_dir, kConfigFormat, kConfigVersion);
     try {
-        const auto config = nlohmann::json::parse(read_file(files.config()));
-        if (config.at("format") != kConfigFormat)
-            throw Error(files.config(), "is not a train-classifier run configuration");
-        if (config.at("version").get<int>() > kConfigVersion)
-            throw Error(files.config(), "was written by a newer pupembed (version " + config.at("version").dump() + ")");
-        options = ClassifierTrainingOptions::from_json(config.at("options"));
+        options = ClassifierTrainingOptions::from_json(stored);
     } catch (const nlohmann::json::exception& e) {
         throw Error(files.config(), std::string("damaged run configuration (") + e.what() + ")");
     }
