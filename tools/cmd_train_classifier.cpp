@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "training_progress.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/runtime.hpp"
 #include "pupembed/train_classifier.hpp"
@@ -16,51 +17,20 @@
 namespace pupembed::cli {
 namespace {
 
-std::atomic<bool> stop_requested{false};
-
-extern "C" void on_interrupt(int) {
-    stop_requested.store(true);
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-std::string duration(double seconds) {
-    const long total = long(seconds + 0.5);
-    char text[32];
-    if (total >= 3600) std::snprintf(text, sizeof(text), "%ldh%02ldm", total / 3600, (total % 3600) / 60);
-    else std::snprintf(text, sizeof(text), "%ldm%02lds", total / 60, total % 60);
-    return text;
-}
-
-/// Progress on stderr: a live line on a terminal, a plain line every 30 s in a log file.
 /// Epoch summaries go to stdout, or to stderr when stdout is kept for --json.
 TrainingCallbacks make_callbacks(bool json) {
     TrainingCallbacks callbacks;
-    const bool terminal = ::isatty(STDERR_FILENO);
-    auto last_line = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-    callbacks.on_message = [](const std::string& message) {
-        finish_progress();
-        std::fprintf(stderr, "%s\n", message.c_str());
-    };
-    callbacks.on_step = [terminal, last_line](const StepReport& r) {
-        const auto now = std::chrono::steady_clock::now();
-        if (!terminal && now - *last_line < std::chrono::seconds(30) && r.step != r.steps) return;
-        *last_line = now;
-        const std::string eta = r.eta_seconds >= 0 ? "ETA " + duration(r.eta_seconds)
-                                                   : r.phase + " ETA " + duration(r.phase_eta_seconds);
-        std::fprintf(stderr, "%s[%s] epoch %d/%d step %lld/%lld  loss %.4f  %.0f images/s  %s%s",
-                     terminal ? "\r" : "", r.phase.c_str(), r.epoch, r.epochs, static_cast<long long>(r.step),
-                     static_cast<long long>(r.steps), r.loss, r.images_per_second, eta.c_str(), terminal ? "   " : "\n");
-        std::fflush(stderr);
-        if (terminal) mark_progress_drawn();
-    };
+    callbacks.on_message = print_training_message;
+    callbacks.on_step = step_printer();
     callbacks.on_epoch = [json](const EpochReport& r) {
         finish_progress();
-        std::fprintf(json ? stderr : stdout, "epoch %d/%d %-8s  train loss %.4f  train top-1 %.4f  val top-1 %.4f  val top-5 %.4f  %.0f images/s  %s%s\n",
-                    r.epoch, r.epochs, r.phase.c_str(), r.train_loss, r.train_top1, r.val_top1, r.val_top5,
-                    r.images_per_second, duration(r.seconds).c_str(), r.best ? "  (best so far)" : "");
+        std::fprintf(json ? stderr : stdout,
+                     "epoch %d/%d %-8s  train loss %.4f  train top-1 %.4f  val top-1 %.4f  val top-5 %.4f  %.0f images/s  %s%s\n",
+                     r.epoch, r.epochs, r.phase.c_str(), r.train_loss, r.train_top1, r.val_top1, r.val_top5,
+                     r.images_per_second, duration_text(r.seconds).c_str(), r.best ? "  (best so far)" : "");
         std::fflush(json ? stderr : stdout);
     };
-    callbacks.stop_requested = &stop_requested;
+    callbacks.stop_requested = &interrupt_requested();
     return callbacks;
 }
 
@@ -130,7 +100,7 @@ void register_train_classifier(CLI::App& app) {
         ClassifierTrainingOptions& run = o->train;
         set_thread_count(o->threads);
         const TrainingCallbacks callbacks = make_callbacks(o->json);
-        std::signal(SIGINT, on_interrupt);
+        install_interrupt_handler();
         TrainingOutcome outcome;
         std::string run_dir;
         if (!o->resume.empty()) {
@@ -169,14 +139,7 @@ void register_train_classifier(CLI::App& app) {
         if (outcome.skipped_images > 0)
             std::fprintf(stderr, "%lld unreadable images were skipped (see above; --strict makes them an error)\n",
                          static_cast<long long>(outcome.skipped_images));
-        if (!outcome.finished) {
-            std::fprintf(stderr,
-                         "stopped after step %lld (%d epochs done); checkpoint written to %s\n"
-                         "continue with: pupembed train-classifier --resume %s\n",
-                         static_cast<long long>(outcome.step), outcome.epoch, outcome.checkpoint.c_str(), run_dir.c_str());
-            std::fflush(stdout);
-            std::exit(130);
-        }
+        if (!outcome.finished) exit_interrupted("train-classifier", outcome.step, outcome.epoch, outcome.checkpoint, run_dir);
         if (!o->json)
             std::printf("done: best val top-1 %.4f in %s; final model %s\n", outcome.best_val_top1,
                         outcome.best_model.c_str(), outcome.final_model.c_str());

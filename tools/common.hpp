@@ -36,5 +36,7 @@ void register_lists(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_train_classifier(CLI::App& app);
+void register_extract(CLI::App& app);
+void register_train_siamese(CLI::App& app);
 
 }  // namespace pupembed::cli

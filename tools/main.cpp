@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     pupembed::cli::register_predict(app);
     pupembed::cli::register_eval(app);
     pupembed::cli::register_train_classifier(app);
+    pupembed::cli::register_extract(app);
+    pupembed::cli::register_train_siamese(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,171 @@
+// Stage 2 on small made-up features: loss falls, resume is exact, the model files carry the head;
+// `extract` on a few real photos.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "pupembed/error.hpp"
+#include "pupembed/features.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/runtime.hpp"
+#include "pupembed/train_siamese.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using pupembed::testing::quote;
+using pupembed::testing::TempDir;
+
+namespace {
+
+/// A stage-1-like model file and train/val feature sets of 4 classes, clustered around class
+/// centres in the 512-d feature space.
+class SmallFeatures : public ::testing::Test {
+protected:
+    void SetUp() override {
+        pupembed::set_thread_count(1);
+        pupembed::ModelInfo info;
+        info.classifier = pupembed::LinearClassifierHeadImpl::kKind;
+        info.class_ids = info.class_names = {"a", "b", "c", "d"};
+        model_ = (dir_ / "stage1.pt").string();
+        pupembed::save_model(model_, pupembed::create_model(info));
+        torch::manual_seed(5);
+        const torch::Tensor centres = torch::randn({4, 512}) * 2;
+        write("train.npy", centres, 40);
+        write("val.npy", centres, 10);
+    }
+    void write(const std::string& name, const torch::Tensor& centres, int per_class) {
+        pupembed::FeatureSet set;
+        set.class_names = {"a", "b", "c", "d"};
+        set.model = model_;
+        std::vector<int64_t> labels;
+        for (int c = 0; c < 4; ++c)
+            for (int i = 0; i < per_class; ++i) {
+                labels.push_back(c);
+                set.paths.push_back(name + "/" + std::to_string(c) + "/" + std::to_string(i) + ".jpg");
+            }
+        set.labels = torch::tensor(labels, torch::kInt64);
+        set.features = (centres.index_select(0, set.labels) + torch::randn({int64_t(labels.size()), 512}) * 3).relu();
+        pupembed::write_feature_set((dir_ / name).string(), set);
+    }
+    pupembed::SiameseTrainingOptions options(const std::string& run, const std::string& loss) {
+        pupembed::SiameseTrainingOptions o;
+        o.train_features = (dir_ / "train.npy").string();
+        o.val_features = (dir_ / "val.npy").string();
+        o.run_dir = (dir_ / run).string();
+        o.loss = loss;
+        o.epochs = 6;
+        o.batch = 16;
+        o.embedding_dim = 16;
+        o.hidden = 32;
+        return o;
+    }
+    TempDir dir_;
+    std::string model_;
+};
+
+torch::Tensor head_weights(const std::string& model_file) {
+    const pupembed::Model model = pupembed::load_model(model_file);
+    std::vector<torch::Tensor> parts;
+    for (const auto& p : model.network->embedding->parameters()) parts.push_back(p.detach().flatten());
+    for (const auto& b : model.network->embedding->buffers()) parts.push_back(b.detach().flatten().to(torch::kFloat32));
+    return torch::cat(parts);
+}
+
+}  // namespace
+
+TEST_F(SmallFeatures, FeatureSetsRoundTrip) {
+    const pupembed::FeatureSet set = pupembed::read_feature_set((dir_ / "train.npy").string());
+    EXPECT_EQ(set.features.sizes(), (std::vector<int64_t>{160, 512}));
+    EXPECT_EQ(set.class_names, (std::vector<std::string>{"a", "b", "c", "d"}));
+    EXPECT_EQ(set.labels[159].item<int64_t>(), 3);
+    EXPECT_EQ(set.model, model_);
+    pupembed::testing::write_bytes(dir_ / "val.tsv", "not a table\n");
+    EXPECT_THROW(pupembed::read_feature_set((dir_ / "val.npy").string()), pupembed::Error);
+}
+
+TEST_F(SmallFeatures, BothLossesLearnAndWriteModelsWithTheHead) {
+    for (const char* loss : {"proxy", "contrastive"}) {
+        std::vector<double> losses;
+        pupembed::SiameseCallbacks callbacks;
+        callbacks.on_epoch = [&](const pupembed::SiameseEpochReport& r) { losses.push_back(r.train_loss); };
+        const auto outcome = pupembed::train_siamese(options(std::string("run-") + loss, loss), callbacks);
+        ASSERT_TRUE(outcome.finished) << loss;
+        EXPECT_LT(losses.back(), losses.front()) << loss;
+        EXPECT_GT(outcome.best_map_at_r, 0.5) << loss << ": 4 well-separated classes";
+        pupembed::Model model = pupembed::load_model(outcome.best_model);
+        ASSERT_TRUE(model.network->embedding) << loss;
+        EXPECT_EQ(model.info.embedding_dim, 16);
+        EXPECT_TRUE(model.network->classifier) << "the classifier of the features' model is kept";
+        model.network->eval();
+        torch::NoGradGuard no_grad;
+        const torch::Tensor e = model.network->run(torch::randn({2, 3, 64, 64}), false, true).embeddings;
+        EXPECT_EQ(e.size(1), 16);
+        EXPECT_NEAR(e.norm(2, 1)[0].item<double>(), 1.0, 1e-5);
+    }
+}
+
+TEST_F(SmallFeatures, StoppedAndResumedEqualsUninterrupted) {
+    for (const char* loss : {"proxy", "contrastive"}) {
+        const auto whole = pupembed::train_siamese(options(std::string("whole-") + loss, loss));
+        auto parts = options(std::string("parts-") + loss, loss);
+        parts.stop_after_steps = 13;  // 10 steps an epoch: inside the second epoch
+        ASSERT_FALSE(pupembed::train_siamese(parts).finished);
+        const auto last = pupembed::resume_siamese_training(parts.run_dir);
+        ASSERT_TRUE(last.finished);
+        const double difference = (head_weights(whole.final_model) - head_weights(last.final_model)).abs().max().item<double>();
+        EXPECT_LT(difference, 1e-6) << loss;
+    }
+}
+
+TEST_F(SmallFeatures, RefusesFeaturesOfDifferentClasses) {
+    torch::manual_seed(1);
+    pupembed::FeatureSet other = pupembed::read_feature_set((dir_ / "val.npy").string());
+    other.class_names = {"a", "b", "c", "x"};
+    pupembed::write_feature_set((dir_ / "other.npy").string(), other);
+    auto o = options("bad", "proxy");
+    o.val_features = (dir_ / "other.npy").string();
+    try {
+        pupembed::train_siamese(o);
+        FAIL() << "no error";
+    } catch (const pupembed::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("different classes"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
+    PUPEMBED_REQUIRE_SHARED("weights/squeezenet1.1-imagenet");
+    PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/val");
+    TempDir dir;
+    const fs::path val = pupembed::testing::shared_dir() / "data/stanford-dogs-64/val";
+    for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug"}) {
+        fs::create_directories(dir / "photos" / breed);
+        int copied = 0;
+        for (const auto& entry : fs::directory_iterator(val / breed))
+            if (copied++ < 3) fs::copy_file(entry.path(), dir / "photos" / breed / entry.path().filename());
+    }
+    const std::string model = (dir / "m.pt").string();
+    ASSERT_EQ(pupembed::testing::run_pupembed("import-imagenet " +
+                                              quote((pupembed::testing::shared_dir() / "weights/squeezenet1.1-imagenet").string()) +
+                                              " -o " + quote(model))
+                  .exit_code,
+              0);
+    const std::string common = "extract -m " + quote(model) + " --cache-dir " + quote((dir / "cache").string()) + " " +
+                               quote((dir / "photos").string());
+    const auto plain = pupembed::testing::run_pupembed(common + " -o " + quote((dir / "f.npy").string()));
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    const auto augmented = pupembed::testing::run_pupembed(common + " --augment 2 -o " + quote((dir / "g.npy").string()));
+    ASSERT_EQ(augmented.exit_code, 0) << augmented.err;
+    const pupembed::FeatureSet f = pupembed::read_feature_set((dir / "f.npy").string());
+    const pupembed::FeatureSet g = pupembed::read_feature_set((dir / "g.npy").string());
+    EXPECT_EQ(f.features.sizes(), (std::vector<int64_t>{6, 512}));
+    EXPECT_EQ(g.features.sizes(), (std::vector<int64_t>{12, 512}));
+    EXPECT_EQ(f.class_names, (std::vector<std::string>{"n02085620-Chihuahua", "n02110958-pug"}));
+    EXPECT_GT(f.features.min().item<float>(), -1e-6) << "pooled ReLU features are not negative";
+    // The centre-crop features are what the model's own preprocessing gives for the photo.
+    pupembed::Model m = pupembed::load_model(model);
+    m.network->eval();
+    std::vector<float> chw(3 * 128 * 128);
+    pupembed::preprocess(pupembed::load_image(f.paths[0]), m.info.preprocessing, chw.data());
+    torch::NoGradGuard no_grad;
+    const torch::Tensor direct = m.network->pooled_features(torch::from_blob(chw.data(), {1, 3, 128, 128}));
+    EXPECT_LT((direct[0] - f.features[0]).abs().max().item<double>(), 1e-3);
+}

@@ -1,0 +1,31 @@
+// Progress lines and Ctrl-C handling for the training commands.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "pupembed/train_classifier.hpp"
+
+namespace pupembed::cli {
+
+/// Set by the first Ctrl-C (a second one ends the process at once).
+const std::atomic<bool>& interrupt_requested();
+void install_interrupt_handler();
+
+/// "1m05s" or "2h03m".
+std::string duration_text(double seconds);
+
+/// Prints a note on stderr on a line of its own.
+void print_training_message(const std::string& message);
+
+/// A step printer: a live line on a terminal, a plain line every 30 s (and at each epoch's
+/// end) in a log file.
+std::function<void(const StepReport&)> step_printer();
+
+/// Says how to resume a stopped run, then exits with 130.
+[[noreturn]] void exit_interrupted(const std::string& command, int64_t step, int epochs_done, const std::string& checkpoint,
+                                   const std::string& run_dir);
+
+}  // namespace pupembed::cli
