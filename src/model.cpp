@@ -112,11 +112,12 @@ Model create_model(const ModelInfo& info) {
     return Model{info, std::make_shared<NetworkImpl>(info)};
 }
 
-void save_model(const std::string& path, const Model& model) {
+void save_model(const std::string& path, const Model& model, bool float16) {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& item : model.network->named_parameters()) tensors.emplace_back(item.key(), item.value());
     for (const auto& item : model.network->named_buffers()) tensors.emplace_back(item.key(), item.value());
-    write_tensor_archive(path, kModelMagic, kModelFormatVersion, to_json(model.info), tensors);
+    write_tensor_archive(path, kModelMagic, kModelFormatVersion, to_json(model.info), tensors,
+                         float16 ? StoredType::Float16 : StoredType::Float32);
 }
 
 Model load_model(const std::string& path) {

@@ -128,6 +128,25 @@ TEST_F(WithImageNetModel, PredictNamesADamagedImage) {
                           "broken.jpg");
 }
 
+TEST_F(WithImageNetModel, EmbedNamesADamagedImageAndSkipsItWhenAsked) {
+    PUPEMBED_REQUIRE_SHARED(kVal);
+    TempDir dir;
+    const auto dogs = some_dogs();
+    fs::create_directories(dir / "photos" / "sub");
+    for (size_t i = 0; i < 4; ++i) fs::copy_file(dogs[i], dir / "photos" / "sub" / fs::path(dogs[i]).filename());
+    pupembed::testing::write_bytes(dir / "photos" / "broken.jpg", "\xFF\xD8\xFF not really");
+    const std::string common = "embed -m " + quote(model_path()) + " " + quote((dir / "photos").string()) + " -o " +
+                               quote((dir / "e.npy").string());
+    expect_one_error_line(run_pupembed(common), "broken.jpg");
+    EXPECT_FALSE(fs::exists(dir / "e.npy"));
+    const auto skipped = run_pupembed(common + " --skip-bad");
+    ASSERT_EQ(skipped.exit_code, 0) << skipped.err;
+    EXPECT_NE(skipped.err.find("broken.jpg"), std::string::npos) << skipped.err;
+    const std::string table = pupembed::read_file((dir / "e.tsv").string());
+    EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2 + 4) << table;  // two header lines, four photos
+    EXPECT_EQ(table.find("broken.jpg"), std::string::npos);
+}
+
 TEST_F(WithImageNetModel, InfoDescribesTheModel) {
     PUPEMBED_REQUIRE_SHARED(kWeights);
     const auto result = run_pupembed("info --json " + quote(model_path()));

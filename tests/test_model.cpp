@@ -152,3 +152,35 @@ TEST(ImageNetImport, NamesAWeightFileOfTheWrongShape) {
     }
     EXPECT_THROW(pupembed::import_imagenet_squeezenet((dir / "absent").string(), pupembed::Preprocessing{}), Error);
 }
+
+TEST(ModelFile, ExportedEmbeddingModelGivesTheSameEmbeddings) {
+    TempDir dir;
+    pupembed::ModelInfo info;
+    info.classifier = pupembed::LinearClassifierHeadImpl::kKind;
+    info.class_ids = info.class_names = {"a", "b"};
+    info.embedding = pupembed::EmbeddingHeadImpl::kKind;
+    info.embedding_dim = 32;
+    info.embedding_hidden = 64;
+    Model model = pupembed::create_model(info);
+    model.network->eval();
+    {
+        // Give batch norm non-trivial running statistics, as training would.
+        torch::NoGradGuard no_grad;
+        for (auto& buffer : model.network->buffers())
+            if (buffer.dtype() == torch::kFloat32) buffer.uniform_(0.5, 1.5);
+    }
+    pupembed::save_model((dir / "f32.pt").string(), model);
+    pupembed::save_model((dir / "f16.pt").string(), model, true);
+    Model f32 = pupembed::load_model((dir / "f32.pt").string());
+    Model f16 = pupembed::load_model((dir / "f16.pt").string());
+    EXPECT_EQ(f32.info.embedding_dim, 32);
+    f32.network->eval();
+    f16.network->eval();
+    torch::InferenceMode inference;
+    const torch::Tensor input = torch::randn({4, 3, 64, 64});
+    const torch::Tensor expected = model.network->run(input, false, true).embeddings;
+    EXPECT_TRUE(torch::equal(expected, f32.network->run(input, false, true).embeddings));
+    const torch::Tensor cosine = (expected * f16.network->run(input, false, true).embeddings).sum(1);
+    EXPECT_GT(cosine.min().item<double>(), 1 - 1e-3);
+    EXPECT_LT(fs::file_size(dir / "f16.pt"), fs::file_size(dir / "f32.pt") * 6 / 10);
+}

@@ -29,6 +29,8 @@ void register_info(CLI::App& app) {
                         {"feature_channels", model.network->trunk->out_channels()},
                         {"classifier", info.classifier.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.classifier)},
                         {"classes", info.class_names.size()},
+                        {"embedding", info.embedding.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.embedding)},
+                        {"embedding_size", model.network->embedding_size()},
                         {"parameters", parameters},
                         {"preprocessing",
                          {{"input_size", p.input_size}, {"resize_shorter", p.resize_shorter}, {"mean", p.mean}, {"std", p.std}}},
@@ -40,6 +42,11 @@ void register_info(CLI::App& app) {
                   << "-channel features)\n"
                   << "  classifier:    "
                   << (info.classifier.empty() ? "none" : info.classifier + ", " + std::to_string(info.class_names.size()) + " classes")
+                  << "\n"
+                  << "  embedding:     "
+                  << (info.embedding.empty() ? "none (pooled trunk features, " + std::to_string(model.network->embedding_size()) + "-d)"
+                                             : info.embedding + ", " + std::to_string(info.embedding_dim) + "-d (hidden " +
+                                                   std::to_string(info.embedding_hidden) + ")")
                   << "\n"
                   << "  parameters:    " << parameters << "\n"
                   << "  preprocessing: shorter side to " << p.resize_shorter << ", centre crop " << p.input_size << "x"

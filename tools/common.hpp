@@ -38,5 +38,7 @@ void register_eval(CLI::App& app);
 void register_train_classifier(CLI::App& app);
 void register_extract(CLI::App& app);
 void register_train_siamese(CLI::App& app);
+void register_embed(CLI::App& app);
+void register_export(CLI::App& app);
 
 }  // namespace pupembed::cli

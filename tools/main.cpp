@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
     pupembed::cli::register_train_classifier(app);
     pupembed::cli::register_extract(app);
     pupembed::cli::register_train_siamese(app);
+    pupembed::cli::register_embed(app);
+    pupembed::cli::register_export(app);
 
     try {
         app.parse(argc, argv);

@@ -63,8 +63,9 @@ struct Model {
 /// inconsistent (unknown backbone or head, class ids and names of different lengths).
 Model create_model(const ModelInfo& info);
 
-/// Writes `model` atomically: magic "PUPMODEL", format version, settings, class names, weights.
-void save_model(const std::string& path, const Model& model);
+/// Writes `model` atomically: magic "PUPMODEL", format version, settings, class names, weights
+/// (as float16 when `float16`, half the size; they are float32 again once loaded).
+void save_model(const std::string& path, const Model& model, bool float16 = false);
 
 /// Reads a model file. Throws Error naming the file if it is not a pupembed model, is of an
 /// unsupported version, is damaged, or its weights do not fit the network it describes.

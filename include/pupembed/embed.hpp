@@ -1,0 +1,35 @@
+// Photos in, embeddings out: batched, with decoding on a worker thread overlapping the network.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "pupembed/classify.hpp"
+
+namespace pupembed {
+
+struct Model;
+
+struct EmbeddingSet {
+    torch::Tensor vectors;               ///< (N, D) unit vectors, one per photo embedded
+    std::vector<std::string> paths;      ///< the photo of each row
+    std::vector<std::string> failures;   ///< "path: reason" of photos skipped
+    double seconds = 0;                  ///< wall time, decoding included
+};
+
+/// The image files named by `inputs`: files as given, folders searched recursively for
+/// .jpg/.jpeg/.png/.webp/.bmp (sorted). Throws Error for an input that does not exist.
+std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs);
+
+/// Embeds `paths` with the model's embedding head (or its normalised pooled features). With
+/// `skip_bad` an unreadable photo is listed in `failures` and skipped; without it, it is an Error.
+EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                          bool skip_bad);
+
+/// Writes the vectors to `npy_path` and, beside it (.tsv), a `# pupembed embeddings v1` line,
+/// a `# model<TAB>FILE` line and one path per row.
+void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file);
+
+}  // namespace pupembed

@@ -1,0 +1,77 @@
+#include "pupembed/embed.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "batch_loader.hpp"
+#include "pupembed/dataset.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/features.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pupembed {
+
+std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs) {
+    std::vector<std::string> paths;
+    for (const std::string& input : inputs) {
+        std::error_code error;
+        if (fs::is_directory(input, error)) {
+            std::vector<std::string> found;
+            for (auto it = fs::recursive_directory_iterator(input, error); !error && it != fs::recursive_directory_iterator();
+                 it.increment(error))
+                if (it->is_regular_file() && has_image_extension(it->path().string())) found.push_back(it->path().string());
+            if (error) throw Error(input, "cannot list folder: " + error.message());
+            std::sort(found.begin(), found.end());
+            paths.insert(paths.end(), found.begin(), found.end());
+        } else if (fs::exists(input, error)) {
+            paths.push_back(input);
+        } else {
+            throw Error(input, "no such file or folder");
+        }
+    }
+    if (paths.empty()) throw Error("no images found in the inputs given");
+    return paths;
+}
+
+EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                          bool skip_bad) {
+    EmbeddingSet set;
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<torch::Tensor> parts;
+    torch::InferenceMode inference;
+    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad);
+    LoadedBatch batch;
+    size_t done = 0;
+    while (loader.next(batch, done)) {
+        for (auto& failure : batch.failures) set.failures.push_back(std::move(failure));
+        if (!batch.indices.empty()) {
+            parts.push_back(model.network->run(batch.input, false, true).embeddings);
+            for (const size_t i : batch.indices) set.paths.push_back(paths[i]);
+        }
+        if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
+    }
+    if (parts.empty()) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
+    set.vectors = torch::cat(parts);
+    set.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return set;
+}
+
+void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file) {
+    NpyArray array;
+    array.shape = set.vectors.sizes().vec();
+    const torch::Tensor values = set.vectors.to(torch::kFloat32).contiguous();
+    array.data.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+    std::string table = "# pupembed embeddings v1\n# model\t" + model_file + "\n";
+    for (const auto& path : set.paths) table += path + "\n";
+    write_npy(npy_path, array);
+    write_file_atomically(feature_table_path(npy_path), table);
+}
+
+}  // namespace pupembed
