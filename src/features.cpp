@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -61,6 +62,10 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
     FeatureSet set;
     set.class_names = dataset.class_names;
     set.model = model_file;
+    const auto layers = model.network->trunk->layer_names();
+    set.layer = options.layer.empty() ? layers.back() : options.layer;
+    if (std::find(layers.begin(), layers.end(), set.layer) == layers.end())
+        throw Error("--layer " + set.layer, "is not a layer of " + model.info.backbone);
     std::vector<int64_t> labels;
     const int64_t* label = images.labels.data_ptr<int64_t>();
     constexpr int64_t kBatch = 128;
@@ -69,7 +74,7 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
             const int64_t n = std::min(kBatch, count - begin);
             const torch::Tensor x = batch_from_cache(images.pixels, order.data() + begin, n, model.info.preprocessing.input_size,
                                                      true, options.augment > 0 ? &rng : nullptr, model.info.preprocessing);
-            parts.push_back(model.network->pooled_features(x));
+            parts.push_back(global_average_pool(model.network->trunk->forward_until(x, set.layer)));
             for (int64_t i = begin; i < begin + n; ++i) {
                 labels.push_back(label[i]);
                 set.paths.push_back(readable[size_t(i)]);
@@ -87,7 +92,7 @@ void write_feature_set(const std::string& npy_path, const FeatureSet& set) {
     array.shape = set.features.sizes().vec();
     const torch::Tensor values = set.features.to(torch::kFloat32).contiguous();
     array.data.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-    std::string table = std::string(kTableMagic) + "\n# model\t" + set.model + "\n";
+    std::string table = std::string(kTableMagic) + "\n# model\t" + set.model + "\n# layer\t" + set.layer + "\n";
     const int64_t* label = set.labels.data_ptr<int64_t>();
     for (size_t i = 0; i < set.paths.size(); ++i) table += set.paths[i] + "\t" + set.class_names.at(size_t(label[i])) + "\n";
     write_npy(npy_path, array);
@@ -107,6 +112,10 @@ FeatureSet read_feature_set(const std::string& npy_path) {
     while (std::getline(in, line)) {
         if (line.rfind("# model\t", 0) == 0) {
             set.model = line.substr(8);
+            continue;
+        }
+        if (line.rfind("# layer\t", 0) == 0) {
+            set.layer = line.substr(8);
             continue;
         }
         if (line.empty() || line[0] == '#') continue;

@@ -5,6 +5,8 @@
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/init.h>
 
+#include <algorithm>
+
 #include "pupembed/error.hpp"
 
 namespace F = torch::nn::functional;
@@ -44,15 +46,25 @@ SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
     }
 }
 
-torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) {
+torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) { return forward_until(images, "fire9"); }
+
+std::vector<std::string> SqueezeNetTrunkImpl::layer_names() const {
+    return {"conv1", "fire2", "fire3", "fire4", "fire5", "fire6", "fire7", "fire8", "fire9"};
+}
+
+torch::Tensor SqueezeNetTrunkImpl::forward_until(torch::Tensor images, const std::string& layer) {
+    const auto names = layer_names();
+    const auto found = std::find(names.begin(), names.end(), layer);
+    if (found == names.end()) throw Error("layer \"" + layer + "\"", "unknown (SqueezeNet's are conv1, fire2 ... fire9)");
+    const auto last = found - names.begin();  // 0: conv1, k: fire(k+1)
     const auto pool = F::MaxPool2dFuncOptions(3).stride(2).ceil_mode(true);
     torch::Tensor x = conv0->forward(images).relu_();
+    if (last == 0) return x;
     x = F::max_pool2d(x, pool);
-    x = fire[1]->forward(fire[0]->forward(x));
-    x = F::max_pool2d(x, pool);
-    x = fire[3]->forward(fire[2]->forward(x));
-    x = F::max_pool2d(x, pool);
-    for (int i = 4; i < 8; ++i) x = fire[i]->forward(x);
+    for (int i = 0; i < last; ++i) {
+        if (i == 2 || i == 4) x = F::max_pool2d(x, pool);  // before fire4 and fire6
+        x = fire[i]->forward(x);
+    }
     return x;
 }
 

@@ -142,6 +142,12 @@ SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& call
                     std::to_string(val.features.size(1)) + ")");
     if (train.model.empty()) throw Error(feature_table_path(o.train_features), "does not name the model that made it");
     const Model base = load_model(train.model);
+    const std::string trunk_output = base.network->trunk->layer_names().back();
+    for (const FeatureSet* set : {&train, &val})
+        if (!set->layer.empty() && set->layer != trunk_output)
+            throw Error(set == &train ? o.train_features : o.val_features,
+                        "holds " + set->layer + " features; the embedding head of a model file takes the trunk's output (" +
+                            trunk_output + ")");
     if (base.network->trunk->out_channels() != train.features.size(1))
         throw Error(o.train_features, "features are " + std::to_string(train.features.size(1)) + "-d, the trunk of " +
                                           train.model + " gives " + std::to_string(base.network->trunk->out_channels()));

@@ -184,3 +184,17 @@ TEST(ModelFile, ExportedEmbeddingModelGivesTheSameEmbeddings) {
     EXPECT_GT(cosine.min().item<double>(), 1 - 1e-3);
     EXPECT_LT(fs::file_size(dir / "f16.pt"), fs::file_size(dir / "f32.pt") * 6 / 10);
 }
+
+TEST(SqueezeNet, NamedLayersHaveThePapersShapes) {
+    pupembed::SqueezeNetTrunkImpl trunk;
+    trunk.eval();
+    torch::InferenceMode inference;
+    const torch::Tensor input = torch::randn({1, 3, 128, 128});
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
+        {"conv1", {1, 64, 63, 63}},   {"fire2", {1, 128, 31, 31}}, {"fire3", {1, 128, 31, 31}},
+        {"fire4", {1, 256, 15, 15}},  {"fire5", {1, 256, 15, 15}}, {"fire6", {1, 384, 7, 7}},
+        {"fire7", {1, 384, 7, 7}},    {"fire8", {1, 512, 7, 7}},   {"fire9", {1, 512, 7, 7}}};
+    for (const auto& [layer, shape] : expected) EXPECT_EQ(trunk.forward_until(input, layer).sizes().vec(), shape) << layer;
+    EXPECT_TRUE(torch::equal(trunk.forward(input), trunk.forward_until(input, "fire9")));
+    EXPECT_THROW(trunk.forward_until(input, "fire10"), Error);
+}

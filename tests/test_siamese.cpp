@@ -160,6 +160,13 @@ TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
     EXPECT_EQ(g.features.sizes(), (std::vector<int64_t>{12, 512}));
     EXPECT_EQ(f.class_names, (std::vector<std::string>{"n02085620-Chihuahua", "n02110958-pug"}));
     EXPECT_GT(f.features.min().item<float>(), -1e-6) << "pooled ReLU features are not negative";
+    EXPECT_EQ(f.layer, "fire9");
+    const auto fire7 = pupembed::testing::run_pupembed(common + " --layer fire7 -o " + quote((dir / "h.npy").string()));
+    ASSERT_EQ(fire7.exit_code, 0) << fire7.err;
+    const pupembed::FeatureSet h = pupembed::read_feature_set((dir / "h.npy").string());
+    EXPECT_EQ(h.features.sizes(), (std::vector<int64_t>{6, 384}));  // fire7: 384 channels
+    EXPECT_EQ(h.layer, "fire7");
+    EXPECT_EQ(pupembed::testing::run_pupembed(common + " --layer fire10 -o " + quote((dir / "x.npy").string())).exit_code, 1);
     // The centre-crop features are what the model's own preprocessing gives for the photo.
     pupembed::Model m = pupembed::load_model(model);
     m.network->eval();

@@ -28,6 +28,7 @@ void register_extract(CLI::App& app) {
     command->add_option("--augment", o->extract.augment, "Random crops per photo (0: the centre crop only)")
         ->check(CLI::Range(0, 64))
         ->capture_default_str();
+    command->add_option("--layer", o->extract.layer, "Trunk layer to pool (SqueezeNet: conv1, fire2 ... fire9; default: the last)");
     command->add_option("--seed", o->extract.seed, "Seed of the random crops")->capture_default_str();
     command->add_option("--cache-dir", o->extract.cache_dir, "Where decoded photos are cached");
     command->add_flag("--strict", o->extract.strict, "Fail on an unreadable photo instead of skipping it");

@@ -21,6 +21,7 @@ struct FeatureSet {
     std::vector<std::string> class_names;  ///< sorted
     std::vector<std::string> paths;        ///< the photo of each row
     std::string model;                     ///< the model file whose trunk made them
+    std::string layer;                     ///< the trunk layer pooled, e.g. "fire9" (its output)
 };
 
 struct ExtractOptions {
@@ -28,6 +29,7 @@ struct ExtractOptions {
     /// photo, each from a random crop (and flip) of the cached image, to train on.
     int augment = 0;
     uint64_t seed = 1;
+    std::string layer;      ///< trunk layer to pool (e.g. "fire8"); "" for the trunk's output
     std::string cache_dir;  ///< decoded-image cache; "" for default_cache_dir()
     bool strict = false;    ///< an unreadable photo is an error instead of being skipped
     int64_t max_pixels = 50'000'000;

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace pupembed {
 
@@ -18,6 +19,11 @@ namespace pupembed {
 class TrunkImpl : public torch::nn::Module {
 public:
     virtual torch::Tensor forward(torch::Tensor images) = 0;
+    /// The feature map after the layer named `layer` (one of layer_names()); throws Error for
+    /// another name. The last name gives what forward() gives.
+    virtual torch::Tensor forward_until(torch::Tensor images, const std::string& layer) = 0;
+    /// The layers forward_until can stop after, in order.
+    virtual std::vector<std::string> layer_names() const = 0;
     /// C, the number of channels of the feature map.
     virtual int64_t out_channels() const = 0;
     /// The backbone's name as recorded in model files, e.g. "squeezenet1.1".
@@ -34,12 +40,15 @@ public:
 };
 TORCH_MODULE(Fire);
 
-/// SqueezeNet 1.1 up to fire9: 512 channels at 1/16 of the input size (rounded up), e.g. 8 x 8
+/// SqueezeNet 1.1 up to fire9: 512 channels at about 1/18 of the input size, e.g. 7 x 7
 /// for 128 x 128 input.
 class SqueezeNetTrunkImpl : public TrunkImpl {
 public:
     SqueezeNetTrunkImpl();
     torch::Tensor forward(torch::Tensor images) override;
+    /// Layers as the SqueezeNet paper names them: conv1, fire2 ... fire9.
+    torch::Tensor forward_until(torch::Tensor images, const std::string& layer) override;
+    std::vector<std::string> layer_names() const override;
     int64_t out_channels() const override { return 512; }
     std::string backbone() const override { return "squeezenet1.1"; }
 
