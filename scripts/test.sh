@@ -7,4 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash -n scripts/get-stanford-dogs.sh   # cannot run without internet: at least check its syntax
+bash -n scripts/train-squeezenet.sh    # a 16-minute training run: not part of the tests
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"

@@ -58,7 +58,6 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
     const int passes = std::max(1, options.augment);
     std::vector<int64_t> order(static_cast<size_t>(count));
     std::iota(order.begin(), order.end(), 0);
-    std::vector<torch::Tensor> parts;
     FeatureSet set;
     set.class_names = dataset.class_names;
     set.model = model_file;
@@ -67,6 +66,11 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
     if (std::find(layers.begin(), layers.end(), set.layer) == layers.end())
         throw Error("--layer " + set.layer, "is not a layer of " + model.info.backbone);
     std::vector<int64_t> labels;
+    // Written in place: see configure_process() on why nothing may be kept per batch.
+    const int64_t channels = global_average_pool(model.network->trunk->forward_until(
+                                                     torch::zeros({1, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast), set.layer))
+                                 .size(1);
+    set.features = torch::empty({passes * count, channels}, torch::kFloat32);
     const int64_t* label = images.labels.data_ptr<int64_t>();
     constexpr int64_t kBatch = 128;
     for (int pass = 0; pass < passes; ++pass) {
@@ -74,15 +78,17 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
             const int64_t n = std::min(kBatch, count - begin);
             const torch::Tensor x = batch_from_cache(images.pixels, order.data() + begin, n, model.info.preprocessing.input_size,
                                                      true, options.augment > 0 ? &rng : nullptr, model.info.preprocessing);
-            parts.push_back(global_average_pool(model.network->trunk->forward_until(x, set.layer)));
-            for (int64_t i = begin; i < begin + n; ++i) {
-                labels.push_back(label[i]);
-                set.paths.push_back(readable[size_t(i)]);
-            }
+            set.features.narrow(0, pass * count + begin, n)
+                .copy_(global_average_pool(model.network->trunk->forward_until(x, set.layer)));
             if (options.on_progress) options.on_progress(pass * count + begin + n, passes * count);
         }
     }
-    set.features = torch::cat(parts).contiguous();
+    for (int pass = 0; pass < passes; ++pass)
+        for (int64_t i = 0; i < count; ++i) {
+            labels.push_back(label[i]);
+            set.paths.push_back(readable[size_t(i)]);
+        }
+
     set.labels = torch::tensor(labels, torch::kInt64);
     return set;
 }

@@ -17,6 +17,10 @@ void configure_process(char** argv) {
         ::execv("/proc/self/exe", argv);
         // execv failed (no /proc): carry on with the default policy.
     }
+    // Caution that comes with it: freed memory is never returned, so a loop that keeps a small
+    // result per batch must write it into storage allocated before the loop. A small tensor kept
+    // from each batch lands between the freed activations and fragments the heap, which then
+    // grows by about one input batch per batch (seen: 24 GB, killed, extracting 96,000 crops).
     ::mallopt(M_MMAP_MAX, 0);
     ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 }

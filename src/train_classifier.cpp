@@ -4,21 +4,18 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
-#include <numeric>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <numeric>
 #include <random>
-#include <sstream>
 
 #include "pupembed/dataset.hpp"
 #include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
 #include "pupembed/image_cache.hpp"
 #include "pupembed/model.hpp"
 #include "random.hpp"
-#include "training_support.hpp"
 #include "tensor_archive.hpp"
+#include "training_support.hpp"
 
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;

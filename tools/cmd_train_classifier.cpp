@@ -1,18 +1,11 @@
 // pupembed train-classifier DATA --init MODEL --out RUN_DIR | --resume RUN_DIR
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <csignal>
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 #include "common.hpp"
-#include "training_progress.hpp"
-#include "pupembed/error.hpp"
 #include "pupembed/runtime.hpp"
 #include "pupembed/train_classifier.hpp"
+#include "training_progress.hpp"
 
 namespace pupembed::cli {
 namespace {
