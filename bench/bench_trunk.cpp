@@ -1,25 +1,18 @@
-// Trunk inference throughput: batch 64 at 128 x 128 (override with PUPEMBED_BENCH_SIZE), all
-// cores, channels_last, InferenceMode. Reports images/s as a counter.
-//   build/bench/bench_trunk [--benchmark_min_time=5]
+// Trunk inference throughput: batch 64, InferenceMode, each backbone at the input sizes tried
+// (arguments: threads, 0 for all cores; input size). Reports images/s as a counter.
+//   build/bench/bench_trunk [--benchmark_min_time=5] [--benchmark_filter=MobileNetV2]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
-
-#include <cstdlib>
 
 #include "pupembed/network.hpp"
 #include "pupembed/runtime.hpp"  // set_thread_count
 
 namespace {
 
-int bench_size() {
-    const char* size = std::getenv("PUPEMBED_BENCH_SIZE");
-    return size ? std::atoi(size) : 128;
-}
-
 void run_trunk(benchmark::State& state, const std::string& backbone, bool channels_last) {
     const int threads = pupembed::set_thread_count(static_cast<int>(state.range(0)));
     const int64_t batch = 64;
-    const int64_t size = bench_size();
+    const int64_t size = state.range(1);
     auto trunk = pupembed::make_trunk(backbone);
     trunk->eval();
     torch::Tensor input = torch::randn({batch, 3, size, size});
@@ -37,8 +30,14 @@ void run_trunk(benchmark::State& state, const std::string& backbone, bool channe
 
 void BM_SqueezeNetTrunk_ChannelsLast(benchmark::State& state) { run_trunk(state, "squeezenet1.1", true); }
 void BM_SqueezeNetTrunk_NCHW(benchmark::State& state) { run_trunk(state, "squeezenet1.1", false); }
+void BM_MobileNetV2Trunk_ChannelsLast(benchmark::State& state) { run_trunk(state, "mobilenetv2", true); }
+void BM_MobileNetV2Trunk_NCHW(benchmark::State& state) { run_trunk(state, "mobilenetv2", false); }
 
 }  // namespace
 
-BENCHMARK(BM_SqueezeNetTrunk_ChannelsLast)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_SqueezeNetTrunk_NCHW)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SqueezeNetTrunk_ChannelsLast)->Args({0, 128})->Args({1, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SqueezeNetTrunk_NCHW)->Args({0, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MobileNetV2Trunk_ChannelsLast)
+    ->Args({0, 128})->Args({0, 160})->Args({0, 192})->Args({1, 160})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MobileNetV2Trunk_NCHW)->Args({0, 160})->Unit(benchmark::kMillisecond)->UseRealTime();

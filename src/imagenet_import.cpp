@@ -1,6 +1,7 @@
 // Importing ImageNet weights published as .npy files into a pupembed model.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -71,6 +72,49 @@ Model import_imagenet_squeezenet(const std::string& dir, const Preprocessing& pr
         load_npy_into(prefix.string() + "_bias.npy", convs[i]->bias);
     }
     return model;
+}
+
+Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& preprocessing) {
+    const fs::path root(dir);
+    const fs::path weights = root / "weights";
+    std::error_code error;
+    if (!fs::is_directory(weights, error)) throw Error(dir, "has no weights/ folder (expected weights/conv_<k>_weight.npy)");
+    // conv_<k>_weight.npy: k is the ONNX node number, so the forward order is the numeric order.
+    std::vector<std::pair<long, std::string>> found;
+    for (const auto& entry : fs::directory_iterator(weights)) {
+        const std::string name = entry.path().filename().string();
+        const std::string prefix = "conv_", suffix = "_weight.npy";
+        if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        const std::string number = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+        if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos || number.size() > 9) continue;
+        found.emplace_back(std::stol(number), (weights / ("conv_" + number)).string());
+    }
+    std::sort(found.begin(), found.end());
+
+    ModelInfo info;
+    info.backbone = "mobilenetv2";
+    info.preprocessing = preprocessing;
+    info.source = "ImageNet MobileNetV2 (feature extractor, batch norm folded) imported from " +
+                  fs::absolute(root).lexically_normal().string();
+    Model model = create_model(info);
+    auto& trunk = dynamic_cast<MobileNetV2TrunkImpl&>(*model.network->trunk);
+    std::vector<torch::nn::Conv2d> convs = trunk.convolutions();
+    if (found.size() != convs.size())
+        throw Error(weights.string(), "holds " + std::to_string(found.size()) + " conv_<k>_weight.npy files, MobileNetV2 has " +
+                                          std::to_string(convs.size()) + " convolutions");
+    for (size_t i = 0; i < convs.size(); ++i) {
+        load_npy_into(found[i].second + "_weight.npy", convs[i]->weight);
+        load_npy_into(found[i].second + "_bias.npy", convs[i]->bias);
+    }
+    return model;
+}
+
+Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing) {
+    if (backbone == "squeezenet1.1") return import_imagenet_squeezenet(dir, preprocessing);
+    if (backbone == "mobilenetv2") return import_imagenet_mobilenetv2(dir, preprocessing);
+    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2)");
 }
 
 }  // namespace pupembed

@@ -77,9 +77,95 @@ torch::Tensor ConvClassifierHeadImpl::forward(torch::Tensor feature_map) {
     return global_average_pool(torch::relu(conv->forward(dropout->forward(feature_map))));
 }
 
+namespace {
+
+torch::Tensor relu6_(torch::Tensor x) { return x.clamp_(0, 6); }
+
+torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t groups = 1) {
+    return torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(true));
+}
+
+}  // namespace
+
+InvertedResidualImpl::InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
+                                           int64_t expand_ratio) {
+    const int64_t hidden = in_channels * expand_ratio;
+    if (expand_ratio != 1) expand = register_module("expand", conv(in_channels, hidden, 1));
+    depthwise = register_module("depthwise", conv(hidden, hidden, 3, stride, hidden));
+    project = register_module("project", conv(hidden, out_channels, 1));
+    residual = stride == 1 && in_channels == out_channels;
+}
+
+torch::Tensor InvertedResidualImpl::forward(torch::Tensor x) {
+    torch::Tensor y = expand ? relu6_(expand->forward(x)) : x;
+    y = project->forward(relu6_(depthwise->forward(y)));
+    return residual ? y + x : y;
+}
+
+MobileNetV2TrunkImpl::MobileNetV2TrunkImpl() {
+    stem = register_module("stem", conv(3, 32, 3, 2));
+    // (expansion t, channels c, repeats n, first stride s), as in the MobileNetV2 paper.
+    const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+                                    {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+    int64_t channels = 32;
+    for (const auto& setting : settings) {
+        for (int64_t i = 0; i < setting[2]; ++i) {
+            const size_t index = blocks.size();
+            blocks.push_back(register_module("block" + std::to_string(index + 1),
+                                             InvertedResidual(channels, setting[1], i == 0 ? setting[3] : 1, setting[0])));
+            channels = setting[1];
+        }
+    }
+    last = register_module("last", conv(channels, 1280, 1));
+    // As torchvision: He (fan-out) normal for the convolutions, zero biases.
+    torch::NoGradGuard no_grad;
+    for (auto& c : convolutions()) {
+        torch::nn::init::kaiming_normal_(c->weight, 0.0, torch::kFanOut, torch::kReLU);
+        torch::nn::init::zeros_(c->bias);
+    }
+}
+
+std::vector<torch::nn::Conv2d> MobileNetV2TrunkImpl::convolutions() const {
+    std::vector<torch::nn::Conv2d> all{stem};
+    for (const auto& block : blocks) {
+        if (block->expand) all.push_back(block->expand);
+        all.push_back(block->depthwise);
+        all.push_back(block->project);
+    }
+    all.push_back(last);
+    return all;
+}
+
+torch::Tensor MobileNetV2TrunkImpl::forward(torch::Tensor images) { return forward_until(images, "last"); }
+
+std::vector<std::string> MobileNetV2TrunkImpl::layer_names() const {
+    std::vector<std::string> names{"stem"};
+    for (size_t i = 0; i < blocks.size(); ++i) names.push_back("block" + std::to_string(i + 1));
+    names.push_back("last");
+    return names;
+}
+
+torch::Tensor MobileNetV2TrunkImpl::forward_until(torch::Tensor images, const std::string& layer) {
+    const auto names = layer_names();
+    const auto found = std::find(names.begin(), names.end(), layer);
+    if (found == names.end())
+        throw Error("layer \"" + layer + "\"", "unknown (MobileNetV2's are stem, block1 ... block17, last)");
+    const auto stop = found - names.begin();  // 0: stem, k: block k, 18: last
+    torch::Tensor x = relu6_(stem->forward(images));
+    for (size_t i = 0; i < blocks.size() && int64_t(i) < stop; ++i) x = blocks[i]->forward(x);
+    if (size_t(stop) == names.size() - 1) x = relu6_(last->forward(x));
+    return x;
+}
+
+std::vector<std::string> known_backbones() { return {"squeezenet1.1", "mobilenetv2"}; }
+
+int default_input_size(const std::string& backbone) { return backbone == "mobilenetv2" ? 160 : 128; }
+
 std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone) {
     if (backbone == "squeezenet1.1") return std::make_shared<SqueezeNetTrunkImpl>();
-    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1)");
+    if (backbone == "mobilenetv2") return std::make_shared<MobileNetV2TrunkImpl>();
+    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2)");
 }
 
 LinearClassifierHeadImpl::LinearClassifierHeadImpl(int64_t in_channels, int64_t classes, double dropout_rate) {

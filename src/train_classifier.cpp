@@ -12,6 +12,8 @@
 #include "pupembed/dataset.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/image_cache.hpp"
+#include "pupembed/losses.hpp"
+#include "pupembed/metrics.hpp"
 #include "pupembed/model.hpp"
 #include "random.hpp"
 #include "tensor_archive.hpp"
@@ -102,41 +104,84 @@ TrainingData prepare_data(const ClassifierTrainingOptions& options, const Traini
 // ---------------------------------------------------------------------------------------------
 // Batches from the cache
 
-struct Accuracy {
+struct Validation {
     double top1 = 0, top5 = 0;
+    double recall_at_1 = -1, map_at_r = -1;  ///< with an embedding head
 };
 
-Accuracy evaluate(Model& model, const CachedImages& val) {
+/// Breed top-1/top-5 on the centre crops of `val` and, when the model has an embedding head,
+/// Recall@1 and MAP@R of its embeddings.
+Validation evaluate(Model& model, const CachedImages& val) {
     model.network->eval();
     torch::InferenceMode inference;
     const int64_t count = val.labels.size(0);
     std::vector<int64_t> all(static_cast<size_t>(count));
     std::iota(all.begin(), all.end(), 0);
     const int64_t top = std::min<int64_t>(5, int64_t(model.info.class_names.size()));
+    const bool embed = bool(model.network->embedding);
+    // Written in place: a small tensor kept per batch would fragment the heap (see runtime.hpp).
+    torch::Tensor embeddings = embed ? torch::empty({count, model.network->embedding_size()}) : torch::Tensor();
     int64_t hits1 = 0, hits5 = 0;
     for (int64_t begin = 0; begin < count; begin += 128) {
         const int64_t n = std::min<int64_t>(128, count - begin);
         const torch::Tensor x = batch_from_cache(val.pixels, all.data() + begin, n, model.info.preprocessing.input_size, false,
                                            nullptr, model.info.preprocessing);
-        const torch::Tensor ranked = std::get<1>(model.network->logits(x).topk(top, 1));
+        const NetworkImpl::Outputs outputs = model.network->run(x, true, embed);
+        const torch::Tensor ranked = std::get<1>(outputs.logits.topk(top, 1));
         const torch::Tensor truth = val.labels.narrow(0, begin, n).unsqueeze(1);
         const torch::Tensor match = ranked.eq(truth);
         hits1 += match.select(1, 0).sum().item<int64_t>();
         hits5 += match.any(1).sum().item<int64_t>();
+        if (embed) embeddings.narrow(0, begin, n).copy_(outputs.embeddings);
     }
-    return {double(hits1) / double(count), double(hits5) / double(count)};
+    Validation result;
+    result.top1 = double(hits1) / double(count);
+    result.top5 = double(hits5) / double(count);
+    if (embed) {
+        const RetrievalMetrics metrics = retrieval_metrics(embeddings, val.labels, {1});
+        result.recall_at_1 = metrics.recall_at[0];
+        result.map_at_r = metrics.map_at_r;
+    }
+    return result;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The model and the optimiser
 
-/// The network to train: the init model's trunk (unless `resuming`, when the checkpoint's weights
-/// replace everything) and a fresh pool-bn-linear head for `class_names`.
+const char* command_name(const ClassifierTrainingOptions& options) {
+    return options.embedding_loss.empty() ? "pupembed train-classifier" : "pupembed train-siamese --finetune-trunk";
+}
+
+/// Copies every weight of `from` that `to` has under the same name and shape, except the
+/// classifier's when the two classify different classes.
+void copy_matching_weights(const Model& from, Model& to) {
+    const bool same_classes = from.info.classifier == to.info.classifier && from.info.class_ids == to.info.class_ids;
+    torch::NoGradGuard no_grad;
+    auto copy = [&](torch::OrderedDict<std::string, torch::Tensor> source,
+                    torch::OrderedDict<std::string, torch::Tensor> target) {
+        for (auto& item : target) {
+            if (!same_classes && item.key().rfind("classifier.", 0) == 0) continue;
+            const torch::Tensor* found = source.find(item.key());
+            if (found && found->sizes() == item.value().sizes()) item.value().copy_(*found);
+        }
+    };
+    copy(from.network->named_parameters(), to.network->named_parameters());
+    copy(from.network->named_buffers(), to.network->named_buffers());
+}
+
+/// The network to train: the init model's weights where they fit (unless `resuming`, when the
+/// checkpoint's weights replace everything), a pool-bn-linear head for `class_names` and, with an
+/// embedding loss, an embedding head.
 Model make_model(const ClassifierTrainingOptions& options, const std::vector<std::string>& class_names, bool resuming) {
     ModelInfo info;
     info.preprocessing.input_size = options.input_size;
     info.preprocessing.resize_shorter = options.resize;
     info.classifier = LinearClassifierHeadImpl::kKind;
+    if (!options.embedding_loss.empty()) {
+        info.embedding = EmbeddingHeadImpl::kKind;
+        info.embedding_hidden = options.embedding_hidden;
+        info.embedding_dim = options.embedding_dim;
+    }
     for (const auto& name : class_names) {
         const auto [id, readable] = class_id_and_name(name);
         info.class_ids.push_back(id);
@@ -148,23 +193,17 @@ Model make_model(const ClassifierTrainingOptions& options, const std::vector<std
         info.backbone = init.info.backbone;
         info.preprocessing.mean = init.info.preprocessing.mean;
         info.preprocessing.std = init.info.preprocessing.std;
-        info.source = "pupembed train-classifier on " + options.train_data + " from " + options.init + " (" +
+        info.source = std::string(command_name(options)) + " on " + options.train_data + " from " + options.init + " (" +
                       init.info.source + ")";
     } else {
         info.backbone = options.backbone;
-        info.source = "pupembed train-classifier on " + options.train_data +
+        info.source = std::string(command_name(options)) + " on " + options.train_data +
                       (options.init == "none" ? " from scratch" : " from " + options.init);
     }
     torch::manual_seed(options.seed);
     Model model = create_model(info);
     dynamic_cast<LinearClassifierHeadImpl&>(*model.network->classifier).dropout->options.p(options.dropout);
-    if (init.network) {
-        torch::NoGradGuard no_grad;
-        auto source = init.network->trunk->named_parameters();
-        for (auto& item : model.network->trunk->named_parameters()) item.value().copy_(source[item.key()]);
-        auto source_buffers = init.network->trunk->named_buffers();
-        for (auto& item : model.network->trunk->named_buffers()) item.value().copy_(source_buffers[item.key()]);
-    }
+    if (init.network) copy_matching_weights(init, model);
     to_channels_last(*model.network);
     return model;
 }
@@ -172,31 +211,45 @@ Model make_model(const ClassifierTrainingOptions& options, const std::vector<std
 enum class Phase { Warmup, Finetune };
 const char* phase_name(Phase phase) { return phase == Phase::Warmup ? "warmup" : "finetune"; }
 
-std::unique_ptr<torch::optim::AdamW> make_optimizer(Model& model, Phase phase, const ClassifierTrainingOptions& o) {
+/// The parameter groups a phase trains, with their base learning rates: the trunk (not while
+/// warming up), the classifier, and with an embedding loss the embedding head and the proxies.
+std::vector<std::pair<std::vector<torch::Tensor>, double>> trained_groups(Model& model, const torch::Tensor& proxies,
+                                                                         Phase phase, const ClassifierTrainingOptions& o) {
+    std::vector<std::pair<std::vector<torch::Tensor>, double>> groups;
+    const double head_lr = phase == Phase::Warmup ? o.warmup_lr : o.head_lr;
+    if (phase == Phase::Finetune) groups.emplace_back(model.network->trunk->parameters(), o.trunk_lr);
+    groups.emplace_back(model.network->classifier->parameters(), head_lr);
+    if (model.network->embedding) {
+        groups.emplace_back(model.network->embedding->parameters(), head_lr);
+        groups.emplace_back(std::vector<torch::Tensor>{proxies}, o.proxy_lr);
+    }
+    return groups;
+}
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(Model& model, const torch::Tensor& proxies, Phase phase,
+                                                    const ClassifierTrainingOptions& o) {
     using torch::optim::AdamWOptions;
-    if (phase == Phase::Warmup)
-        return std::make_unique<torch::optim::AdamW>(model.network->classifier->parameters(),
-                                                     AdamWOptions(o.warmup_lr).weight_decay(o.weight_decay));
     std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(model.network->trunk->parameters(),
-                        std::make_unique<AdamWOptions>(AdamWOptions(o.trunk_lr).weight_decay(o.weight_decay)));
-    groups.emplace_back(model.network->classifier->parameters(),
-                        std::make_unique<AdamWOptions>(AdamWOptions(o.head_lr).weight_decay(o.weight_decay)));
+    for (auto& [parameters, lr] : trained_groups(model, proxies, phase, o)) {
+        const bool is_proxies = parameters.size() == 1 && parameters[0].is_same(proxies);
+        groups.emplace_back(parameters,
+                            std::make_unique<AdamWOptions>(AdamWOptions(lr).weight_decay(is_proxies ? 0 : o.weight_decay)));
+    }
     return std::make_unique<torch::optim::AdamW>(std::move(groups), AdamWOptions(o.head_lr).weight_decay(o.weight_decay));
 }
 
 /// Cosine from each group's base rate to 0 over the fine-tuning steps; constant while warming up.
-void set_learning_rates(torch::optim::AdamW& optimizer, Phase phase, const ClassifierTrainingOptions& o,
-                        int64_t finetune_step, int64_t finetune_steps) {
-    auto& groups = optimizer.param_groups();
-    if (phase == Phase::Warmup) {
-        static_cast<torch::optim::AdamWOptions&>(groups[0].options()).lr(o.warmup_lr);
-        return;
+void set_learning_rates(torch::optim::AdamW& optimizer, Model& model, const torch::Tensor& proxies, Phase phase,
+                        const ClassifierTrainingOptions& o, int64_t finetune_step, int64_t finetune_steps) {
+    double factor = 1;
+    if (phase == Phase::Finetune) {
+        const double t = finetune_steps > 0 ? double(finetune_step) / double(finetune_steps) : 1.0;
+        factor = 0.5 * (1.0 + std::cos(M_PI * t));
     }
-    const double t = finetune_steps > 0 ? double(finetune_step) / double(finetune_steps) : 1.0;
-    const double factor = 0.5 * (1.0 + std::cos(M_PI * t));
-    static_cast<torch::optim::AdamWOptions&>(groups[0].options()).lr(o.trunk_lr * factor);
-    static_cast<torch::optim::AdamWOptions&>(groups[1].options()).lr(o.head_lr * factor);
+    auto& groups = optimizer.param_groups();
+    const auto rates = trained_groups(model, proxies, phase, o);
+    for (size_t g = 0; g < groups.size(); ++g)
+        static_cast<torch::optim::AdamWOptions&>(groups[g].options()).lr(rates[g].second * factor);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,7 +264,8 @@ struct RunState {
     double loss_sum = 0;         ///< over the current epoch so far
     int64_t correct = 0, seen = 0;
     double epoch_seconds = 0;    ///< time spent on the current epoch before a stop
-    double best_top1 = -1;
+    double best_top1 = -1;       ///< val top-1 of the best epoch
+    double best_map = -1;        ///< val MAP@R of the best epoch (with an embedding loss)
     int best_epoch = 0;
     Phase optimizer_phase = Phase::Warmup;
 };
@@ -225,11 +279,12 @@ struct RunFiles {
     std::string final_model() const { return (dir / "final.pt").string(); }
 };
 
-void save_checkpoint(const RunFiles& files, const Model& model, const torch::optim::AdamW& optimizer,
-                     const RunState& state) {
+void save_checkpoint(const RunFiles& files, const Model& model, const torch::Tensor& proxies,
+                     const torch::optim::AdamW& optimizer, const RunState& state) {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& item : model.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
     for (const auto& item : model.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
+    if (proxies.defined()) tensors.emplace_back("proxies", proxies);
     tensors.emplace_back("order", torch::tensor(state.order, torch::kInt64));
     tensors.emplace_back("torch_rng", torch_rng_state());
     tensors.emplace_back("optimizer", optimizer_state(optimizer));
@@ -242,14 +297,16 @@ void save_checkpoint(const RunFiles& files, const Model& model, const torch::opt
                                  {"seen", state.seen},
                                  {"epoch_seconds", state.epoch_seconds},
                                  {"best_top1", state.best_top1},
+                                 {"best_map", state.best_map},
                                  {"best_epoch", state.best_epoch},
                                  {"optimizer_phase", phase_name(state.optimizer_phase)}};
     write_tensor_archive(files.checkpoint(), kCheckpointMagic, kCheckpointVersion, meta, tensors);
 }
 
 /// Loads the checkpoint into `model`, `state` and (after making it for the saved phase) `optimizer`.
-void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch::optim::AdamW>& optimizer,
-                     RunState& state, const ClassifierTrainingOptions& options) {
+void load_checkpoint(const RunFiles& files, Model& model, torch::Tensor& proxies,
+                     std::unique_ptr<torch::optim::AdamW>& optimizer, RunState& state,
+                     const ClassifierTrainingOptions& options) {
     const std::string path = files.checkpoint();
     TensorArchive archive = read_tensor_archive(path, kCheckpointMagic, kCheckpointVersion, "pupembed checkpoint");
     try {
@@ -263,6 +320,7 @@ void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch:
         state.seen = meta.at("seen");
         state.epoch_seconds = meta.at("epoch_seconds");
         state.best_top1 = meta.at("best_top1");
+        state.best_map = meta.value("best_map", -1.0);
         state.best_epoch = meta.at("best_epoch");
         state.optimizer_phase = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
     } catch (const nlohmann::json::exception& e) {
@@ -276,10 +334,11 @@ void load_checkpoint(const RunFiles& files, Model& model, std::unique_ptr<torch:
     };
     for (auto& item : model.network->named_parameters()) item.value().copy_(take("model." + item.key()));
     for (auto& item : model.network->named_buffers()) item.value().copy_(take("model." + item.key()));
+    if (proxies.defined()) proxies.copy_(take("proxies"));
     const torch::Tensor order = take("order");
     state.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
     set_torch_rng_state(take("torch_rng"));
-    optimizer = make_optimizer(model, state.optimizer_phase, options);
+    optimizer = make_optimizer(model, proxies, state.optimizer_phase, options);
     load_optimizer_state(*optimizer, take("optimizer"));
 }
 
@@ -290,6 +349,10 @@ void check_options(const ClassifierTrainingOptions& o) {
     if (o.warmup_epochs < 0 || o.epochs < 0 || o.warmup_epochs + o.epochs < 1)
         throw Error("--epochs", "needs at least one epoch in all");
     if (o.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
+    if (!o.embedding_loss.empty() && o.embedding_loss != "proxy")
+        throw Error("embedding loss \"" + o.embedding_loss + "\"", "unknown (training on images supports proxy)");
+    if (!o.embedding_loss.empty() && (o.embedding_dim < 2 || o.embedding_hidden < 1 || !(o.proxy_scale > 0)))
+        throw Error("need an embedding of at least 2, a hidden layer of at least 1 and a positive proxy scale");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,18 +363,25 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
     TrainingData data = prepare_data(options, callbacks);
     Model model = make_model(options, data.train_set.class_names, resume);
     auto& head = dynamic_cast<LinearClassifierHeadImpl&>(*model.network->classifier);
+    const bool embedding = bool(model.network->embedding);
+    // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
+    torch::Tensor proxies;
+    if (embedding)
+        proxies = (torch::randn({int64_t(data.train_set.class_names.size()), options.embedding_dim}) /
+                   std::sqrt(double(options.embedding_dim)))
+                      .requires_grad_();
 
     RunState state;
     std::unique_ptr<torch::optim::AdamW> optimizer;
     if (resume) {
-        load_checkpoint(files, model, optimizer, state, options);
+        load_checkpoint(files, model, proxies, optimizer, state, options);
         say(callbacks, "resuming at epoch " + std::to_string(state.epoch + 1) + ", step " +
                            std::to_string(state.step_in_epoch) + " of it (" + std::to_string(state.global_step) +
                            " steps done)");
     } else {
         state.rng.seed(options.seed);
         state.optimizer_phase = options.warmup_epochs > 0 ? Phase::Warmup : Phase::Finetune;
-        optimizer = make_optimizer(model, state.optimizer_phase, options);
+        optimizer = make_optimizer(model, proxies, state.optimizer_phase, options);
     }
 
     const int64_t count = data.train.labels.size(0);
@@ -342,16 +412,12 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
             state.correct = state.seen = 0;
             state.epoch_seconds = 0;
             if (phase != state.optimizer_phase) {
-                optimizer = make_optimizer(model, phase, options);
+                optimizer = make_optimizer(model, proxies, phase, options);
                 state.optimizer_phase = phase;
             }
         }
-        if (phase == Phase::Warmup) {
-            model.network->trunk->eval();
-            head.train();
-        } else {
-            model.network->train();
-        }
+        model.network->train();
+        if (phase == Phase::Warmup) model.network->trunk->eval();
         const auto epoch_start = Clock::now();
         const double seconds_before = state.epoch_seconds;
         const double phase_seconds_before[2] = {phase_seconds[0], phase_seconds[1]};
@@ -364,21 +430,21 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
             std::vector<int64_t> target_values(static_cast<size_t>(batch));
             for (int64_t i = 0; i < batch; ++i) target_values[size_t(i)] = labels[indices[i]];
             const torch::Tensor targets = torch::tensor(target_values, torch::kInt64);
-            set_learning_rates(*optimizer, phase, options, state.global_step - warmup_steps, finetune_steps);
+            set_learning_rates(*optimizer, model, proxies, phase, options, state.global_step - warmup_steps, finetune_steps);
 
-            torch::Tensor logits;
+            torch::Tensor pooled;
             if (phase == Phase::Warmup) {
-                torch::Tensor pooled;
-                {
-                    torch::NoGradGuard frozen;
-                    pooled = global_average_pool(model.network->trunk->forward(x));
-                }
-                logits = head.forward_pooled(pooled);
+                torch::NoGradGuard frozen;
+                pooled = global_average_pool(model.network->trunk->forward(x));
             } else {
-                logits = model.network->logits(x);
+                pooled = global_average_pool(model.network->trunk->forward(x));
             }
-            const torch::Tensor loss =
+            const torch::Tensor logits = head.forward_pooled(pooled);
+            torch::Tensor loss =
                 F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+            if (embedding)
+                loss = loss * options.classifier_weight +
+                       proxy_softmax_loss(model.network->embedding->forward(pooled), proxies, targets, options.proxy_scale);
             optimizer->zero_grad();
             loss.backward();
             optimizer->step();
@@ -426,10 +492,11 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
             const bool limit = options.stop_after_steps > 0 && state.global_step >= options.stop_after_steps;
             if ((asked || limit) && state.global_step < total_steps) {
                 state.epoch_seconds = seconds_before + epoch_elapsed;
-                save_checkpoint(files, model, *optimizer, state);
+                save_checkpoint(files, model, proxies, *optimizer, state);
                 outcome.epoch = state.epoch;
                 outcome.step = state.global_step;
                 outcome.best_val_top1 = std::max(0.0, state.best_top1);
+                outcome.best_val_map_at_r = state.best_map;
                 return outcome;
             }
         }
@@ -442,19 +509,22 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
         report.train_top1 = double(state.correct) / double(std::max<int64_t>(1, state.seen));
         report.seconds = seconds_before + seconds_since(epoch_start);
         report.images_per_second = double(steps_per_epoch * batch) / std::max(report.seconds, 1e-9);
-        const Accuracy accuracy = evaluate(model, data.val);
-        report.val_top1 = accuracy.top1;
-        report.val_top5 = accuracy.top5;
+        const Validation validation = evaluate(model, data.val);
+        report.val_top1 = validation.top1;
+        report.val_top5 = validation.top5;
+        report.val_recall_at_1 = validation.recall_at_1;
+        report.val_map_at_r = validation.map_at_r;
         state.epoch += 1;
         state.step_in_epoch = 0;
-        if (accuracy.top1 > state.best_top1) {
-            state.best_top1 = accuracy.top1;
+        if (embedding ? validation.map_at_r > state.best_map : validation.top1 > state.best_top1) {
+            state.best_top1 = validation.top1;
+            state.best_map = validation.map_at_r;
             state.best_epoch = state.epoch;
             report.best = true;
             save_model(files.best(), model);
         }
-        save_checkpoint(files, model, *optimizer, state);
-        append_metrics_line(files.metrics(), "train-classifier", {{"event", "epoch"},
+        save_checkpoint(files, model, proxies, *optimizer, state);
+        nlohmann::json line = {{"event", "epoch"},
                                {"phase", report.phase},
                                {"epoch", report.epoch},
                                {"epochs", report.epochs},
@@ -465,7 +535,12 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
                                {"val_top5", report.val_top5},
                                {"images_per_second", report.images_per_second},
                                {"seconds", report.seconds},
-                               {"best", report.best}});
+                               {"best", report.best}};
+        if (embedding) {
+            line["val_recall_at_1"] = report.val_recall_at_1;
+            line["val_map_at_r"] = report.val_map_at_r;
+        }
+        append_metrics_line(files.metrics(), "train-classifier", line);
         if (callbacks.on_epoch) callbacks.on_epoch(report);
     }
     save_model(files.final_model(), model);
@@ -473,6 +548,7 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
     outcome.epoch = state.epoch;
     outcome.step = state.global_step;
     outcome.best_val_top1 = state.best_top1;
+    outcome.best_val_map_at_r = state.best_map;
     outcome.final_model = files.final_model();
     return outcome;
 }
@@ -491,7 +567,10 @@ nlohmann::json ClassifierTrainingOptions::to_json() const {
             {"label_smoothing", label_smoothing}, {"dropout", dropout},
             {"flip", flip},               {"seed", seed},
             {"strict", strict},           {"max_pixels", max_pixels},
-            {"stop_after_steps", stop_after_steps}};
+            {"stop_after_steps", stop_after_steps},
+            {"embedding_loss", embedding_loss}, {"embedding_dim", embedding_dim},
+            {"embedding_hidden", embedding_hidden}, {"proxy_lr", proxy_lr},
+            {"proxy_scale", proxy_scale}, {"classifier_weight", classifier_weight}};
 }
 
 ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::json& j) {
@@ -519,16 +598,39 @@ ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::j
     o.strict = j.at("strict");
     o.max_pixels = j.at("max_pixels");
     o.stop_after_steps = j.at("stop_after_steps");
+    o.embedding_loss = j.value("embedding_loss", "");
+    o.embedding_dim = j.value("embedding_dim", 128);
+    o.embedding_hidden = j.value("embedding_hidden", 512);
+    o.proxy_lr = j.value("proxy_lr", 1e-2);
+    o.proxy_scale = j.value("proxy_scale", 8.0);
+    o.classifier_weight = j.value("classifier_weight", 1.0);
     return o;
 }
 
 TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks) {
-    check_options(options);
-    ClassifierTrainingOptions stored = options;
+    ClassifierTrainingOptions resolved = options;
+    if (options.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
+    if (options.init != "none") {
+        const Model init = load_model(options.init);
+        resolved.backbone = init.info.backbone;
+        if (resolved.input_size == 0) resolved.input_size = init.info.preprocessing.input_size;
+    }
+    if (resolved.input_size == 0) resolved.input_size = default_input_size(resolved.backbone);
+    if (resolved.resize == 0) resolved.resize = resolved.input_size + resolved.input_size / 7;  // 128 -> 146
+    check_options(resolved);
+    ClassifierTrainingOptions stored = resolved;
     stored.run_dir = fs::absolute(options.run_dir).lexically_normal().string();
-    if (options.init != "none") stored.backbone = load_model(options.init).info.backbone;
     start_run_folder(options.run_dir, kConfigFormat, kConfigVersion, stored.to_json());
-    return run(options, callbacks, false);
+    return run(resolved, callbacks, false);
+}
+
+bool is_image_training_run(const std::string& run_dir) {
+    try {
+        read_run_options(run_dir, kConfigFormat, kConfigVersion);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 TrainingOutcome resume_classifier_training(const std::string& run_dir, const TrainingCallbacks& callbacks,

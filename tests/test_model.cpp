@@ -18,6 +18,7 @@ using pupembed::testing::TempDir;
 namespace {
 
 const char kSqueezeNet[] = "weights/squeezenet1.1-imagenet";
+const char kMobileNetV2[] = "weights/mobilenetv2-imagenet";
 
 torch::Tensor npy_tensor(const fs::path& file) {
     pupembed::NpyArray array = pupembed::read_npy(file.string());
@@ -68,6 +69,46 @@ TEST(SqueezeNet, ReproducesReferenceOutputs) {
             EXPECT_LT(difference, 1e-3) << "pair " << i << (channels_last ? " channels_last" : " NCHW");
             EXPECT_GT(expected.abs().max().item<double>(), 1.0) << "reference must not be trivially zero";
         }
+    }
+}
+
+// MobileNetV2 reproduces the published pooled 1280-d features for the three reference inputs
+// (raw 0..255 values, fed as given), in both memory layouts.
+TEST(MobileNetV2, ReproducesReferencePooledFeatures) {
+    PUPEMBED_REQUIRE_SHARED(kMobileNetV2);
+    Model model = pupembed::import_imagenet_mobilenetv2((shared_dir() / kMobileNetV2).string(), pupembed::Preprocessing{});
+    EXPECT_EQ(model.info.backbone, "mobilenetv2");
+    EXPECT_FALSE(model.network->classifier);
+    model.network->eval();
+    torch::InferenceMode inference;
+    for (bool channels_last : {false, true}) {
+        if (channels_last) pupembed::to_channels_last(*model.network);
+        for (int i = 0; i < 3; ++i) {
+            const fs::path reference = shared_dir() / kMobileNetV2 / "reference";
+            torch::Tensor input = npy_tensor(reference / ("input_" + std::to_string(i) + ".npy"));
+            if (channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+            const torch::Tensor expected = npy_tensor(reference / ("pooled_" + std::to_string(i) + ".npy"));
+            const torch::Tensor output = model.network->pooled_features(input);
+            ASSERT_EQ(output.sizes(), expected.sizes());
+            const double difference = (output - expected).abs().max().item<double>();
+            EXPECT_LT(difference, 1e-3) << "input " << i << (channels_last ? " channels_last" : " NCHW");
+            EXPECT_GT(expected.abs().max().item<double>(), 0.5) << "reference must not be trivially zero";
+        }
+    }
+}
+
+TEST(MobileNetV2, ImportRefusesAnIncompleteWeightFolder) {
+    PUPEMBED_REQUIRE_SHARED(kMobileNetV2);
+    TempDir dir;
+    fs::create_directories(dir / "weights");
+    const fs::path source = shared_dir() / kMobileNetV2 / "weights";
+    for (const char* name : {"conv_0_weight.npy", "conv_0_bias.npy"}) fs::copy_file(source / name, dir / "weights" / name);
+    try {
+        pupembed::import_imagenet_mobilenetv2(dir.path().string(), pupembed::Preprocessing{});
+        FAIL() << "an incomplete folder was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holds 1 conv_<k>_weight.npy files, MobileNetV2 has 52"), std::string::npos)
+            << e.what();
     }
 }
 

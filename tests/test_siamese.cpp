@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include "pupembed/error.hpp"
 #include "pupembed/features.hpp"
 #include "pupembed/model.hpp"
@@ -175,4 +178,44 @@ TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
     torch::NoGradGuard no_grad;
     const torch::Tensor direct = m.network->pooled_features(torch::from_blob(chw.data(), {1, 3, 128, 128}));
     EXPECT_LT((direct[0] - f.features[0]).abs().max().item<double>(), 1e-3);
+}
+
+// train-siamese --finetune-trunk from the command: photos in, a model with an embedding head out,
+// stoppable and resumable by the same command; its options need the flag.
+TEST(TrainSiamese, CommandFinetunesTheTrunkOnPhotos) {
+    PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/train");
+    TempDir dir;
+    const fs::path train = pupembed::testing::shared_dir() / "data/stanford-dogs-64/train";
+    for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug"}) {
+        std::vector<fs::path> photos;
+        for (const auto& entry : fs::directory_iterator(train / breed)) photos.push_back(entry.path());
+        std::sort(photos.begin(), photos.end());
+        for (const char* part : {"train", "val"}) fs::create_directories(dir / part / breed);
+        for (size_t i = 0; i < 8; ++i)
+            fs::copy_file(photos.at(i), dir / (i < 6 ? "train" : "val") / breed / photos[i].filename());
+    }
+    const std::string run = (dir / "run").string();
+    const std::string common = "train-siamese --finetune-trunk " + quote((dir / "train").string()) + " --val " +
+                               quote((dir / "val").string()) + " --init none --cache-dir " +
+                               quote((dir / "cache").string()) +
+                               " --input-size 56 --resize 64 --batch 4 --dim 8 --hidden 16 --warmup-epochs 0 --epochs 2 --threads 1";
+    const auto stopped = pupembed::testing::run_pupembed(common + " --stop-after 2 --out " + quote(run));
+    EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+    EXPECT_NE(stopped.err.find("pupembed train-siamese --resume " + run), std::string::npos) << stopped.err;
+    const auto resumed = pupembed::testing::run_pupembed("train-siamese --json --resume " + quote(run));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const auto json = nlohmann::json::parse(resumed.out);
+    EXPECT_TRUE(json.at("finished").get<bool>());
+    EXPECT_EQ(json.at("steps_done"), 6);
+    EXPECT_GE(json.at("best_val_map_at_r").get<double>(), 0.0);
+    const pupembed::Model model = pupembed::load_model(json.at("best_model").get<std::string>());
+    EXPECT_EQ(model.network->embedding_size(), 8);
+    EXPECT_TRUE(model.network->classifier);
+
+    // Options of the image run need --finetune-trunk; the contrastive loss needs features.
+    const auto no_flag = pupembed::testing::run_pupembed("train-siamese a.npy --val b.npy --out x --init m.pt");
+    EXPECT_EQ(no_flag.exit_code, 2);
+    EXPECT_NE(no_flag.err.find("--init needs --finetune-trunk"), std::string::npos) << no_flag.err;
+    const auto contrastive = pupembed::testing::run_pupembed(common + " --loss contrastive --out " + quote((dir / "c").string()));
+    EXPECT_EQ(contrastive.exit_code, 2) << contrastive.err;
 }

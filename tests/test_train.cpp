@@ -243,3 +243,85 @@ TEST_F(SmallRun, CommandStopsOnInterruptAndResumes) {
     EXPECT_EQ(pupembed::testing::run_pupembed("train-classifier " + common).exit_code, 2);  // no --out
     EXPECT_EQ(pupembed::testing::run_pupembed("train-classifier --resume " + quote(run) + " --init none").exit_code, 2);
 }
+
+// Stage 2 end to end (train-siamese --finetune-trunk): the embedding head and the class proxies
+// train with the trunk and classifier, the run keeps the best val MAP@R, and a stopped run
+// resumed gives exactly the uninterrupted run's weights (proxies and optimiser included).
+TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
+    ClassifierTrainingOptions options = with_run("whole");
+    options.embedding_loss = "proxy";
+    options.embedding_dim = 16;
+    options.embedding_hidden = 32;
+    options.epochs = 4;
+    std::vector<pupembed::EpochReport> epochs;
+    pupembed::TrainingCallbacks callbacks;
+    callbacks.on_epoch = [&](const pupembed::EpochReport& report) { epochs.push_back(report); };
+    const auto whole = pupembed::train_classifier(options, callbacks);
+    ASSERT_TRUE(whole.finished);
+    ASSERT_EQ(epochs.size(), 5u);
+    EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss * 0.9)
+        << "first " << epochs.front().train_loss << ", last " << epochs.back().train_loss;
+    double best_map = -1;
+    for (const auto& e : epochs) {
+        EXPECT_GE(e.val_map_at_r, 0.0);
+        EXPECT_GE(e.val_recall_at_1, 0.0);
+        best_map = std::max(best_map, e.val_map_at_r);
+    }
+    EXPECT_DOUBLE_EQ(whole.best_val_map_at_r, best_map) << "best.pt is chosen by val MAP@R";
+
+    const pupembed::Model best = pupembed::load_model(whole.best_model);
+    EXPECT_EQ(best.info.embedding, pupembed::EmbeddingHeadImpl::kKind);
+    EXPECT_EQ(best.network->embedding_size(), 16);
+    EXPECT_TRUE(best.network->classifier);
+    std::ifstream metrics(fs::path(options.run_dir) / "metrics.jsonl");
+    std::string line;
+    std::getline(metrics, line);
+    std::getline(metrics, line);
+    EXPECT_TRUE(nlohmann::json::parse(line).contains("val_map_at_r")) << line;
+
+    ClassifierTrainingOptions parts = options;
+    parts.run_dir = (dir_ / "parts").string();
+    parts.stop_after_steps = 5;  // inside the first fine-tuning epoch
+    ASSERT_FALSE(pupembed::train_classifier(parts).finished);
+    const auto last = pupembed::resume_classifier_training(parts.run_dir);
+    ASSERT_TRUE(last.finished);
+    const double difference = (weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>();
+    EXPECT_LT(difference, 1e-6);
+    EXPECT_DOUBLE_EQ(whole.best_val_map_at_r, last.best_val_map_at_r);
+    EXPECT_TRUE(pupembed::is_image_training_run(parts.run_dir));
+}
+
+// --init's weights start the run where they fit: a stage-1 model's trunk and classifier (same
+// classes) are taken over, and the warm-up leaves the trunk as it was.
+TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
+    ClassifierTrainingOptions stage1 = with_run("stage1");
+    stage1.warmup_epochs = 1;
+    stage1.epochs = 1;
+    const auto first = pupembed::train_classifier(stage1);
+    ASSERT_TRUE(first.finished);
+
+    ClassifierTrainingOptions stage2 = with_run("stage2");
+    stage2.init = first.final_model;
+    stage2.input_size = 0;  // taken from the init model
+    stage2.resize = 0;
+    stage2.embedding_loss = "proxy";
+    stage2.embedding_dim = 8;
+    stage2.embedding_hidden = 16;
+    stage2.warmup_epochs = 1;
+    stage2.epochs = 0;
+    stage2.warmup_lr = 1e-9;  // the heads barely move: the classifier's val top-1 stays stage 1's
+    const auto second = pupembed::train_classifier(stage2);
+    ASSERT_TRUE(second.finished);
+    const pupembed::Model init = pupembed::load_model(first.final_model);
+    const pupembed::Model after = pupembed::load_model(second.final_model);
+    EXPECT_EQ(after.info.preprocessing.input_size, 56);
+    EXPECT_EQ(after.info.preprocessing.resize_shorter, 64);
+    auto trunk_before = init.network->trunk->named_parameters();
+    for (const auto& item : after.network->trunk->named_parameters())
+        EXPECT_TRUE(torch::equal(item.value(), trunk_before[item.key()])) << item.key() << " changed in the warm-up";
+    const auto classifier_before = init.network->classifier->parameters();
+    const auto classifier_after = after.network->classifier->parameters();
+    ASSERT_EQ(classifier_before.size(), classifier_after.size());
+    for (size_t i = 0; i < classifier_before.size(); ++i)
+        EXPECT_LT((classifier_before[i] - classifier_after[i]).abs().max().item<double>(), 1e-5) << "classifier not taken over";
+}

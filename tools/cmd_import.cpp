@@ -12,35 +12,40 @@ namespace pupembed::cli {
 void register_import_imagenet(CLI::App& app) {
     struct Options {
         std::string dir, output, backbone = "squeezenet1.1";
-        int input_size = 128;
+        int input_size = 0;
         int resize_shorter = 0;
     };
     auto options = std::make_shared<Options>();
     CLI::App* command = app.add_subcommand(
         "import-imagenet",
         "Convert published ImageNet weights (.npy files) into a pupembed model file.\n"
-        "DIR is e.g. ../shared/weights/squeezenet1.1-imagenet (weights/*.npy and imagenet_synsets.txt).");
+        "DIR is ../shared/weights/squeezenet1.1-imagenet (weights/*.npy and imagenet_synsets.txt; with\n"
+        "its 1000-class ImageNet classifier) or, with --backbone mobilenetv2,\n"
+        "../shared/weights/mobilenetv2-imagenet (a feature extractor: no classifier until stage 1).");
     command->add_option("DIR", options->dir, "Folder of the ImageNet weights")->required()->check(CLI::ExistingDirectory);
     command->add_option("-o,--output", options->output, "Model file to write, e.g. squeezenet-imagenet.pt")->required();
     command->add_option("--backbone", options->backbone, "Network the weights are for")
-        ->check(CLI::IsMember({"squeezenet1.1"}))
+        ->check(CLI::IsMember(known_backbones()))
         ->capture_default_str();
-    command->add_option("--input-size", options->input_size, "Network input size recorded in the model (pixels)")
-        ->check(CLI::Range(16, 1024))
-        ->capture_default_str();
+    command->add_option("--input-size", options->input_size,
+                        "Network input size recorded in the model (pixels; default 128 for squeezenet1.1, 160 for mobilenetv2)")
+        ->check(CLI::Range(16, 1024));
     command->add_option("--resize-shorter", options->resize_shorter,
                         "Resize the shorter side to this before the centre crop (default: the input size)")
         ->check(CLI::Range(16, 4096));
     command->callback([options] {
         Preprocessing preprocessing;
-        preprocessing.input_size = options->input_size;
-        preprocessing.resize_shorter = options->resize_shorter > 0 ? options->resize_shorter : options->input_size;
+        preprocessing.input_size =
+            options->input_size > 0 ? options->input_size : default_input_size(options->backbone);
+        preprocessing.resize_shorter = options->resize_shorter > 0 ? options->resize_shorter : preprocessing.input_size;
         if (preprocessing.resize_shorter < preprocessing.input_size)
-            throw Error("--resize-shorter", "must be at least the input size " + std::to_string(options->input_size));
-        const Model model = import_imagenet_squeezenet(options->dir, preprocessing);
+            throw Error("--resize-shorter", "must be at least the input size " + std::to_string(preprocessing.input_size));
+        const Model model = import_imagenet(options->backbone, options->dir, preprocessing);
         save_model(options->output, model);
         std::cout << "wrote " << options->output << ": " << model.info.backbone << ", "
-                  << model.info.class_names.size() << " ImageNet classes, input " << preprocessing.input_size << "x"
+                  << (model.network->classifier ? std::to_string(model.info.class_names.size()) + " ImageNet classes"
+                                                : "features only (no classifier)")
+                  << ", input " << preprocessing.input_size << "x"
                   << preprocessing.input_size << " (shorter side resized to " << preprocessing.resize_shorter << "), "
                   << std::filesystem::file_size(options->output) << " bytes\n";
     });

@@ -3,32 +3,12 @@
 #include <memory>
 
 #include "common.hpp"
+#include "pupembed/backbone.hpp"
 #include "pupembed/runtime.hpp"
 #include "pupembed/train_classifier.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {
-namespace {
-
-/// Epoch summaries go to stdout, or to stderr when stdout is kept for --json.
-TrainingCallbacks make_callbacks(bool json) {
-    TrainingCallbacks callbacks;
-    callbacks.on_message = print_training_message;
-    callbacks.on_step = step_printer();
-    callbacks.on_epoch = [json](const EpochReport& r) {
-        finish_progress();
-        std::fprintf(json ? stderr : stdout,
-                     "epoch %d/%d %-8s  train loss %.4f  train top-1 %.4f  val top-1 %.4f  val top-5 %.4f  %.0f images/s  %s%s\n",
-                     r.epoch, r.epochs, r.phase.c_str(), r.train_loss, r.train_top1, r.val_top1, r.val_top5,
-                     r.images_per_second, duration_text(r.seconds).c_str(), r.best ? "  (best so far)" : "");
-        std::fflush(json ? stderr : stdout);
-    };
-    callbacks.stop_requested = &interrupt_requested();
-    return callbacks;
-}
-
-}  // namespace
-
 void register_train_classifier(CLI::App& app) {
     struct Options {
         ClassifierTrainingOptions train;
@@ -56,15 +36,14 @@ void register_train_classifier(CLI::App& app) {
     command->add_option("-o,--out", t.run_dir, "Run folder to create");
     command->add_option("--resume", o->resume, "Continue the run in this folder where it stopped");
     command->add_option("--backbone", t.backbone, "Trunk with --init none")
-        ->check(CLI::IsMember({"squeezenet1.1"}))
+        ->check(CLI::IsMember(known_backbones()))
         ->capture_default_str();
     command->add_option("--cache-dir", t.cache_dir, "Where decoded images are cached (default: ~/.cache/pupembed)");
-    command->add_option("--input-size", t.input_size, "Network input: random crops of this size")
-        ->check(CLI::Range(16, 1024))
-        ->capture_default_str();
-    command->add_option("--resize", t.resize, "Images are resized (shorter side) and centre-cropped to this first")
-        ->check(CLI::Range(16, 1024))
-        ->capture_default_str();
+    command->add_option("--input-size", t.input_size, "Network input: random crops of this size (default: the --init model's; 128)")
+        ->check(CLI::Range(16, 1024));
+    command->add_option("--resize", t.resize,
+                        "Images are resized (shorter side) and centre-cropped to this first (default: 8/7 of the input size)")
+        ->check(CLI::Range(16, 1024));
     command->add_option("--warmup-epochs", t.warmup_epochs, "Epochs training the head alone (default 2; 0 with --init none)")
         ->check(CLI::NonNegativeNumber);
     command->add_option("--epochs", t.epochs, "Epochs training all layers (default 14; 10 with --init none)")
@@ -92,7 +71,7 @@ void register_train_classifier(CLI::App& app) {
     command->callback([o, command] {
         ClassifierTrainingOptions& run = o->train;
         set_thread_count(o->threads);
-        const TrainingCallbacks callbacks = make_callbacks(o->json);
+        const TrainingCallbacks callbacks = image_training_callbacks(o->json);
         install_interrupt_handler();
         TrainingOutcome outcome;
         std::string run_dir;
@@ -119,23 +98,8 @@ void register_train_classifier(CLI::App& app) {
             outcome = train_classifier(run, callbacks);
         }
         finish_progress();
-        if (o->json) {
-            print_json({{"finished", outcome.finished},
-                        {"epochs_done", outcome.epoch},
-                        {"steps_done", outcome.step},
-                        {"best_val_top1", outcome.best_val_top1},
-                        {"best_model", outcome.best_model},
-                        {"final_model", outcome.final_model},
-                        {"checkpoint", outcome.checkpoint},
-                        {"skipped_images", outcome.skipped_images}});
-        }
-        if (outcome.skipped_images > 0)
-            std::fprintf(stderr, "%lld unreadable images were skipped (see above; --strict makes them an error)\n",
-                         static_cast<long long>(outcome.skipped_images));
+        print_image_training_outcome(outcome, o->json);
         if (!outcome.finished) exit_interrupted("train-classifier", outcome.step, outcome.epoch, outcome.checkpoint, run_dir);
-        if (!o->json)
-            std::printf("done: best val top-1 %.4f in %s; final model %s\n", outcome.best_val_top1,
-                        outcome.best_model.c_str(), outcome.final_model.c_str());
     });
 }
 

@@ -1,20 +1,68 @@
-// pupembed train-siamese FEATS --val VAL_FEATS --out RUN_DIR | --resume RUN_DIR
+// pupembed train-siamese FEATS --val VAL_FEATS --out RUN_DIR
+//       | train-siamese --finetune-trunk DATA --val VAL --init MODEL --out RUN_DIR | --resume RUN_DIR
 #include <cstdio>
 #include <memory>
 
 #include "common.hpp"
 #include "pupembed/runtime.hpp"
+#include "pupembed/train_classifier.hpp"
 #include "pupembed/train_siamese.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {
+namespace {
+
+/// train-siamese --finetune-trunk: trunk, classifier and embedding head trained together on
+/// images, by the image trainer with the proxy loss added.
+struct FinetuneOptions {
+    std::string init;
+    int warmup_epochs = 2;
+    int epochs = 8;
+    int batch = 64;
+    double head_lr = 5e-4;
+    double trunk_lr = 5e-5;
+    double classifier_weight = 1;
+    int input_size = 0, resize = 0;
+    std::string cache_dir;
+};
+
+ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, const FinetuneOptions& f,
+                                            const std::string& val) {
+    ClassifierTrainingOptions run;
+    run.train_data = t.train_features;
+    run.val_data = val;
+    run.init = f.init;
+    run.run_dir = t.run_dir;
+    run.cache_dir = f.cache_dir;
+    run.input_size = f.input_size;
+    run.resize = f.resize;
+    run.warmup_epochs = f.warmup_epochs;
+    run.epochs = f.epochs;
+    run.batch = f.batch;
+    run.warmup_lr = t.lr;
+    run.head_lr = f.head_lr;
+    run.trunk_lr = f.trunk_lr;
+    run.weight_decay = t.weight_decay;
+    run.seed = t.seed;
+    run.stop_after_steps = t.stop_after_steps;
+    run.embedding_loss = t.loss;
+    run.embedding_dim = t.embedding_dim;
+    run.embedding_hidden = t.hidden;
+    run.proxy_lr = t.proxy_lr;
+    run.proxy_scale = t.scale;
+    run.classifier_weight = f.classifier_weight;
+    return run;
+}
+
+}  // namespace
 
 void register_train_siamese(CLI::App& app) {
     struct Options {
         SiameseTrainingOptions train;
         std::string resume;
         int threads = 0;
-        bool json = false;
+        bool json = false, finetune_trunk = false;
+        FinetuneOptions finetune;
     };
     auto o = std::make_shared<Options>();
     auto& t = o->train;
@@ -23,16 +71,20 @@ void register_train_siamese(CLI::App& app) {
         "Stage 2: train the embedding head (BN, 512, ReLU, D, L2) on features from `extract`.\n"
         "--loss contrastive is the original's Siamese pairs (same breed close, different breeds past a\n"
         "margin); --loss proxy (default) is a normalised softmax over learnt class proxies, which measures\n"
-        "better. Writes RUN_DIR/best.pt (by val MAP@R) and final.pt: the features' model with the head.");
-    command->add_option("FEATS", t.train_features, "Training features (.npy with its .tsv)");
-    command->add_option("--val", t.val_features, "Validation features (.npy with its .tsv)");
+        "better. Writes RUN_DIR/best.pt (by val MAP@R) and final.pt: the features' model with the head.\n"
+        "With --finetune-trunk, FEATS and --val are photos (folder-per-class or list) and the trunk, the\n"
+        "breed classifier and the embedding head of --init's model train together (proxy loss plus the\n"
+        "classifier's cross-entropy): --warmup-epochs with the trunk frozen, then --epochs of all layers.");
+    command->add_option("FEATS", t.train_features, "Training features (.npy with its .tsv); with --finetune-trunk, photos");
+    command->add_option("--val", t.val_features, "Validation features (.npy with its .tsv); with --finetune-trunk, photos");
     command->add_option("-o,--out", t.run_dir, "Run folder to create");
     command->add_option("--resume", o->resume, "Continue the run in this folder");
     command->add_option("--loss", t.loss, "contrastive or proxy")->check(CLI::IsMember({"contrastive", "proxy"}))->capture_default_str();
     command->add_option("--dim", t.embedding_dim, "Embedding size")->check(CLI::Range(2, 4096))->capture_default_str();
     command->add_option("--hidden", t.hidden, "Hidden layer width")->check(CLI::Range(1, 16384))->capture_default_str();
-    command->add_option("--epochs", t.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
-    command->add_option("--batch", t.batch, "Samples (proxy) or pairs (contrastive) per step")->check(CLI::Range(2, 65536))->capture_default_str();
+    command->add_option("--epochs", t.epochs, "Epochs (with --finetune-trunk: of all layers, default 8)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    command->add_option("--batch", t.batch, "Samples (proxy) or pairs (contrastive) per step (--finetune-trunk: images, default 64)")->check(CLI::Range(2, 65536))->capture_default_str();
     command->add_option("--lr", t.lr, "Head learning rate (cosine to 0)")->check(CLI::PositiveNumber)->capture_default_str();
     command->add_option("--proxy-lr", t.proxy_lr, "Proxies' learning rate")->check(CLI::PositiveNumber)->capture_default_str();
     command->add_option("--weight-decay", t.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -40,11 +92,61 @@ void register_train_siamese(CLI::App& app) {
     command->add_option("--positive-share", t.positive_share, "Contrastive: share of same-breed pairs")->check(CLI::Range(0.01, 0.99))->capture_default_str();
     command->add_option("--scale", t.scale, "Proxy: softmax scale (1 / temperature)")->check(CLI::PositiveNumber)->capture_default_str();
     command->add_option("--seed", t.seed, "Random seed")->capture_default_str();
+    auto& f = o->finetune;
+    command->add_flag("--finetune-trunk", o->finetune_trunk, "Train trunk, classifier and embedding head together on photos");
+    command->add_option("--init", f.init, "--finetune-trunk: model to start from (e.g. stage 1's best.pt or an ImageNet import)");
+    command->add_option("--warmup-epochs", f.warmup_epochs, "--finetune-trunk: epochs with the trunk frozen (heads at --lr)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--trunk-lr", f.trunk_lr, "--finetune-trunk: trunk learning rate after the warm-up (cosine to 0)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    command->add_option("--head-lr", f.head_lr, "--finetune-trunk: heads' learning rate after the warm-up (cosine to 0)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    command->add_option("--classifier-weight", f.classifier_weight, "--finetune-trunk: weight of the classifier's loss")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--input-size", f.input_size, "--finetune-trunk: random crops of this size (default: the --init model's)")
+        ->check(CLI::Range(16, 1024));
+    command->add_option("--resize", f.resize, "--finetune-trunk: cache images at this size (default: 8/7 of the input size)")
+        ->check(CLI::Range(16, 1024));
+    command->add_option("--cache-dir", f.cache_dir, "--finetune-trunk: decoded-image cache (default: ~/.cache/pupembed)");
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps, resumable")->check(CLI::NonNegativeNumber);
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::NonNegativeNumber);
     command->add_flag("--json", o->json, "Print the outcome as JSON");
     command->callback([o, command] {
         set_thread_count(o->threads);
+        const bool image_run = o->resume.empty() ? o->finetune_trunk : is_image_training_run(o->resume);
+        if (!image_run) {
+            for (const char* name : {"--init", "--warmup-epochs", "--trunk-lr", "--head-lr", "--classifier-weight",
+                                     "--input-size", "--resize", "--cache-dir"})
+                if (command->count(name) > 0)
+                    throw CLI::ValidationError(std::string(name) + " needs --finetune-trunk");
+        }
+        if (image_run) {
+            const TrainingCallbacks callbacks = image_training_callbacks(o->json);
+            install_interrupt_handler();
+            TrainingOutcome outcome;
+            std::string run_dir = o->resume;
+            if (!o->resume.empty()) {
+                for (const char* name : {"FEATS", "--val", "--out", "--init"})
+                    if (command->count(name) > 0) throw CLI::ValidationError(std::string(name) + " cannot be given with --resume");
+                outcome = resume_classifier_training(o->resume, callbacks, o->train.stop_after_steps);
+            } else {
+                if (o->train.loss != "proxy")
+                    throw CLI::ValidationError("--finetune-trunk trains with --loss proxy only");
+                if (o->train.train_features.empty() || o->train.val_features.empty() || o->train.run_dir.empty() ||
+                    o->finetune.init.empty())
+                    throw CLI::ValidationError("--finetune-trunk needs DATA, --val VAL, --init MODEL and --out RUN_DIR");
+                // The feature run's defaults suit a head alone; these suit the whole network.
+                if (command->count("--batch") == 0) o->finetune.batch = 64;
+                else o->finetune.batch = o->train.batch;
+                if (command->count("--epochs") > 0) o->finetune.epochs = o->train.epochs;
+                run_dir = o->train.run_dir;
+                outcome = train_classifier(image_run_options(o->train, o->finetune, o->train.val_features), callbacks);
+            }
+            finish_progress();
+            print_image_training_outcome(outcome, o->json);
+            if (!outcome.finished) exit_interrupted("train-siamese", outcome.step, outcome.epoch, outcome.checkpoint, run_dir);
+            return;
+        }
         SiameseCallbacks callbacks;
         callbacks.on_message = print_training_message;
         callbacks.on_step = step_printer();

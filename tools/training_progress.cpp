@@ -56,6 +56,54 @@ std::function<void(const StepReport&)> step_printer() {
     };
 }
 
+TrainingCallbacks image_training_callbacks(bool json) {
+    TrainingCallbacks callbacks;
+    callbacks.on_message = print_training_message;
+    callbacks.on_step = step_printer();
+    callbacks.on_epoch = [json](const EpochReport& r) {
+        finish_progress();
+        std::string retrieval;
+        if (r.val_map_at_r >= 0) {
+            char text[96];
+            std::snprintf(text, sizeof(text), "  val Recall@1 %.4f  val MAP@R %.4f", r.val_recall_at_1, r.val_map_at_r);
+            retrieval = text;
+        }
+        std::fprintf(json ? stderr : stdout,
+                     "epoch %d/%d %-8s  train loss %.4f  train top-1 %.4f  val top-1 %.4f  val top-5 %.4f%s  %.0f images/s  %s%s\n",
+                     r.epoch, r.epochs, r.phase.c_str(), r.train_loss, r.train_top1, r.val_top1, r.val_top5,
+                     retrieval.c_str(), r.images_per_second, duration_text(r.seconds).c_str(),
+                     r.best ? "  (best so far)" : "");
+        std::fflush(json ? stderr : stdout);
+    };
+    callbacks.stop_requested = &interrupt_requested();
+    return callbacks;
+}
+
+void print_image_training_outcome(const TrainingOutcome& outcome, bool json) {
+    if (json) {
+        nlohmann::json out = {{"finished", outcome.finished},
+                              {"epochs_done", outcome.epoch},
+                              {"steps_done", outcome.step},
+                              {"best_val_top1", outcome.best_val_top1},
+                              {"best_model", outcome.best_model},
+                              {"final_model", outcome.final_model},
+                              {"checkpoint", outcome.checkpoint},
+                              {"skipped_images", outcome.skipped_images}};
+        if (outcome.best_val_map_at_r >= 0) out["best_val_map_at_r"] = outcome.best_val_map_at_r;
+        print_json(out);
+    }
+    if (outcome.skipped_images > 0)
+        std::fprintf(stderr, "%lld unreadable images were skipped (see above; --strict makes them an error)\n",
+                     static_cast<long long>(outcome.skipped_images));
+    if (json || !outcome.finished) return;
+    if (outcome.best_val_map_at_r >= 0)
+        std::printf("done: best val MAP@R %.4f (top-1 %.4f) in %s; final model %s\n", outcome.best_val_map_at_r,
+                    outcome.best_val_top1, outcome.best_model.c_str(), outcome.final_model.c_str());
+    else
+        std::printf("done: best val top-1 %.4f in %s; final model %s\n", outcome.best_val_top1,
+                    outcome.best_model.c_str(), outcome.final_model.c_str());
+}
+
 void exit_interrupted(const std::string& command, int64_t step, int epochs_done, const std::string& checkpoint,
                       const std::string& run_dir) {
     finish_progress();

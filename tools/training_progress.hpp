@@ -24,6 +24,13 @@ void print_training_message(const std::string& message);
 /// end) in a log file.
 std::function<void(const StepReport&)> step_printer();
 
+/// Callbacks for a run on images (train-classifier, train-siamese --finetune-trunk): notes and
+/// progress on stderr, epoch summaries on stdout (on stderr when stdout is kept for --json).
+TrainingCallbacks image_training_callbacks(bool json);
+
+/// Prints a finished image run: as JSON with --json, else its "done: ..." line.
+void print_image_training_outcome(const TrainingOutcome& outcome, bool json);
+
 /// Says how to resume a stopped run, then exits with 130.
 [[noreturn]] void exit_interrupted(const std::string& command, int64_t step, int epochs_done, const std::string& checkpoint,
                                    const std::string& run_dir);

@@ -83,4 +83,12 @@ torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int
 /// preprocessing. Throws Error naming the file for a missing file or a weight of the wrong shape.
 Model import_imagenet_squeezenet(const std::string& dir, const Preprocessing& preprocessing);
 
+/// Reads the ImageNet MobileNetV2 feature extractor in `dir` (weights/conv_<k>_{weight,bias}.npy,
+/// batch norm folded in, the 52 convolutions in forward order by k) into a model with no
+/// classifier. Throws Error naming the file for a missing file or a weight of the wrong shape.
+Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& preprocessing);
+
+/// The importer for `backbone` (squeezenet1.1 or mobilenetv2).
+Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing);
+
 }  // namespace pupembed

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "pupembed/backbone.hpp"
+
 namespace pupembed {
 
 /// A convolutional trunk: (N, 3, H, W) normalised images to an (N, C, h, w) feature map.
@@ -54,6 +56,39 @@ public:
 
     torch::nn::Conv2d conv0{nullptr};
     Fire fire[8] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+};
+
+/// A MobileNetV2 inverted-residual block: 1x1 expansion + ReLU6 (absent when the expansion
+/// ratio is 1), 3x3 depthwise + ReLU6, 1x1 linear projection; the input is added back when the
+/// stride is 1 and the channels match. The convolutions have biases and there is no batch
+/// normalisation: the published weights have it folded into the convolutions.
+class InvertedResidualImpl : public torch::nn::Module {
+public:
+    InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride, int64_t expand_ratio);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d expand{nullptr};  ///< null when the expansion ratio is 1
+    torch::nn::Conv2d depthwise{nullptr}, project{nullptr};
+    bool residual = false;
+};
+TORCH_MODULE(InvertedResidual);
+
+/// MobileNetV2 (width 1.0) up to its last 1x1 convolution: 1280 channels at 1/32 of the input
+/// size, e.g. 5 x 5 for 160 x 160 input.
+class MobileNetV2TrunkImpl : public TrunkImpl {
+public:
+    MobileNetV2TrunkImpl();
+    torch::Tensor forward(torch::Tensor images) override;
+    /// Layers: stem, block1 ... block17, last (the 1280-channel 1x1 convolution).
+    torch::Tensor forward_until(torch::Tensor images, const std::string& layer) override;
+    std::vector<std::string> layer_names() const override;
+    int64_t out_channels() const override { return 1280; }
+    std::string backbone() const override { return "mobilenetv2"; }
+    /// Every convolution in forward order (stem, each block's, last), as the weights list them.
+    std::vector<torch::nn::Conv2d> convolutions() const;
+
+    torch::nn::Conv2d stem{nullptr}, last{nullptr};
+    std::vector<InvertedResidual> blocks;
 };
 
 /// A head: takes the trunk's (N, C, h, w) feature map, gives an (N, D) output.
@@ -113,7 +148,7 @@ TORCH_MODULE(EmbeddingHead);
 /// an unknown kind.
 std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes);
 
-/// Creates the trunk named `backbone` ("squeezenet1.1"); throws Error for an unknown name.
+/// Creates the trunk named `backbone` (one of known_backbones()); throws Error for an unknown name.
 std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone);
 
 /// Converts every 4-D parameter and buffer of `module` to channels_last, which makes

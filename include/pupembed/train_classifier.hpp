@@ -1,4 +1,6 @@
-// Stage 1: train the breed classifier (a trunk plus a pool-bn-linear head), resumable.
+// Training on images, resumable: stage 1 (the breed classifier, a trunk plus a pool-bn-linear
+// head) and, with an embedding loss, stage 2 end to end (`train-siamese --finetune-trunk`: trunk,
+// classifier and embedding head together).
 #pragma once
 
 #include <atomic>
@@ -17,12 +19,12 @@ struct ClassifierTrainingOptions {
     std::string train_data;     ///< folder-per-class tree or list file
     std::string val_data;       ///< the same for validation; "" holds out val_fraction of train_data
     double val_fraction = 0.1;
-    std::string init;           ///< model file whose trunk starts the run; "none": random trunk
+    std::string init;           ///< model file whose weights start the run where they fit; "none": random trunk
     std::string run_dir;        ///< checkpoints, metrics and models go here
     std::string cache_dir;      ///< decoded-image caches; "" for default_cache_dir()
     std::string backbone = "squeezenet1.1";  ///< with init "none"; otherwise the init model's
-    int input_size = 128;       ///< network input (random crops of this size in training)
-    int resize = 146;           ///< images are cached at this size (shorter side, centre square)
+    int input_size = 0;         ///< network input (random crops of this size); 0: the init model's, or 128
+    int resize = 0;             ///< images are cached at this size (shorter side, centre square); 0: 8/7 of input_size
     int warmup_epochs = 2;      ///< head only, trunk frozen
     int epochs = 14;            ///< all layers
     int batch = 64;
@@ -37,6 +39,16 @@ struct ClassifierTrainingOptions {
     bool strict = false;        ///< fail on an unreadable image instead of skipping it
     int64_t max_pixels = 50'000'000;
     int64_t stop_after_steps = 0;  ///< > 0: stop (with a checkpoint) after this many steps in all
+
+    /// "" trains the classifier alone (stage 1). "proxy" also trains an embedding head on the
+    /// same trunk with the normalised-softmax proxy loss (stage 2 end to end); the run then keeps
+    /// the model with the best val MAP@R instead of the best top-1.
+    std::string embedding_loss;
+    int embedding_dim = 128;
+    int embedding_hidden = 512;
+    double proxy_lr = 1e-2;         ///< the class proxies' learning rate
+    double proxy_scale = 8;         ///< softmax scale (1 / temperature) of the proxy loss
+    double classifier_weight = 1;   ///< weight of the classifier's loss beside the embedding's
 
     nlohmann::json to_json() const;
     static ClassifierTrainingOptions from_json(const nlohmann::json& json);
@@ -66,6 +78,8 @@ struct EpochReport {
     double train_top1 = 0;
     double val_top1 = 0;
     double val_top5 = 0;
+    double val_recall_at_1 = -1;  ///< with an embedding loss; -1 otherwise
+    double val_map_at_r = -1;     ///< with an embedding loss; -1 otherwise
     double images_per_second = 0;
     double seconds = 0;
     bool best = false;
@@ -83,7 +97,8 @@ struct TrainingOutcome {
     bool finished = false;  ///< false: stopped early, resumable
     int epoch = 0;          ///< epochs completed
     int64_t step = 0;       ///< steps completed in all
-    double best_val_top1 = 0;
+    double best_val_top1 = 0;      ///< val top-1 of best.pt
+    double best_val_map_at_r = -1; ///< val MAP@R of best.pt, with an embedding loss
     std::string best_model;   ///< RUN_DIR/best.pt
     std::string final_model;  ///< RUN_DIR/final.pt (when finished)
     std::string checkpoint;   ///< RUN_DIR/checkpoint.ckpt
@@ -94,6 +109,9 @@ struct TrainingOutcome {
 /// training: an empty class folder, fewer than two classes, a list naming a missing file,
 /// train and val with different classes each throw Error.
 TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks = {});
+
+/// True when RUN_DIR holds a run started by train_classifier (stage 1, or stage 2 end to end).
+bool is_image_training_run(const std::string& run_dir);
 
 /// Continues the run in `run_dir` from its checkpoint exactly where it stopped (the thread count
 /// is not part of the run and may differ). `stop_after_steps` > 0 stops again at that step in all.
