@@ -17,6 +17,7 @@ packages=(
   libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
   libfaiss-dev                      # vector search
   libsqlite3-dev                    # gallery metadata
+  libssl-dev                        # SHA-256 of photos and models (OpenSSL's libcrypto)
   libcli11-dev                      # command-line parsing
   nlohmann-json3-dev                # JSON output and model-file headers
   zlib1g-dev                        # CRC-32 for model-file integrity

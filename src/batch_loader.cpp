@@ -25,8 +25,10 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     LoadedBatch batch;
     for (size_t i = begin; i < end; ++i) {
         try {
-            preprocess(load_image(paths_[i], load_), preprocessing_, chw.data() + batch.indices.size() * plane);
+            const Image image = load_image(paths_[i], load_);
+            preprocess(image, preprocessing_, chw.data() + batch.indices.size() * plane);
             batch.indices.push_back(i);
+            batch.sizes.push_back({image.width, image.height});
         } catch (const Error& e) {
             if (!skip_bad_) throw;
             batch.failures.push_back(e.what());

@@ -4,6 +4,7 @@
 
 #include <torch/types.h>
 
+#include <array>
 #include <future>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ namespace pupembed {
 struct LoadedBatch {
     std::vector<size_t> indices;        ///< positions in the path list of the images loaded
     torch::Tensor input;                ///< (n, 3, s, s) channels_last, n = indices.size()
+    std::vector<std::array<int, 2>> sizes;  ///< width and height of each image loaded
     std::vector<std::string> failures;  ///< "path: reason" of the images that could not be loaded
 };
 

@@ -40,25 +40,49 @@ std::vector<std::string> collect_image_paths(const std::vector<std::string>& inp
     return paths;
 }
 
+void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                             bool skip_bad, bool with_probabilities,
+                             const std::function<void(const EmbeddedBatch&)>& on_batch) {
+    torch::InferenceMode inference;
+    const bool probabilities = with_probabilities && model.network->classifier;
+    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad);
+    LoadedBatch loaded;
+    EmbeddedBatch batch;
+    size_t done = 0;
+    while (loader.next(loaded, done)) {
+        batch.indices = std::move(loaded.indices);
+        batch.sizes = std::move(loaded.sizes);
+        batch.failures = std::move(loaded.failures);
+        batch.embeddings = torch::Tensor();
+        batch.probabilities = torch::Tensor();
+        if (!batch.indices.empty()) {
+            const NetworkImpl::Outputs outputs = model.network->run(loaded.input, probabilities, true);
+            batch.embeddings = outputs.embeddings;
+            if (probabilities) batch.probabilities = outputs.logits.softmax(1);
+        }
+        on_batch(batch);
+        if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
+    }
+}
+
 EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                           bool skip_bad) {
     EmbeddingSet set;
     const auto start = std::chrono::steady_clock::now();
-    std::vector<torch::Tensor> parts;
-    torch::InferenceMode inference;
-    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad);
-    LoadedBatch batch;
-    size_t done = 0;
-    while (loader.next(batch, done)) {
-        for (auto& failure : batch.failures) set.failures.push_back(std::move(failure));
-        if (!batch.indices.empty()) {
-            parts.push_back(model.network->run(batch.input, false, true).embeddings);
-            for (const size_t i : batch.indices) set.paths.push_back(paths[i]);
-        }
-        if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
-    }
-    if (parts.empty()) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
-    set.vectors = torch::cat(parts);
+    // Rows are written into storage allocated once: a small tensor kept per batch would
+    // fragment the heap (see runtime.hpp).
+    torch::Tensor vectors = torch::empty({int64_t(paths.size()), model.network->embedding_size()});
+    int64_t rows = 0;
+    set.paths.reserve(paths.size());
+    for_each_embedded_batch(model, paths, options, skip_bad, false, [&](const EmbeddedBatch& batch) {
+        for (const auto& failure : batch.failures) set.failures.push_back(failure);
+        if (batch.indices.empty()) return;
+        vectors.narrow(0, rows, int64_t(batch.indices.size())).copy_(batch.embeddings);
+        rows += int64_t(batch.indices.size());
+        for (const size_t i : batch.indices) set.paths.push_back(paths[i]);
+    });
+    if (rows == 0) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
+    set.vectors = vectors.narrow(0, 0, rows);
     set.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return set;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "pupembed/classify.hpp"
 
@@ -26,6 +27,14 @@ InferenceOptions start_inference(const RuntimeOptions& options, const std::strin
 void finish_progress();
 void mark_progress_drawn();
 
+/// The model file to use: `given`, else $PUPEMBED_MODEL, else the default model shipped in the
+/// source tree's models/ (or an install's share/pupembed/). Throws Error saying how to get or
+/// name one when none is found.
+std::string model_path_or_default(const std::string& given);
+
+/// Where the default model is looked for, in order.
+std::vector<std::string> default_model_candidates();
+
 /// Prints `value` to stdout as indented JSON followed by a newline.
 void print_json(const nlohmann::json& value);
 
@@ -40,5 +49,11 @@ void register_extract(CLI::App& app);
 void register_train_siamese(CLI::App& app);
 void register_embed(CLI::App& app);
 void register_export(CLI::App& app);
+void register_breed(CLI::App& app);
+void register_index(CLI::App& app);
+void register_similar(CLI::App& app);
+void register_search(CLI::App& app);
+void register_algebra(CLI::App& app);
+void register_dedup(CLI::App& app);
 
 }  // namespace pupembed::cli

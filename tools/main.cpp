@@ -38,6 +38,12 @@ int main(int argc, char** argv) {
     pupembed::cli::register_train_siamese(app);
     pupembed::cli::register_embed(app);
     pupembed::cli::register_export(app);
+    pupembed::cli::register_breed(app);
+    pupembed::cli::register_index(app);
+    pupembed::cli::register_similar(app);
+    pupembed::cli::register_search(app);
+    pupembed::cli::register_algebra(app);
+    pupembed::cli::register_dedup(app);
 
     try {
         app.parse(argc, argv);

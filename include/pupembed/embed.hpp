@@ -3,6 +3,8 @@
 
 #include <torch/types.h>
 
+#include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,22 @@ struct EmbeddingSet {
 /// The image files named by `inputs`: files as given, folders searched recursively for
 /// .jpg/.jpeg/.png/.webp/.bmp (sorted). Throws Error for an input that does not exist.
 std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs);
+
+/// One batch of photos embedded.
+struct EmbeddedBatch {
+    std::vector<size_t> indices;            ///< positions in the path list of the photos embedded
+    std::vector<std::array<int, 2>> sizes;  ///< each photo's width and height
+    torch::Tensor embeddings;               ///< (n, D) unit vectors
+    torch::Tensor probabilities;            ///< (n, classes) when asked for and the model has a classifier
+    std::vector<std::string> failures;      ///< "path: reason" of photos that could not be read
+};
+
+/// Runs the model over `paths` batch by batch, decoding the next batch on another thread while
+/// the network runs, and hands each batch to `on_batch`. With `skip_bad`, unreadable photos are
+/// listed in the batch's failures; without, the first is thrown as Error.
+void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                             bool skip_bad, bool with_probabilities,
+                             const std::function<void(const EmbeddedBatch&)>& on_batch);
 
 /// Embeds `paths` with the model's embedding head (or its normalised pooled features). With
 /// `skip_bad` an unreadable photo is listed in `failures` and skipped; without it, it is an Error.

@@ -1,0 +1,27 @@
+// "Puppy algebra": expressions that add and subtract photos, e.g.
+//   a.jpg + b.jpg - c.jpg        0.5*a.jpg + 0.5*(#12 - #40)        'dog (1).jpg' + #3
+// Operands are photo files or gallery ids (#12); quotes allow spaces and parentheses in paths;
+// a number followed by * weighs what follows. The expression is linear, so it flattens to one
+// weight per operand.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pupembed {
+
+struct AlgebraTerm {
+    double weight = 1;
+    std::string operand;  ///< a path, or "#<id>" for a gallery image
+    int column = 1;       ///< where the operand starts in the expression (1-based)
+};
+
+/// Parses `expression`. Throws Error whose message starts "column N:" and says what was expected
+/// for a syntax error (an empty expression, a missing operand or operator, unbalanced parentheses,
+/// a number without * and an operand after it, an unterminated quote).
+std::vector<AlgebraTerm> parse_algebra(const std::string& expression);
+
+/// True for "#<digits>", setting `id`.
+bool parse_gallery_id(const std::string& operand, long long& id);
+
+}  // namespace pupembed

@@ -1,0 +1,68 @@
+// Nearest neighbours among unit vectors by inner product (= cosine similarity), with FAISS: an
+// exact scan, or an HNSW graph (approximate, much faster) for large collections.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pupembed {
+
+enum class IndexKind {
+    Exact,  ///< every vector is compared with the query: exact, time linear in the size
+    Hnsw,   ///< a hierarchical navigable small-world graph: approximate, time about logarithmic
+};
+
+/// "exact" or "hnsw"; and back (throws Error for another name).
+std::string index_kind_name(IndexKind kind);
+IndexKind index_kind_from_name(const std::string& name);
+
+struct SearchHit {
+    int64_t id = -1;
+    float similarity = 0;  ///< inner product; cosine similarity for unit vectors
+};
+
+/// HNSW settings: `links` per node (FAISS's M), the candidate list while building
+/// (efConstruction) and while searching (efSearch; more: better recall, slower).
+struct HnswSettings {
+    int links = 32;
+    int build_candidates = 80;
+    int search_candidates = 128;
+};
+
+class VectorIndex {
+public:
+    VectorIndex(int64_t dimension, IndexKind kind, const HnswSettings& hnsw = {});
+    ~VectorIndex();
+    VectorIndex(VectorIndex&&) noexcept;
+    VectorIndex& operator=(VectorIndex&&) noexcept;
+
+    /// Adds `count` vectors (count x dimension floats, row after row) under the given ids.
+    void add(const float* vectors, const int64_t* ids, int64_t count);
+
+    /// For each of `count` queries, up to `k` hits, most similar first, leaving out `exclude`.
+    std::vector<std::vector<SearchHit>> search(const float* queries, int64_t count, int k,
+                                               const std::vector<int64_t>& exclude = {}) const;
+
+    int64_t size() const;
+    int64_t dimension() const { return dimension_; }
+    IndexKind kind() const { return kind_; }
+    /// Sets efSearch of an HNSW index (ignored by an exact one).
+    void set_search_candidates(int candidates);
+
+    /// Writes the index to `path` atomically: magic "PUPINDEX", format version, `note` (for
+    /// the caller, e.g. what the index was built from), FAISS's serialisation, CRC-32. load()
+    /// reads one back and its note. Both throw Error naming the file.
+    void save(const std::string& path, const std::string& note = "") const;
+    static VectorIndex load(const std::string& path, std::string* note = nullptr);
+
+private:
+    struct State;
+    VectorIndex(std::unique_ptr<State> state, int64_t dimension, IndexKind kind);
+    std::unique_ptr<State> state_;
+    int64_t dimension_ = 0;
+    IndexKind kind_ = IndexKind::Exact;
+};
+
+}  // namespace pupembed

@@ -1,0 +1,335 @@
+// The gallery's parts: the vector index against brute force, the SQLite gallery file, the
+// algebra parser, duplicates.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <random>
+
+#include "pupembed/algebra.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/gallery.hpp"
+#include "pupembed/queries.hpp"
+#include "pupembed/vector_index.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using pupembed::Error;
+using pupembed::testing::TempDir;
+
+namespace {
+
+/// `count` random unit vectors of size `dimension`, row after row.
+std::vector<float> unit_vectors(int64_t count, int64_t dimension, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal;
+    std::vector<float> values(static_cast<size_t>(count * dimension));
+    for (int64_t i = 0; i < count; ++i) {
+        float* row = values.data() + i * dimension;
+        double norm = 0;
+        for (int64_t j = 0; j < dimension; ++j) {
+            row[j] = normal(rng);
+            norm += double(row[j]) * row[j];
+        }
+        for (int64_t j = 0; j < dimension; ++j) row[j] = float(row[j] / std::sqrt(norm));
+    }
+    return values;
+}
+
+/// The k ids of highest inner product with `query`, by brute force (ties: lower id first).
+std::vector<int64_t> brute_force(const std::vector<float>& data, const std::vector<int64_t>& ids, const float* query,
+                                 int64_t dimension, int k) {
+    std::vector<std::pair<float, int64_t>> scored;
+    for (size_t i = 0; i < ids.size(); ++i) {
+        float dot = 0;
+        for (int64_t j = 0; j < dimension; ++j) dot += data[i * size_t(dimension) + size_t(j)] * query[j];
+        scored.push_back({-dot, ids[i]});
+    }
+    std::sort(scored.begin(), scored.end());
+    std::vector<int64_t> best;
+    for (int i = 0; i < k && i < int(scored.size()); ++i) best.push_back(scored[size_t(i)].second);
+    return best;
+}
+
+std::string error_of(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+#define EXPECT_ERROR_CONTAINS(action, text)                                   \
+    do {                                                                      \
+        const std::string message_ = error_of([&] { action; });               \
+        EXPECT_NE(message_.find(text), std::string::npos) << message_;        \
+    } while (0)
+
+pupembed::GalleryImage image(const std::string& path, const std::string& hash = "h") {
+    pupembed::GalleryImage result;
+    result.path = path;
+    result.content_hash = hash;
+    result.file_size = 10;
+    result.width = result.height = 64;
+    result.added = "2026-01-01T00:00:00Z";
+    result.breed = "pug";
+    result.breed_probability = 0.5;
+    return result;
+}
+
+}  // namespace
+
+TEST(VectorIndex, ExactSearchMatchesBruteForce) {
+    const int64_t n = 2000, d = 32;
+    const auto data = unit_vectors(n, d, 1);
+    std::vector<int64_t> ids(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) ids[size_t(i)] = 1000 + 3 * i;  // ids need not be positions
+    pupembed::VectorIndex index(d, pupembed::IndexKind::Exact);
+    index.add(data.data(), ids.data(), n);
+    const auto queries = unit_vectors(20, d, 2);
+    const auto hits = index.search(queries.data(), 20, 10);
+    for (int q = 0; q < 20; ++q) {
+        std::vector<int64_t> got;
+        for (const auto& hit : hits[size_t(q)]) got.push_back(hit.id);
+        EXPECT_EQ(got, brute_force(data, ids, queries.data() + q * d, d, 10)) << "query " << q;
+        EXPECT_TRUE(std::is_sorted(hits[size_t(q)].begin(), hits[size_t(q)].end(),
+                                   [](const auto& a, const auto& b) { return a.similarity > b.similarity; }));
+    }
+    // Excluded ids are left out and the next ones take their place.
+    const auto first = hits[0];
+    const auto without = index.search(queries.data(), 1, 10, {first[0].id, first[3].id});
+    std::vector<int64_t> expected;
+    for (const auto& id : brute_force(data, ids, queries.data(), d, 12))
+        if (id != first[0].id && id != first[3].id) expected.push_back(id);
+    std::vector<int64_t> got;
+    for (const auto& hit : without[0]) got.push_back(hit.id);
+    EXPECT_EQ(got, expected);
+    // Asking for more than there is gives all.
+    pupembed::VectorIndex small(d, pupembed::IndexKind::Exact);
+    small.add(data.data(), ids.data(), 3);
+    EXPECT_EQ(small.search(queries.data(), 1, 10)[0].size(), 3u);
+}
+
+TEST(VectorIndex, HnswFindsMostTrueNeighboursAndSurvivesSaveAndLoad) {
+    const int64_t n = 5000, d = 16;
+    const auto data = unit_vectors(n, d, 3);
+    std::vector<int64_t> ids(static_cast<size_t>(n));
+    std::iota(ids.begin(), ids.end(), 1);
+    pupembed::VectorIndex index(d, pupembed::IndexKind::Hnsw);
+    index.add(data.data(), ids.data(), n);
+    const auto queries = unit_vectors(50, d, 4);
+    auto recall = [&](const pupembed::VectorIndex& searched) {
+        const auto hits = searched.search(queries.data(), 50, 10);
+        int found = 0;
+        for (int q = 0; q < 50; ++q) {
+            const auto truth = brute_force(data, ids, queries.data() + q * d, d, 10);
+            for (const auto& hit : hits[size_t(q)]) found += int(std::count(truth.begin(), truth.end(), hit.id));
+        }
+        return found / 500.0;
+    };
+    const double before = recall(index);
+    EXPECT_GT(before, 0.9);
+    TempDir dir;
+    const std::string path = (dir / "x.index").string();
+    index.save(path, "note");
+    std::string note;
+    const pupembed::VectorIndex back = pupembed::VectorIndex::load(path, &note);
+    EXPECT_EQ(note, "note");
+    EXPECT_EQ(back.kind(), pupembed::IndexKind::Hnsw);
+    EXPECT_EQ(back.size(), n);
+    EXPECT_DOUBLE_EQ(recall(back), before);
+
+    // Damage is refused with the file's name.
+    std::string bytes = pupembed::read_file(path);
+    pupembed::testing::write_bytes(dir / "cut.index", bytes.substr(0, bytes.size() / 2));
+    EXPECT_ERROR_CONTAINS(pupembed::VectorIndex::load((dir / "cut.index").string()), "damaged vector index");
+    bytes[bytes.size() / 2] ^= 0x55;
+    pupembed::testing::write_bytes(dir / "flip.index", bytes);
+    EXPECT_ERROR_CONTAINS(pupembed::VectorIndex::load((dir / "flip.index").string()), "CRC mismatch");
+    pupembed::testing::write_bytes(dir / "other.index", "hello, not an index");
+    EXPECT_ERROR_CONTAINS(pupembed::VectorIndex::load((dir / "other.index").string()), "not a pupembed vector index");
+}
+
+TEST(Gallery, StoresFindsReplacesAndRemoves) {
+    TempDir dir;
+    const std::string path = (dir / "g.db").string();
+    EXPECT_ERROR_CONTAINS(pupembed::Gallery::open(path, false), "no such gallery");
+    pupembed::Gallery gallery = pupembed::Gallery::open(path, true);
+    EXPECT_EQ(gallery.size(), 0);
+    EXPECT_TRUE(gallery.model().id.empty());
+    const pupembed::GalleryModel model{"m1", "/models/m1.pt", 4};
+    std::vector<pupembed::GalleryImage> images{image("/a.jpg"), image("/b.jpg")};
+    const std::vector<float> vectors{1, 0, 0, 0, 0, 1, 0, 0};
+    const int64_t generation = gallery.generation();
+    gallery.put(model, images, vectors.data());
+    EXPECT_GT(gallery.generation(), generation);
+    EXPECT_EQ(gallery.size(), 2);
+    EXPECT_GT(images[1].id, images[0].id);
+    EXPECT_EQ(gallery.find_path("/b.jpg")->id, images[1].id);
+    EXPECT_EQ(gallery.vector(images[1].id), (std::vector<float>{0, 1, 0, 0}));
+    EXPECT_EQ(gallery.model().path, "/models/m1.pt");
+
+    // The same path again replaces the row and keeps its id.
+    std::vector<pupembed::GalleryImage> changed{image("/b.jpg", "h2")};
+    const std::vector<float> new_vector{0, 0, 1, 0};
+    gallery.put(model, changed, new_vector.data());
+    EXPECT_EQ(changed[0].id, images[1].id);
+    EXPECT_EQ(gallery.size(), 2);
+    EXPECT_EQ(gallery.find(images[1].id)->content_hash, "h2");
+    EXPECT_EQ(gallery.vector(images[1].id), new_vector);
+
+    // Search sees the change; a query's own id can be left out.
+    const auto hits = pupembed::search_gallery(gallery, {0, 0, 1, 0}, 5);
+    ASSERT_EQ(hits.size(), 2u);
+    EXPECT_EQ(hits[0].image.path, "/b.jpg");
+    EXPECT_NEAR(hits[0].distance, 0.0, 1e-6);
+    EXPECT_EQ(pupembed::search_gallery(gallery, {0, 0, 1, 0}, 5, {images[1].id}).size(), 1u);
+
+    // Another model is refused unless replacing, which drops the old vectors.
+    std::vector<pupembed::GalleryImage> other{image("/c.jpg")};
+    const pupembed::GalleryModel model2{"m2", "/models/m2.pt", 4};
+    EXPECT_ERROR_CONTAINS(gallery.put(model2, other, vectors.data()), "another model");
+    EXPECT_EQ(gallery.size(), 2) << "a refused change leaves the gallery as it was";
+    gallery.put(model2, other, vectors.data(), true);
+    EXPECT_EQ(gallery.size(), 1);
+    EXPECT_EQ(gallery.model().id, "m2");
+
+    EXPECT_EQ(gallery.remove({other[0].id, 999}), 1);
+    EXPECT_EQ(gallery.size(), 0);
+
+    // Reopened, it holds what was committed.
+    pupembed::Gallery again = pupembed::Gallery::open(path, false);
+    EXPECT_EQ(again.model().id, "m2");
+    EXPECT_EQ(again.size(), 0);
+}
+
+TEST(Gallery, HnswIndexIsKeptBesideTheFileAndRebuiltWhenStale) {
+    TempDir dir;
+    const std::string path = (dir / "g.db").string();
+    pupembed::Gallery gallery = pupembed::Gallery::open(path, true);
+    const int64_t n = 300, d = 8;
+    const auto data = unit_vectors(n, d, 5);
+    std::vector<pupembed::GalleryImage> images;
+    for (int64_t i = 0; i < n; ++i) images.push_back(image("/p" + std::to_string(i) + ".jpg"));
+    gallery.put({"m", "/m.pt", d}, images, data.data());
+    const std::vector<float> query(data.begin(), data.begin() + d);
+    const auto exact = pupembed::search_gallery(gallery, query, 5, {}, pupembed::IndexChoice::Exact);
+    const auto approximate = pupembed::search_gallery(gallery, query, 5, {}, pupembed::IndexChoice::Hnsw);
+    EXPECT_EQ(exact[0].image.id, approximate[0].image.id);
+    EXPECT_TRUE(fs::exists(path + ".index"));
+    // After a change the stored index no longer matches and is rebuilt.
+    gallery.remove({exact[0].image.id});
+    const auto after = pupembed::search_gallery(gallery, query, 5, {}, pupembed::IndexChoice::Hnsw);
+    EXPECT_NE(after[0].image.id, exact[0].image.id);
+    // A damaged index file is rebuilt too, not trusted.
+    pupembed::testing::write_bytes(path + ".index", "garbage");
+    pupembed::Gallery reopened = pupembed::Gallery::open(path, false);
+    EXPECT_EQ(pupembed::search_gallery(reopened, query, 5, {}, pupembed::IndexChoice::Hnsw)[0].image.id, after[0].image.id);
+}
+
+TEST(Gallery, ForeignDamagedAndNewerFilesAreRefused) {
+    TempDir dir;
+    pupembed::testing::write_bytes(dir / "text.db", std::string(4096, 'x'));
+    EXPECT_ERROR_CONTAINS(pupembed::Gallery::open((dir / "text.db").string(), false), "not a pupembed gallery");
+    // Another program's SQLite database.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "other.db").string().c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "CREATE TABLE t (x INTEGER)", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    EXPECT_ERROR_CONTAINS(pupembed::Gallery::open((dir / "other.db").string(), false), "another program");
+    // A newer version.
+    const std::string newer = (dir / "newer.db").string();
+    pupembed::Gallery::open(newer, true);
+    ASSERT_EQ(sqlite3_open(newer.c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    EXPECT_ERROR_CONTAINS(pupembed::Gallery::open(newer, false), "newer than this build reads");
+    // A vector of the wrong size.
+    const std::string broken = (dir / "broken.db").string();
+    {
+        pupembed::Gallery gallery = pupembed::Gallery::open(broken, true);
+        std::vector<pupembed::GalleryImage> images{image("/a.jpg")};
+        const std::vector<float> vector{1, 0, 0, 0};
+        gallery.put({"m", "/m.pt", 4}, images, vector.data());
+    }
+    ASSERT_EQ(sqlite3_open(broken.c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "UPDATE images SET vector = x'0000'", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    pupembed::Gallery gallery = pupembed::Gallery::open(broken, false);
+    EXPECT_ERROR_CONTAINS(pupembed::search_gallery(gallery, {1, 0, 0, 0}, 3), "damaged gallery");
+}
+
+TEST(Algebra, ParsesWeightsParenthesesIdsAndQuotes) {
+    auto terms = pupembed::parse_algebra("a.jpg + b.jpg - c.jpg");
+    ASSERT_EQ(terms.size(), 3u);
+    EXPECT_EQ(terms[0].operand, "a.jpg");
+    EXPECT_DOUBLE_EQ(terms[1].weight, 1);
+    EXPECT_DOUBLE_EQ(terms[2].weight, -1);
+    EXPECT_EQ(terms[2].column, 17);
+
+    terms = pupembed::parse_algebra("0.5*a.jpg - 2*(#12 - 'my dog (1).jpg') + n02085620-Chihuahua/x.jpg");
+    ASSERT_EQ(terms.size(), 4u);
+    EXPECT_DOUBLE_EQ(terms[0].weight, 0.5);
+    EXPECT_EQ(terms[1].operand, "#12");
+    EXPECT_DOUBLE_EQ(terms[1].weight, -2);
+    EXPECT_EQ(terms[2].operand, "my dog (1).jpg");
+    EXPECT_DOUBLE_EQ(terms[2].weight, 2);
+    EXPECT_EQ(terms[3].operand, "n02085620-Chihuahua/x.jpg") << "a '-' inside a name is part of it";
+
+    terms = pupembed::parse_algebra("-a.jpg");
+    ASSERT_EQ(terms.size(), 1u);
+    EXPECT_DOUBLE_EQ(terms[0].weight, -1);
+    long long id = 0;
+    EXPECT_TRUE(pupembed::parse_gallery_id("#12", id));
+    EXPECT_EQ(id, 12);
+    EXPECT_FALSE(pupembed::parse_gallery_id("#1x", id));
+}
+
+TEST(Algebra, SyntaxErrorsNameTheirColumn) {
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra(""), "column 1: empty expression");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("a.jpg +"), "column 8: expected a photo");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("a.jpg b.jpg"), "column 7: expected + or - before 'b.jpg'");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("(a.jpg + b.jpg"), "column 15: expected ')' to close the '(' at column 1");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("a.jpg)"), "column 6: ')' without a matching '('");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("2 a.jpg"), "column 3: expected '*' after the weight 2");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("a.jpg + 'b.jpg"), "column 9: unterminated quote");
+    EXPECT_ERROR_CONTAINS(pupembed::parse_algebra("a.jpg + * b.jpg"), "column 9: expected a photo");
+}
+
+TEST(Queries, CombineNormalisesAndRefusesNothing) {
+    pupembed::QueryPhoto a, b;
+    a.vector = {1, 0};
+    b.vector = {0, 1};
+    const auto sum = pupembed::combine({a, b}, {1, 1});
+    EXPECT_NEAR(sum[0], std::sqrt(0.5), 1e-6);
+    EXPECT_NEAR(sum[1], std::sqrt(0.5), 1e-6);
+    EXPECT_ERROR_CONTAINS(pupembed::combine({a, a}, {1, -1}), "adds up to nothing");
+    EXPECT_NEAR(pupembed::cosine_similarity({1, 0}, {1, 1}), std::sqrt(0.5), 1e-6);
+}
+
+TEST(Queries, DuplicatesAreGroupedTransitively) {
+    TempDir dir;
+    pupembed::Gallery gallery = pupembed::Gallery::open((dir / "g.db").string(), true);
+    // 1 ~ 2 ~ 3 (each step 0.02 apart in cosine distance, 1 and 3 about 0.08), 4 alone, 5 ~ 6.
+    auto unit = [](double angle) { return std::vector<float>{float(std::cos(angle)), float(std::sin(angle)), 0}; };
+    const double step = std::acos(1 - 0.02);
+    std::vector<std::vector<float>> rows{unit(0), unit(step), unit(2 * step), {0, 0, 1}, unit(2.0), unit(2.0 + step / 2)};
+    std::vector<float> values;
+    std::vector<pupembed::GalleryImage> images;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        values.insert(values.end(), rows[i].begin(), rows[i].end());
+        images.push_back(image("/" + std::to_string(i) + ".jpg"));
+    }
+    gallery.put({"m", "/m.pt", 3}, images, values.data());
+    const auto groups = pupembed::find_duplicates(gallery, 0.03);
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups[0], (std::vector<int64_t>{images[0].id, images[1].id, images[2].id}));
+    EXPECT_EQ(groups[1], (std::vector<int64_t>{images[4].id, images[5].id}));
+    EXPECT_TRUE(pupembed::find_duplicates(gallery, 0.001).empty());
+}

@@ -1,0 +1,263 @@
+// End-to-end runs of the gallery commands on real photos: index add / prune / rm / stats, search,
+// similar, algebra, breed, dedup, and a SIGKILL in the middle of `index add`.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "pupembed/file_io.hpp"
+#include "pupembed/gallery.hpp"
+#include "pupembed/queries.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using pupembed::testing::quote;
+using pupembed::testing::run_pupembed;
+using pupembed::testing::shared_dir;
+using pupembed::testing::TempDir;
+
+namespace {
+
+const char kWeights[] = "weights/squeezenet1.1-imagenet";
+const char kVal[] = "data/stanford-dogs-64/val";
+
+/// Copies the first `count` photos of each of `breeds` (of val) into `to`/<breed>/.
+std::vector<fs::path> copy_photos(const fs::path& to, const std::vector<std::string>& breeds, size_t count) {
+    std::vector<fs::path> copied;
+    for (const auto& breed : breeds) {
+        std::vector<fs::path> photos;
+        for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / breed)) photos.push_back(entry.path());
+        std::sort(photos.begin(), photos.end());
+        fs::create_directories(to / breed);
+        for (size_t i = 0; i < count && i < photos.size(); ++i) {
+            copied.push_back(to / breed / photos[i].filename());
+            fs::copy_file(photos[i], copied.back());
+        }
+    }
+    return copied;
+}
+
+json run_json(const std::string& args) {
+    const auto result = run_pupembed(args + " --json");
+    EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;
+    try {
+        return json::parse(result.out);
+    } catch (const json::exception& e) {
+        ADD_FAILURE() << args << ": not JSON: " << result.out;
+        return json();
+    }
+}
+
+class GalleryCommands : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(shared_dir() / kWeights) || !fs::exists(shared_dir() / kVal))
+            GTEST_SKIP() << "skipped: needs " << shared_dir() / kWeights << " and " << shared_dir() / kVal;
+        model_ = (dir_ / "m.pt").string();
+        const auto imported = run_pupembed("import-imagenet " + quote((shared_dir() / kWeights).string()) + " -o " + quote(model_));
+        ASSERT_EQ(imported.exit_code, 0) << imported.err;
+        db_ = (dir_ / "g.db").string();
+    }
+    std::string common() const { return " --db " + quote(db_) + " --threads 1"; }
+    TempDir dir_;
+    std::string model_, db_;
+};
+
+}  // namespace
+
+TEST_F(GalleryCommands, AddIsIncrementalAndPruneAndRmRemove) {
+    const auto photos = copy_photos(dir_ / "photos", {"n02085620-Chihuahua", "n02110958-pug"}, 3);
+    const std::string add = "index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common();
+    json out = run_json(add);
+    EXPECT_EQ(out.at("added"), 6);
+    EXPECT_EQ(out.at("embedded"), 6);
+    EXPECT_EQ(out.at("size"), 6);
+
+    out = run_json(add);
+    EXPECT_EQ(out.at("unchanged"), 6) << "unchanged photos are not embedded again";
+    EXPECT_EQ(out.at("embedded"), 0);
+
+    // A changed photo (another photo's bytes) is re-embedded under the same id.
+    const auto before = pupembed::Gallery::open(db_, false).find_path(photos[0].string());
+    ASSERT_TRUE(before);
+    fs::copy_file(photos[4], photos[0], fs::copy_options::overwrite_existing);
+    out = run_json(add);
+    EXPECT_EQ(out.at("updated"), 1);
+    EXPECT_EQ(out.at("unchanged"), 5);
+    {
+        pupembed::Gallery gallery = pupembed::Gallery::open(db_, false);
+        const auto after = gallery.find_path(photos[0].string());
+        ASSERT_TRUE(after);
+        EXPECT_EQ(after->id, before->id);
+        EXPECT_NE(after->content_hash, before->content_hash);
+        EXPECT_EQ(after->content_hash, pupembed::sha256_hex(pupembed::read_file(photos[4].string())));
+        EXPECT_NEAR(pupembed::cosine_similarity(gallery.vector(after->id),
+                                                gallery.vector(gallery.find_path(photos[4].string())->id)),
+                    1.0, 1e-5);
+    }
+
+    // A photo whose file is gone is pruned; rm takes ids and paths.
+    fs::remove(photos[1]);
+    out = run_json("index prune --db " + quote(db_));
+    ASSERT_EQ(out.at("removed").size(), 1u);
+    EXPECT_EQ(out.at("removed")[0].at("path"), photos[1].string());
+    out = run_json("index rm " + quote("#" + std::to_string(before->id)) + " " + quote(photos[2].string()) + " --db " + quote(db_));
+    EXPECT_EQ(out.at("size"), 3);
+    const auto missing = run_pupembed("index rm 999 --db " + quote(db_));
+    EXPECT_EQ(missing.exit_code, 1);
+    out = run_json("index stats --db " + quote(db_));
+    EXPECT_EQ(out.at("photos"), 3);
+    EXPECT_EQ(out.at("dimension"), 512);
+    EXPECT_EQ(out.at("model"), fs::absolute(model_).lexically_normal().string());
+}
+
+TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
+    const auto photos = copy_photos(dir_ / "photos", {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"}, 4);
+    run_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+
+    // search: a gallery photo is left out of its own results; distances ascend; brute force agrees.
+    json out = run_json("search " + quote(photos[5].string()) + " -k 4" + common());
+    ASSERT_EQ(out.at("results").size(), 4u);
+    const int64_t self = out.at("query").at("gallery_id");
+    pupembed::Gallery gallery = pupembed::Gallery::open(db_, false);
+    const auto query = gallery.vector(self);
+    std::vector<std::pair<float, int64_t>> truth;
+    for (const auto& image : gallery.images())
+        if (image.id != self) truth.push_back({1 - pupembed::cosine_similarity(query, gallery.vector(image.id)), image.id});
+    std::sort(truth.begin(), truth.end());
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(out.at("results")[i].at("id"), truth[i].second) << "rank " << i + 1;
+        EXPECT_NEAR(out.at("results")[i].at("distance").get<double>(), truth[i].first, 1e-4);
+    }
+    const json by_id = run_json("search " + quote("#" + std::to_string(self)) + " -k 4" + common());
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(by_id.at("results")[i].at("id"), out.at("results")[i].at("id"));
+        EXPECT_NEAR(by_id.at("results")[i].at("distance").get<double>(), out.at("results")[i].at("distance").get<double>(), 1e-5);
+    }
+
+    // similar: a photo and itself, and two photos; gallery ids work too.
+    out = run_json("similar " + quote(photos[0].string()) + " " + quote(photos[0].string()) + " -m " + quote(model_));
+    EXPECT_NEAR(out.at("similarity").get<double>(), 1.0, 1e-5);
+    EXPECT_FALSE(out.at("a").at("breed").get<std::string>().empty());
+    out = run_json("similar " + quote(photos[0].string()) + " " + quote("#" + std::to_string(self)) + common());
+    EXPECT_NEAR(out.at("distance").get<double>(),
+                1 - pupembed::cosine_similarity(gallery.vector(gallery.find_path(photos[0].string())->id), query), 1e-4);
+
+    // algebra: the inputs are left out; a syntax error points at its column.
+    out = run_json("algebra " + quote(photos[0].string() + " + #" + std::to_string(self) + " - 0.5*" + photos[9].string()) +
+                   " -k 3" + common());
+    ASSERT_EQ(out.at("results").size(), 3u);
+    for (const auto& result : out.at("results")) {
+        EXPECT_NE(result.at("path"), photos[0].string());
+        EXPECT_NE(result.at("id"), self);
+        EXPECT_NE(result.at("path"), photos[9].string());
+    }
+    EXPECT_DOUBLE_EQ(out.at("terms")[2].at("weight").get<double>(), -0.5);
+    const auto bad = run_pupembed("algebra \"#1 + (#2\"" + common());
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("column 9: expected ')'"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("  #1 + (#2\n          ^\n"), std::string::npos) << bad.err;
+    const auto nothing = run_pupembed("algebra \"#1 - #1\"" + common());
+    EXPECT_EQ(nothing.exit_code, 1);
+    EXPECT_NE(nothing.err.find("adds up to nothing"), std::string::npos) << nothing.err;
+
+    // breed: 5 breeds with probabilities that add up to at most 1.
+    out = run_json("breed " + quote(photos[4].string()) + " -m " + quote(model_));
+    ASSERT_EQ(out.at("predictions")[0].at("top").size(), 5u);
+    double total = 0;
+    for (const auto& score : out.at("predictions")[0].at("top")) total += score.at("probability").get<double>();
+    EXPECT_LE(total, 1.0 + 1e-5);
+
+    // dedup: a copy of a photo under another name is its duplicate.
+    fs::copy_file(photos[3], dir_ / "photos" / "copy.jpg");
+    run_json("index add " + quote((dir_ / "photos" / "copy.jpg").string()) + common());
+    out = run_json("dedup --threshold 0.001 --db " + quote(db_));
+    ASSERT_EQ(out.at("groups").size(), 1u);
+    EXPECT_EQ(out.at("groups")[0].size(), 2u);
+}
+
+TEST_F(GalleryCommands, AnotherModelNeedsReembedAndBadGalleriesAreRefused) {
+    const auto files = copy_photos(dir_ / "photos", {"n02110958-pug"}, 3);
+    const std::string photos = quote((dir_ / "photos").string());
+    run_json("index add " + photos + " -m " + quote(model_) + common());
+    const std::string other = (dir_ / "other.pt").string();
+    ASSERT_EQ(run_pupembed("import-imagenet " + quote((shared_dir() / kWeights).string()) + " --input-size 96 -o " +
+                           quote(other)).exit_code, 0);
+    const auto refused = run_pupembed("index add " + photos + " -m " + quote(other) + common());
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("--reembed"), std::string::npos) << refused.err;
+    const auto search = run_pupembed("search " + quote(files[0].string()) + " -m " + quote(other) + common());
+    EXPECT_EQ(search.exit_code, 1);
+    EXPECT_NE(search.err.find("another model"), std::string::npos) << search.err;
+    json out = run_json("index add " + photos + " -m " + quote(other) + " --reembed" + common());
+    EXPECT_EQ(out.at("embedded"), 3);
+    EXPECT_EQ(run_json("index stats --db " + quote(db_)).at("model"), fs::absolute(other).lexically_normal().string());
+
+    pupembed::testing::write_bytes(dir_ / "bad.db", std::string(5000, 'z'));
+    const auto damaged = run_pupembed("search '#1' --db " + quote((dir_ / "bad.db").string()));
+    EXPECT_EQ(damaged.exit_code, 1);
+    EXPECT_NE(damaged.err.find("not a pupembed gallery"), std::string::npos) << damaged.err;
+    const auto absent = run_pupembed("search '#1' --db " + quote((dir_ / "none.db").string()));
+    EXPECT_EQ(absent.exit_code, 1);
+    EXPECT_NE(absent.err.find("no such gallery"), std::string::npos) << absent.err;
+    EXPECT_FALSE(fs::exists(dir_ / "none.db")) << "a query must not create a gallery";
+}
+
+// SIGKILL during `index add`: the gallery opens and holds whole committed batches, each photo
+// with its file's hash and a vector; adding again completes it without re-embedding those.
+TEST_F(GalleryCommands, KilledAddLeavesACommittedSubset) {
+    const auto photos = copy_photos(dir_ / "photos",
+                                    {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever", "n02106662-German_shepherd"}, 30);
+    const size_t total = photos.size();
+    const std::string command = quote(PUPEMBED_CLI) + " index add " + quote((dir_ / "photos").string()) + " -m " +
+                                quote(model_) + " --batch 4" + common() + " > /dev/null 2>&1";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    // Kill it once a few batches are committed (read-only polling, so the test never writes).
+    int64_t seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (seen < 12 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        sqlite3* db = nullptr;
+        if (sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+            sqlite3_stmt* statement = nullptr;
+            if (sqlite3_prepare_v2(db, "SELECT count(*) FROM images", -1, &statement, nullptr) == SQLITE_OK &&
+                sqlite3_step(statement) == SQLITE_ROW)
+                seen = sqlite3_column_int64(statement, 0);
+            sqlite3_finalize(statement);
+        }
+        sqlite3_close(db);
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+
+    int64_t committed = 0;
+    {
+        pupembed::Gallery gallery = pupembed::Gallery::open(db_, false);
+        committed = gallery.size();
+        EXPECT_GE(committed, 12);
+        EXPECT_LT(committed, int64_t(total));
+        EXPECT_EQ(committed % 4, 0) << "whole batches only";
+        for (const auto& image : gallery.images()) {
+            EXPECT_EQ(image.content_hash, pupembed::sha256_hex(pupembed::read_file(image.path)));
+            EXPECT_EQ(gallery.vector(image.id).size(), 512u);
+        }
+        EXPECT_EQ(pupembed::search_gallery(gallery, gallery.vector(gallery.images()[0].id), 3).size(), 3u);
+    }
+    const json out = run_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+    EXPECT_EQ(out.at("unchanged"), committed);
+    EXPECT_EQ(out.at("added"), int64_t(total) - committed);
+    EXPECT_EQ(out.at("size"), int64_t(total));
+}

@@ -1,0 +1,75 @@
+// pupembed algebra "a.jpg + b.jpg - c.jpg" -k 5 --db G
+#include <cstdio>
+#include <memory>
+
+#include "gallery_common.hpp"
+#include "pupembed/error.hpp"
+
+namespace pupembed::cli {
+
+void register_algebra(CLI::App& app) {
+    struct Options {
+        std::string expression;
+        int k = 5;
+        GalleryOptions gallery;
+        bool json = false;
+        RuntimeOptions runtime;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = app.add_subcommand(
+        "algebra",
+        "Puppy algebra: add and subtract photos' embeddings, normalise, and show the nearest gallery photos\n"
+        "(the photos in the expression left out). Operands are photo files or gallery ids (#12); a weight\n"
+        "goes before * (0.5*a.jpg); parentheses group; quote names with spaces or parentheses ('my dog.jpg').\n"
+        "+ and - need spaces around them: a-b.jpg is one file name.");
+    command->add_option("EXPRESSION", o->expression, "e.g. \"a.jpg + b.jpg - c.jpg\"")->required();
+    command->add_option("-k", o->k, "How many photos to show")->check(CLI::Range(1, 10000))->capture_default_str();
+    add_gallery_options(*command, o->gallery, true);
+    command->add_flag("--json", o->json, "Print JSON");
+    add_runtime_options(*command, o->runtime);
+    command->callback([o] {
+        std::vector<AlgebraTerm> terms;
+        try {
+            terms = parse_algebra(o->expression);
+        } catch (const Error& e) {
+            // Show the expression with a caret under the column, above the error line.
+            int column = 0;
+            if (std::sscanf(e.what(), "column %d:", &column) == 1 && column >= 1)
+                std::fprintf(stderr, "  %s\n  %s^\n", o->expression.c_str(), std::string(size_t(column) - 1, ' ').c_str());
+            throw;
+        }
+        Gallery gallery = Gallery::open(o->gallery.db, false);
+        std::vector<std::string> operands;
+        std::vector<double> weights;
+        for (const auto& term : terms) {
+            operands.push_back(term.operand);
+            weights.push_back(term.weight);
+        }
+        std::unique_ptr<Model> model;
+        if (needs_model(operands))
+            model = std::make_unique<Model>(load_query_model(model_for_gallery(o->gallery.model, gallery), &gallery));
+        const auto photos = resolve_photos(model.get(), operands, &gallery, start_inference(o->runtime, ""));
+        std::vector<int64_t> exclude;
+        for (const auto& photo : photos)
+            if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
+        const auto neighbours = search_gallery(gallery, combine(photos, weights), o->k, exclude,
+                                               index_choice_from_name(o->gallery.index));
+        if (o->json) {
+            nlohmann::json inputs = nlohmann::json::array();
+            for (size_t i = 0; i < photos.size(); ++i) {
+                nlohmann::json item = photo_json(photos[i]);
+                item["weight"] = weights[i];
+                inputs.push_back(item);
+            }
+            print_json({{"gallery", o->gallery.db}, {"expression", o->expression}, {"terms", inputs},
+                        {"results", neighbours_json(neighbours)}});
+            return;
+        }
+        for (size_t i = 0; i < photos.size(); ++i)
+            std::printf("%+.2f x %s: %s\n", weights[i], photos[i].text.c_str(),
+                        photos[i].breed.empty() ? "no breed guess" : photos[i].breed.c_str());
+        print_neighbours(neighbours);
+    });
+}
+
+}  // namespace pupembed::cli

@@ -1,0 +1,184 @@
+// pupembed index add PHOTOS... --db G | index prune --db G | index rm ID_OR_PATH... --db G | index stats --db G
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "gallery_common.hpp"
+#include "pupembed/embed.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/indexing.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pupembed::cli {
+namespace {
+
+void register_add(CLI::App& index) {
+    struct Options {
+        std::vector<std::string> inputs;
+        std::string db, model;
+        bool reembed = false, strict = false, json = false;
+        RuntimeOptions runtime;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = index.add_subcommand(
+        "add",
+        "Embed photos into a gallery (made when absent). Folders are searched recursively. Photos already\n"
+        "there with the same contents (SHA-256) are skipped, changed ones re-embedded. Each batch is one\n"
+        "transaction: a run that is stopped or killed keeps every batch finished before.");
+    command->add_option("PHOTOS", o->inputs, "Photo files and folders")->required();
+    command->add_option("--db", o->db, "Gallery file")->required();
+    command->add_option("-m,--model", o->model, "Model file (default: the gallery's own model, else the shipped default)");
+    command->add_flag("--reembed", o->reembed, "Re-embed every photo of the gallery too (needed to switch it to another model)");
+    command->add_flag("--strict", o->strict, "Stop at an unreadable photo instead of skipping it");
+    command->add_flag("--json", o->json, "Print the outcome as JSON");
+    add_runtime_options(*command, o->runtime);
+    command->callback([o] {
+        Gallery gallery = Gallery::open(o->db, true);
+        std::string model_path = o->model;
+        if (model_path.empty() && !o->reembed) model_path = model_for_gallery("", gallery);
+        model_path = model_path_or_default(model_path);
+        Model model = load_model(model_path);
+        prepare_for_inference(model);
+        const GalleryModel identity = gallery_model_of(model_path, model);
+        IndexingOptions options;
+        options.inference = start_inference(o->runtime, "index add");
+        options.reembed = o->reembed;
+        options.skip_bad = !o->strict;
+        const IndexingReport report = add_to_gallery(gallery, model, identity, collect_image_paths(o->inputs), options);
+        finish_progress();
+        for (const auto& failure : report.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
+        const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
+        if (o->json) {
+            print_json({{"gallery", o->db}, {"model", identity.path}, {"model_id", identity.id},
+                        {"added", report.added}, {"updated", report.updated}, {"unchanged", report.unchanged},
+                        {"failed", report.failures.size()}, {"failures", report.failures},
+                        {"embedded", report.embedded}, {"embed_seconds", report.embed_seconds},
+                        {"images_per_second", rate}, {"seconds", report.seconds}, {"size", gallery.size()}});
+            return;
+        }
+        std::printf("%s: %lld added, %lld updated, %lld unchanged, %zu unreadable; %lld photos embedded in %.1f s "
+                    "(%.0f images/s); the gallery holds %lld photos\n",
+                    o->db.c_str(), static_cast<long long>(report.added), static_cast<long long>(report.updated),
+                    static_cast<long long>(report.unchanged), report.failures.size(),
+                    static_cast<long long>(report.embedded), report.embed_seconds, rate,
+                    static_cast<long long>(gallery.size()));
+    });
+}
+
+void register_prune(CLI::App& index) {
+    struct Options {
+        std::string db;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = index.add_subcommand("prune", "Drop the photos whose file no longer exists.");
+    command->add_option("--db", o->db, "Gallery file")->required();
+    command->add_flag("--json", o->json, "Print JSON");
+    command->callback([o] {
+        Gallery gallery = Gallery::open(o->db, false);
+        const auto gone = prune_gallery(gallery);
+        if (o->json) {
+            nlohmann::json removed = nlohmann::json::array();
+            for (const auto& image : gone) removed.push_back(image_json(image));
+            print_json({{"gallery", o->db}, {"removed", removed}, {"size", gallery.size()}});
+            return;
+        }
+        for (const auto& image : gone) std::printf("removed #%lld %s\n", static_cast<long long>(image.id), image.path.c_str());
+        std::printf("%s: %zu removed; the gallery holds %lld photos\n", o->db.c_str(), gone.size(),
+                    static_cast<long long>(gallery.size()));
+    });
+}
+
+void register_rm(CLI::App& index) {
+    struct Options {
+        std::vector<std::string> items;
+        std::string db;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = index.add_subcommand("rm", "Remove photos from the gallery (not from the disk), by id (#12) or path.");
+    command->add_option("PHOTO", o->items, "Gallery ids (#12 or 12) or photo paths")->required();
+    command->add_option("--db", o->db, "Gallery file")->required();
+    command->add_flag("--json", o->json, "Print JSON");
+    command->callback([o] {
+        Gallery gallery = Gallery::open(o->db, false);
+        std::vector<int64_t> ids;
+        std::vector<GalleryImage> removed;
+        for (const auto& item : o->items) {
+            long long id = 0;
+            std::optional<GalleryImage> image;
+            if (parse_gallery_id(item, id) || parse_gallery_id("#" + item, id)) image = gallery.find(id);
+            if (!image) image = gallery.find_path(fs::absolute(item).lexically_normal().string());
+            if (!image) throw Error(item, "not in " + o->db + " (give a gallery id or the path it was added with)");
+            ids.push_back(image->id);
+            removed.push_back(*image);
+        }
+        gallery.remove(ids);
+        if (o->json) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& image : removed) out.push_back(image_json(image));
+            print_json({{"gallery", o->db}, {"removed", out}, {"size", gallery.size()}});
+            return;
+        }
+        for (const auto& image : removed) std::printf("removed #%lld %s\n", static_cast<long long>(image.id), image.path.c_str());
+        std::printf("%s: the gallery holds %lld photos\n", o->db.c_str(), static_cast<long long>(gallery.size()));
+    });
+}
+
+void register_stats(CLI::App& index) {
+    struct Options {
+        std::string db;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = index.add_subcommand("stats", "What the gallery holds: photos, model, breeds, size on disk.");
+    command->add_option("--db", o->db, "Gallery file")->required();
+    command->add_flag("--json", o->json, "Print JSON");
+    command->callback([o] {
+        Gallery gallery = Gallery::open(o->db, false);
+        const GalleryModel model = gallery.model();
+        std::map<std::string, int64_t> breeds;
+        int64_t missing = 0;
+        for (const auto& image : gallery.images()) {
+            ++breeds[image.breed.empty() ? "(none)" : image.breed];
+            std::error_code error;
+            if (!fs::exists(image.path, error)) ++missing;
+        }
+        std::vector<std::pair<std::string, int64_t>> ranked(breeds.begin(), breeds.end());
+        std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        std::error_code error;
+        const auto bytes = fs::file_size(o->db, error);
+        if (o->json) {
+            nlohmann::json by_breed = nlohmann::json::object();
+            for (const auto& [breed, count] : ranked) by_breed[breed] = count;
+            print_json({{"gallery", o->db}, {"photos", gallery.size()}, {"missing_files", missing},
+                        {"model", model.path}, {"model_id", model.id}, {"dimension", model.dimension},
+                        {"generation", gallery.generation()}, {"file_bytes", error ? 0 : bytes},
+                        {"breeds", by_breed}});
+            return;
+        }
+        std::printf("%s\n  photos:     %lld (%lld whose file is gone: `pupembed index prune`)\n  model:      %s (id %s, %lld-d)\n"
+                    "  file size:  %.1f MB\n  breeds:     %zu guessed",
+                    o->db.c_str(), static_cast<long long>(gallery.size()), static_cast<long long>(missing),
+                    model.path.empty() ? "(none yet)" : model.path.c_str(), model.id.c_str(),
+                    static_cast<long long>(model.dimension), error ? 0.0 : double(bytes) / 1e6, ranked.size());
+        for (size_t i = 0; i < ranked.size() && i < 5; ++i)
+            std::printf("%s %s %lld", i == 0 ? ";" : ",", ranked[i].first.c_str(), static_cast<long long>(ranked[i].second));
+        std::printf("\n");
+    });
+}
+
+}  // namespace
+
+void register_index(CLI::App& app) {
+    CLI::App* index = app.add_subcommand("index", "Build and look after a gallery of photos (add, prune, rm, stats).");
+    index->require_subcommand(1);
+    register_add(*index);
+    register_prune(*index);
+    register_rm(*index);
+    register_stats(*index);
+}
+
+}  // namespace pupembed::cli

@@ -1,0 +1,35 @@
+// What the gallery commands share: which model answers for a gallery, and how images and
+// neighbours are printed.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "pupembed/gallery.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/queries.hpp"
+
+namespace pupembed::cli {
+
+/// --db, --model and --index, for commands that query a gallery.
+struct GalleryOptions {
+    std::string db, model, index = "auto";
+};
+void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_required);
+
+/// The model file for `gallery`: `given`, else the gallery's own model file while it is still
+/// there, else the default model.
+std::string model_for_gallery(const std::string& given, const Gallery& gallery);
+
+/// Loads a model ready for inference; with a gallery, checks that the gallery was built with it.
+Model load_query_model(const std::string& path, const Gallery* gallery);
+
+nlohmann::json image_json(const GalleryImage& image);
+nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours);
+nlohmann::json photo_json(const QueryPhoto& photo);
+/// One line per neighbour: rank, distance, similarity, id, breed, path.
+void print_neighbours(const std::vector<Neighbour>& neighbours);
+
+}  // namespace pupembed::cli
