@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole SqueezeNet recipe, the original's architecture, from the ImageNet weights to one
-# exported model and its evaluation on val (about 16 minutes on 2 cores):
+# exported model and its evaluation on val (about 30 minutes on 2 cores): stage 1, then stage 2
+# both ways, the original's (a head on extracted features) and end to end (trunk included, which
+# is the model exported), evaluated side by side.
 #   scripts/train-squeezenet.sh [OUT_DIR]        (default OUT_DIR: runs/squeezenet)
 # Reads ../shared (or $PUPEMBED_SHARED); trains on train only, measures on val. Every step's
 # output is kept in OUT_DIR/logs/. Needs a build (scripts/setup.sh).
@@ -27,7 +29,9 @@ step stage1 "$pupembed" train-classifier "$train" --val "$val" --init "$out/sque
 step extract-train "$pupembed" extract -m "$out/stage1/best.pt" "$train" --augment 8 -o "$out/train-aug8.npy"
 step extract-val "$pupembed" extract -m "$out/stage1/best.pt" "$val" -o "$out/val.npy"
 step stage2 "$pupembed" train-siamese "$out/train-aug8.npy" --val "$out/val.npy" --out "$out/stage2"
-step export "$pupembed" export "$out/stage2/best.pt" -o "$out/pupembed-squeezenet.pt"
-step eval "$pupembed" eval -m "$out/squeezenet-imagenet.pt" -m "$out/stage1/best.pt" -m "$out/pupembed-squeezenet.pt" \
-  "$val" --report "$out/report"
+step stage2-e2e "$pupembed" train-siamese --finetune-trunk "$train" --val "$val" --init "$out/stage1/best.pt" \
+  --out "$out/stage2-e2e"
+step export "$pupembed" export "$out/stage2-e2e/best.pt" -o "$out/pupembed-squeezenet.pt"
+step eval "$pupembed" eval -m "$out/squeezenet-imagenet.pt" -m "$out/stage1/best.pt" -m "$out/stage2/best.pt" \
+  -m "$out/pupembed-squeezenet.pt" "$val" --report "$out/report"
 echo "model: $out/pupembed-squeezenet.pt; report: $out/report/report.md" >&2

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
+#include <thread>
+
 #include "pupembed/error.hpp"
 
 namespace pupembed {
@@ -10,6 +13,10 @@ BatchLoader::BatchLoader(const std::vector<std::string>& paths, const Preprocess
                          const ImageLoadOptions& load, int batch_size, bool skip_bad)
     : paths_(paths), preprocessing_(preprocessing), load_(load), batch_size_(size_t(batch_size)), skip_bad_(skip_bad) {
     if (batch_size < 1) throw Error("--batch", "must be at least 1, got " + std::to_string(batch_size));
+    // A worker thread decoding the next batch only pays when a core is free for it; when the
+    // network already uses every core, that thread would stall the network's threads, so the
+    // images are decoded on those threads instead, between batches.
+    background_ = at::get_num_threads() < int(std::max(1u, std::thread::hardware_concurrency()));
     start(0);
 }
 
@@ -19,32 +26,58 @@ BatchLoader::~BatchLoader() {
 
 LoadedBatch BatchLoader::load(size_t begin) const {
     const size_t end = std::min(paths_.size(), begin + batch_size_);
+    const size_t count = end - begin;
     const int64_t size = preprocessing_.input_size;
     const size_t plane = size_t(3 * size * size);
-    std::vector<float> chw((end - begin) * plane);
-    LoadedBatch batch;
-    for (size_t i = begin; i < end; ++i) {
-        try {
-            const Image image = load_image(paths_[i], load_);
-            preprocess(image, preprocessing_, chw.data() + batch.indices.size() * plane);
-            batch.indices.push_back(i);
-            batch.sizes.push_back({image.width, image.height});
-        } catch (const Error& e) {
-            if (!skip_bad_) throw;
-            batch.failures.push_back(e.what());
+    // Every image into its own slot, then the ones that loaded packed to the front.
+    torch::Tensor slots = torch::empty({int64_t(count), 3, size, size});
+    float* data = slots.data_ptr<float>();
+    std::vector<std::string> errors(count);
+    std::vector<std::array<int, 2>> sizes(count);
+    auto load_range = [&](int64_t first, int64_t last) {
+        for (int64_t slot = first; slot < last; ++slot) {
+            try {
+                const Image image = load_image(paths_[begin + size_t(slot)], load_);
+                preprocess(image, preprocessing_, data + size_t(slot) * plane);
+                sizes[size_t(slot)] = {image.width, image.height};
+            } catch (const Error& e) {
+                errors[size_t(slot)] = e.what();
+                if (errors[size_t(slot)].empty()) errors[size_t(slot)] = paths_[begin + size_t(slot)] + ": unreadable";
+            }
         }
+    };
+    if (background_) load_range(0, int64_t(count));  // on the worker thread: one thread is enough
+    else at::parallel_for(0, int64_t(count), 1, load_range);  // on the network's threads, between batches
+    LoadedBatch batch;
+    for (size_t slot = 0; slot < count; ++slot) {
+        if (!errors[slot].empty()) {
+            if (!skip_bad_) throw Error(errors[slot]);
+            batch.failures.push_back(std::move(errors[slot]));
+            continue;
+        }
+        if (batch.indices.size() != slot)
+            std::memcpy(data + batch.indices.size() * plane, data + slot * plane, plane * sizeof(float));
+        batch.indices.push_back(begin + slot);
+        batch.sizes.push_back(sizes[slot]);
     }
-    batch.input = torch::from_blob(chw.data(), {int64_t(batch.indices.size()), 3, size, size}, torch::kFloat32)
-                      .contiguous(at::MemoryFormat::ChannelsLast);
+    batch.input = slots.narrow(0, 0, int64_t(batch.indices.size())).contiguous(at::MemoryFormat::ChannelsLast);
     return batch;
 }
 
 void BatchLoader::start(size_t begin) {
     next_begin_ = begin;
-    if (begin < paths_.size()) pending_ = std::async(std::launch::async, [this, begin] { return load(begin); });
+    if (background_ && begin < paths_.size())
+        pending_ = std::async(std::launch::async, [this, begin] { return load(begin); });
 }
 
 bool BatchLoader::next(LoadedBatch& batch, size_t& done) {
+    if (!background_) {
+        if (next_begin_ >= paths_.size()) return false;
+        batch = load(next_begin_);
+        done = std::min(paths_.size(), next_begin_ + batch_size_);
+        next_begin_ = done;
+        return true;
+    }
     if (!pending_.valid()) return false;
     batch = pending_.get();  // rethrows the worker's Error
     done = std::min(paths_.size(), next_begin_ + batch_size_);

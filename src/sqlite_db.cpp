@@ -21,8 +21,8 @@ SqliteDb::~SqliteDb() { sqlite3_close(db_); }
 void SqliteDb::fail(const std::string& what) const {
     const int code = sqlite3_errcode(db_);
     std::string message = sqlite3_errmsg(db_);
-    if ((code & 0xff) == SQLITE_NOTADB) message = "not a pupembed gallery (not an SQLite database)";
-    else if ((code & 0xff) == SQLITE_CORRUPT) message = "damaged gallery (" + message + ")";
+    if ((code & 0xff) == SQLITE_NOTADB) throw Error(path_, "not a pupembed gallery (not an SQLite database)");
+    if ((code & 0xff) == SQLITE_CORRUPT) throw Error(path_, "damaged gallery (" + message + ")");
     throw Error(path_, what + ": " + message);
 }
 

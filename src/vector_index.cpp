@@ -1,6 +1,5 @@
 #include "pupembed/vector_index.hpp"
 
-#include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
@@ -11,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "exact_scan.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
 
@@ -25,7 +25,8 @@ IndexKind index_kind_from_name(const std::string& name) {
 }
 
 struct VectorIndex::State {
-    std::unique_ptr<faiss::Index> index;  ///< an IndexIDMap over the flat or HNSW index
+    std::unique_ptr<faiss::Index> index;  ///< HNSW: an IndexIDMap over FAISS's HNSW index
+    std::unique_ptr<ExactScan> exact;     ///< exact: our own scan (FAISS's flat scan is SSE-only here)
 };
 
 namespace {
@@ -40,16 +41,14 @@ faiss::IndexHNSWFlat* hnsw_of(faiss::Index& index) {
 VectorIndex::VectorIndex(int64_t dimension, IndexKind kind, const HnswSettings& hnsw)
     : state_(std::make_unique<State>()), dimension_(dimension), kind_(kind) {
     if (dimension < 1) throw Error("vector dimension must be positive, got " + std::to_string(dimension));
-    faiss::Index* inner = nullptr;
     if (kind == IndexKind::Exact) {
-        inner = new faiss::IndexFlatIP(dimension);
-    } else {
-        auto* graph = new faiss::IndexHNSWFlat(int(dimension), hnsw.links, faiss::METRIC_INNER_PRODUCT);
-        graph->hnsw.efConstruction = hnsw.build_candidates;
-        graph->hnsw.efSearch = hnsw.search_candidates;
-        inner = graph;
+        state_->exact = std::make_unique<ExactScan>(dimension);
+        return;
     }
-    auto map = std::make_unique<faiss::IndexIDMap>(inner);
+    auto* graph = new faiss::IndexHNSWFlat(int(dimension), hnsw.links, faiss::METRIC_INNER_PRODUCT);
+    graph->hnsw.efConstruction = hnsw.build_candidates;
+    graph->hnsw.efSearch = hnsw.search_candidates;
+    auto map = std::make_unique<faiss::IndexIDMap>(graph);
     map->own_fields = true;
     state_->index = std::move(map);
 }
@@ -62,19 +61,28 @@ VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
 VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
 
 void VectorIndex::add(const float* vectors, const int64_t* ids, int64_t count) {
-    if (count > 0) state_->index->add_with_ids(count, vectors, ids);
+    if (count <= 0) return;
+    if (state_->exact) state_->exact->add(vectors, ids, count);
+    else state_->index->add_with_ids(count, vectors, ids);
 }
 
-int64_t VectorIndex::size() const { return state_->index->ntotal; }
+int64_t VectorIndex::size() const { return state_->exact ? state_->exact->size() : state_->index->ntotal; }
 
 void VectorIndex::set_search_candidates(int candidates) {
-    if (auto* graph = hnsw_of(*state_->index)) graph->hnsw.efSearch = std::max(1, candidates);
+    if (state_->index)
+        if (auto* graph = hnsw_of(*state_->index)) graph->hnsw.efSearch = std::max(1, candidates);
 }
 
 std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, int64_t count, int k,
                                                         const std::vector<int64_t>& exclude) const {
     std::vector<std::vector<SearchHit>> results(size_t(std::max<int64_t>(0, count)));
     if (count <= 0 || k <= 0 || size() == 0) return results;
+    if (state_->exact) {
+        for (int64_t q = 0; q < count; ++q)
+            for (const auto& [id, similarity] : state_->exact->search(queries + q * dimension_, k, exclude))
+                results[size_t(q)].push_back({id, similarity});
+        return results;
+    }
     const int64_t wanted = std::min<int64_t>(size(), int64_t(k) + int64_t(exclude.size()));
     std::vector<float> similarities(size_t(count * wanted));
     std::vector<faiss::Index::idx_t> labels(size_t(count * wanted));
@@ -111,6 +119,7 @@ uint32_t crc_of(const uint8_t* data, size_t size) {
 }  // namespace
 
 void VectorIndex::save(const std::string& path, const std::string& note) const {
+    if (state_->exact) throw Error(path, "an exact index is not saved: it is rebuilt from its vectors");
     faiss::VectorIOWriter writer;
     try {
         faiss::write_index(state_->index.get(), &writer);
@@ -167,13 +176,11 @@ VectorIndex VectorIndex::load(const std::string& path, std::string* note) {
         throw damaged(std::string(e.what()).substr(0, 200));
     }
     auto* map = dynamic_cast<faiss::IndexIDMap*>(index.get());
-    if (!map) throw damaged("no id map");
-    const IndexKind kind = dynamic_cast<faiss::IndexHNSWFlat*>(map->index) ? IndexKind::Hnsw : IndexKind::Exact;
-    if (kind == IndexKind::Exact && !dynamic_cast<faiss::IndexFlatIP*>(map->index)) throw damaged("unexpected index type");
+    if (!map || !dynamic_cast<faiss::IndexHNSWFlat*>(map->index)) throw damaged("not an HNSW index with ids");
     auto state = std::make_unique<State>();
     const int64_t dimension = index->d;
     state->index = std::move(index);
-    return VectorIndex(std::move(state), dimension, kind);
+    return VectorIndex(std::move(state), dimension, IndexKind::Hnsw);
 }
 
 }  // namespace pupembed

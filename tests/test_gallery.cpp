@@ -116,6 +116,31 @@ TEST(VectorIndex, ExactSearchMatchesBruteForce) {
     EXPECT_EQ(small.search(queries.data(), 1, 10)[0].size(), 3u);
 }
 
+// Near-ties closer than float16 can tell apart: the exact search still ranks them as float32 does.
+TEST(VectorIndex, ExactSearchRanksNearTiesExactly) {
+    const int64_t n = 3000, d = 64;
+    auto data = unit_vectors(n, d, 7);
+    const auto noise = unit_vectors(300, d, 8);
+    for (int64_t i = 0; i < 300; ++i) {  // 300 vectors within about 1e-5 of the first one
+        double norm = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            data[size_t((i + 1) * d + j)] = data[size_t(j)] + 2e-5f * noise[size_t(i * d + j)];
+            norm += double(data[size_t((i + 1) * d + j)]) * data[size_t((i + 1) * d + j)];
+        }
+        for (int64_t j = 0; j < d; ++j) data[size_t((i + 1) * d + j)] = float(data[size_t((i + 1) * d + j)] / std::sqrt(norm));
+    }
+    std::vector<int64_t> ids(static_cast<size_t>(n));
+    std::iota(ids.begin(), ids.end(), 0);
+    pupembed::VectorIndex index(d, pupembed::IndexKind::Exact);
+    index.add(data.data(), ids.data(), n);
+    const auto hits = index.search(data.data(), 1, 20, {0});
+    std::vector<int64_t> got;
+    for (const auto& hit : hits[0]) got.push_back(hit.id);
+    auto truth = brute_force(data, ids, data.data(), d, 21);
+    truth.erase(std::find(truth.begin(), truth.end(), 0));
+    EXPECT_EQ(got, truth);
+}
+
 TEST(VectorIndex, HnswFindsMostTrueNeighboursAndSurvivesSaveAndLoad) {
     const int64_t n = 5000, d = 16;
     const auto data = unit_vectors(n, d, 3);

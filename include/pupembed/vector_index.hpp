@@ -10,7 +10,8 @@
 namespace pupembed {
 
 enum class IndexKind {
-    Exact,  ///< every vector is compared with the query: exact, time linear in the size
+    Exact,  ///< every vector is compared with the query: exact, time linear in the size (a float16
+            ///< scan with AVX2, then the candidates it cannot rule out re-ranked in float32)
     Hnsw,   ///< a hierarchical navigable small-world graph: approximate, time about logarithmic
 };
 
@@ -51,9 +52,10 @@ public:
     /// Sets efSearch of an HNSW index (ignored by an exact one).
     void set_search_candidates(int candidates);
 
-    /// Writes the index to `path` atomically: magic "PUPINDEX", format version, `note` (for
+    /// Writes an HNSW index to `path` atomically: magic "PUPINDEX", format version, `note` (for
     /// the caller, e.g. what the index was built from), FAISS's serialisation, CRC-32. load()
-    /// reads one back and its note. Both throw Error naming the file.
+    /// reads one back and its note. Both throw Error naming the file. (An exact index is not
+    /// saved: building it is a copy of the vectors.)
     void save(const std::string& path, const std::string& note = "") const;
     static VectorIndex load(const std::string& path, std::string* note = nullptr);
 

@@ -1,0 +1,34 @@
+// Exact inner-product search without FAISS's generic (SSE-only) build: vectors are scanned as
+// float16 with AVX2 where the CPU has it, then the candidates that could still be in the top k
+// (given float16's bounded rounding error) are re-ranked in float32, so the result is exact.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace pupembed {
+
+class ExactScan {
+public:
+    explicit ExactScan(int64_t dimension) : dimension_(dimension) {}
+
+    void add(const float* vectors, const int64_t* ids, int64_t count);
+    int64_t size() const { return int64_t(ids_.size()); }
+
+    /// The `k` (id, inner product) pairs of highest inner product with `query`, highest first
+    /// (equal scores: lower position first), leaving out `exclude`.
+    std::vector<std::pair<int64_t, float>> search(const float* query, int k, const std::vector<int64_t>& exclude) const;
+
+    /// Whether the float16 AVX2 path is in use on this CPU.
+    static bool accelerated();
+
+private:
+    int64_t dimension_;
+    std::vector<int64_t> ids_;
+    std::vector<float> values_;    ///< float32, row after row
+    std::vector<float> norms_;     ///< each row's L2 norm
+    std::vector<uint16_t> half_;   ///< the same as float16 (only when accelerated())
+    mutable std::vector<float> scores_;
+};
+
+}  // namespace pupembed
