@@ -261,3 +261,27 @@ TEST_F(GalleryCommands, KilledAddLeavesACommittedSubset) {
     EXPECT_EQ(out.at("added"), int64_t(total) - committed);
     EXPECT_EQ(out.at("size"), int64_t(total));
 }
+
+// After the build, with no flags: breed, similar, eval and the gallery commands use the shipped
+// default model (models/pupembed-default.pt).
+TEST(DefaultModel, CommandsUseItWithoutFlags) {
+    const fs::path model = fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt";
+    if (!fs::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
+    if (!fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "skipped: " << shared_dir() / kVal << " is absent";
+    TempDir dir;
+    const auto photos = copy_photos(dir / "photos", {"n02085620-Chihuahua", "n02110958-pug"}, 3);
+    json out = run_json("breed " + quote(photos[3].string()));
+    EXPECT_EQ(out.at("model"), model.string());
+    EXPECT_EQ(out.at("predictions")[0].at("top")[0].at("name"), "pug");
+    out = run_json("similar " + quote(photos[3].string()) + " " + quote(photos[4].string()));
+    EXPECT_EQ(out.at("model"), model.string());
+    EXPECT_GT(out.at("similarity").get<double>(), 0.3) << "two pugs";
+    out = run_json("eval " + quote((dir / "photos").string()));
+    EXPECT_EQ(out.at("models")[0].at("model"), model.string());
+    const std::string db = quote((dir / "g.db").string());
+    out = run_json("index add " + quote((dir / "photos").string()) + " --db " + db);
+    EXPECT_EQ(out.at("model"), model.string());
+    EXPECT_EQ(run_json("search " + quote(photos[0].string()) + " -k 2 --db " + db).at("results").size(), 2u);
+    EXPECT_EQ(run_json("algebra " + quote(photos[0].string() + " + " + photos[3].string()) + " -k 2 --db " + db)
+                  .at("results").size(), 2u);
+}

@@ -25,12 +25,14 @@ void register_eval(CLI::App& app) {
         "one), and the cosine distances of same-breed and different-breed pairs.\n"
         "DATA is a folder-per-class tree or a list file.");
     command->add_option("DATA", options->data, "Folder ROOT/<class>/<image> or list file")->required();
-    command->add_option("-m,--model", options->models, "Model file; repeat to compare models")->required()->allow_extra_args(false);
+    command->add_option("-m,--model", options->models, "Model file; repeat to compare models (default: the shipped model)")
+        ->allow_extra_args(false);
     command->add_option("--report", options->report_dir, "Also write report.json, report.md and distances.png here");
     command->add_flag("--json", options->json, "Print JSON");
     add_runtime_options(*command, options->runtime);
     command->callback([options] {
         const Dataset dataset = load_dataset(options->data);
+        if (options->models.empty()) options->models.push_back(model_path_or_default(""));
         std::vector<NamedReport> reports;
         for (const auto& file : options->models) {
             Model model = load_model(file);
