@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 bash -n scripts/get-stanford-dogs.sh   # cannot run without internet: at least check its syntax
 bash -n scripts/train-squeezenet.sh    # a 30-minute training run: not part of the tests
 bash -n scripts/train-default-model.sh # a 30-minute training run: the same
+bash -n scripts/recipe-steps.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"

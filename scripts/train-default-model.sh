@@ -9,21 +9,8 @@
 # the original's architecture, is scripts/train-squeezenet.sh.
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="${PUPEMBED_SHARED:-$root/../shared}"
 out="${1:-runs/default}"
-pupembed="$root/build/pupembed"
-train="$shared/data/stanford-dogs-64/train"
-val="$shared/data/stanford-dogs-64/val"
-mkdir -p "$out/logs"
-
-step() {  # step NAME COMMAND...: runs it, keeping its output in logs/NAME.log
-  local name="$1"; shift
-  echo "== $name: $*" >&2
-  local start=$SECONDS
-  "$@" 2>&1 | tee "$out/logs/$name.log"
-  echo "== $name took $((SECONDS - start)) s" | tee -a "$out/logs/$name.log" >&2
-}
+source "$(dirname "$0")/recipe-steps.sh"
 
 start=$SECONDS
 step import "$pupembed" import-imagenet --backbone mobilenetv2 "$shared/weights/mobilenetv2-imagenet" \

@@ -8,21 +8,8 @@
 # output is kept in OUT_DIR/logs/. Needs a build (scripts/setup.sh).
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="${PUPEMBED_SHARED:-$root/../shared}"
 out="${1:-runs/squeezenet}"
-pupembed="$root/build/pupembed"
-train="$shared/data/stanford-dogs-64/train"
-val="$shared/data/stanford-dogs-64/val"
-mkdir -p "$out/logs"
-
-step() {  # step NAME COMMAND...: runs it, keeping its output in logs/NAME.log
-  local name="$1"; shift
-  echo "== $name: $*" >&2
-  local start=$SECONDS
-  "$@" 2>&1 | tee "$out/logs/$name.log"
-  echo "== $name took $((SECONDS - start)) s" | tee -a "$out/logs/$name.log" >&2
-}
+source "$(dirname "$0")/recipe-steps.sh"
 
 step import "$pupembed" import-imagenet "$shared/weights/squeezenet1.1-imagenet" -o "$out/squeezenet-imagenet.pt"
 step stage1 "$pupembed" train-classifier "$train" --val "$val" --init "$out/squeezenet-imagenet.pt" --out "$out/stage1"

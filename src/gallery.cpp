@@ -69,15 +69,6 @@ int64_t pragma(const SqliteDb& db, const char* sql) {
     return query.step() ? query.integer(0) : 0;
 }
 
-std::string utc_now() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
 std::string random_hex(int bytes) {
     std::random_device device;
     std::string text;
@@ -91,6 +82,15 @@ std::string random_hex(int bytes) {
 }
 
 }  // namespace
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
 
 std::string sha256_hex(const std::string& bytes) {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -140,7 +140,7 @@ Gallery Gallery::open(const std::string& path, bool create) {
         db.execute(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
         db.execute(("PRAGMA user_version = " + std::to_string(kGalleryVersion)).c_str());
         set_meta(db, "format", "pupembed-gallery");
-        set_meta(db, "created", utc_now());
+        set_meta(db, "created", utc_timestamp());
         set_meta(db, "generation", "0");
         set_meta(db, "uid", random_hex(8));
         transaction.commit();

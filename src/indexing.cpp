@@ -20,15 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::string utc_now() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
 struct Pending {
     std::string path;
     std::string hash;
@@ -100,7 +91,7 @@ IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel
             if (batch.indices.empty()) return;
             const int64_t n = int64_t(batch.indices.size());
             rows.assign(size_t(n), GalleryImage{});
-            const std::string now = utc_now();
+            const std::string now = utc_timestamp();
             torch::Tensor best_probability, best_class;
             if (batch.probabilities.defined()) std::tie(best_probability, best_class) = batch.probabilities.max(1);
             for (int64_t r = 0; r < n; ++r) {

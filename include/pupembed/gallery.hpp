@@ -82,6 +82,9 @@ private:
 /// Galleries of at least this many images use an HNSW index unless told otherwise.
 constexpr int64_t kApproximateSearchFrom = 200000;
 
+/// The current UTC time as ISO 8601, e.g. "2026-11-28T22:31:30Z".
+std::string utc_timestamp();
+
 /// SHA-256 of `bytes` as 64 hex digits.
 std::string sha256_hex(const std::string& bytes);
 
