@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     const auto queries = unit_vectors(query_count, d, 99);
 
     // Exact top-10 over exact_size vectors, one query at a time on one thread.
-    {
+    if (exact_size > 0) {
         const auto data = unit_vectors(exact_size, d, 1);
         std::vector<int64_t> ids(static_cast<size_t>(exact_size));
         for (int64_t i = 0; i < exact_size; ++i) ids[size_t(i)] = i;
