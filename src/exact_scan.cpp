@@ -57,7 +57,7 @@ void ExactScan::add(const float* vectors, const int64_t* ids, int64_t count) {
     ids_.insert(ids_.end(), ids, ids + count);
     for (int64_t i = 0; i < count; ++i) {
         const float* row = vectors + i * dimension_;
-        norms_.push_back(std::sqrt(dot(row, row, dimension_)));
+        max_norm_ = std::max(max_norm_, std::sqrt(dot(row, row, dimension_)));
     }
     if (accelerated()) {
         half_.resize(values_.size());
@@ -79,8 +79,7 @@ std::vector<std::pair<int64_t, float>> ExactScan::search(const float* query, int
         scores_.resize(size_t(n));
         half_scores(half_.data(), query, n, d, scores_.data());
         const float query_norm = std::sqrt(dot(query, query, d));
-        const float max_norm = *std::max_element(norms_.begin(), norms_.end());
-        const float margin = 2.0f * query_norm * max_norm * std::ldexp(1.0f, -10) + 1e-6f;
+        const float margin = 2.0f * query_norm * max_norm_ * std::ldexp(1.0f, -10) + 1e-6f;
         const int64_t wanted = std::min<int64_t>(n, int64_t(k) + int64_t(exclude.size()));
         // The wanted-th highest float16 score, with a small min-heap.
         std::vector<float> heap(scores_.begin(), scores_.begin() + wanted);

@@ -26,7 +26,7 @@ private:
     int64_t dimension_;
     std::vector<int64_t> ids_;
     std::vector<float> values_;    ///< float32, row after row
-    std::vector<float> norms_;     ///< each row's L2 norm
+    float max_norm_ = 0;           ///< the largest row L2 norm (bounds float16's error)
     std::vector<uint16_t> half_;   ///< the same as float16 (only when accelerated())
     mutable std::vector<float> scores_;
 };
