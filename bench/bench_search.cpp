@@ -1,10 +1,19 @@
-// Gallery search on random unit vectors (the hardest case for approximate search: no clusters).
+// Gallery search benchmark.
 //   build/bench/bench_search [--exact-size 100000] [--hnsw-size 1000000] [--dimension 128]
-//                            [--queries 1000] [--ef 128] [--links 32] [--ef-construction 80] [--json]
+//                            [--queries 1000] [--ef 128] [--links 32] [--ef-construction 80]
+//                            [--ef-list 32,64,128] [--like EMBEDDINGS.npy] [--write-vectors PREFIX] [--json]
 // Exact: per-query latency of a top-10 scan, one thread. HNSW: build time (all cores), memory,
 // queries/s on one thread and Recall@10 against the exact answer.
+//
+// The vectors are random unit vectors unless --like names embeddings from `pupembed embed`
+// (with their .tsv). Random vectors in 128 dimensions have no structure at all: every vector is
+// nearly as far from a query as its nearest neighbour, the worst case for any approximate index.
+// With --like, the HNSW vectors and queries are drawn instead from a Gaussian mixture fitted to
+// real embeddings: one component per breed (the folder a photo is in) at that breed's mean, all
+// with the pooled within-breed covariance, then normalised. That keeps the real embeddings'
+// spread and their low-dimensional structure, which is what a large gallery of dogs looks like.
 #include <omp.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +27,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <torch/torch.h>
+
+#include <fstream>
+#include <map>
+
+#include "pupembed/error.hpp"
+#include "pupembed/npy.hpp"
 #include "pupembed/runtime.hpp"
 #include "pupembed/vector_index.hpp"
 
@@ -43,10 +59,72 @@ std::vector<float> unit_vectors(int64_t count, int64_t dimension, uint64_t seed)
     return values;
 }
 
-double max_rss_mb() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_maxrss) / 1024.0;
+// The folder names of the rows of EMBEDDINGS.npy, from the .tsv beside it (comment lines start with #).
+std::vector<std::string> row_folders(const std::string& npy_path) {
+    const std::string tsv = npy_path.substr(0, npy_path.size() - 4) + ".tsv";
+    std::ifstream in(tsv);
+    if (!in) throw pupembed::Error(tsv, "cannot open (the .tsv that `pupembed embed` writes beside the .npy)");
+    std::vector<std::string> folders;
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        const std::string path = line.substr(0, line.find('\t'));
+        const auto slash = path.rfind('/');
+        const auto parent = slash == std::string::npos ? std::string::npos : path.rfind('/', slash - 1);
+        folders.push_back(slash == std::string::npos ? "" : path.substr(parent + 1, slash - parent - 1));
+    }
+    return folders;
+}
+
+// A Gaussian mixture fitted to real embeddings (see the top of this file).
+class EmbeddingLikeSampler {
+public:
+    explicit EmbeddingLikeSampler(const std::string& npy_path) {
+        const auto array = pupembed::read_npy(npy_path);
+        const auto folders = row_folders(npy_path);
+        if (array.shape.size() != 2 || int64_t(folders.size()) != array.shape[0])
+            throw pupembed::Error(npy_path, "expected a 2-D array with one .tsv row per vector");
+        const int64_t n = array.shape[0], d = array.shape[1];
+        auto x = torch::from_blob(const_cast<float*>(array.data.data()), {n, d}).to(torch::kFloat64);
+        std::map<std::string, std::vector<int64_t>> rows_of;
+        for (int64_t i = 0; i < n; ++i) rows_of[folders[size_t(i)]].push_back(i);
+        auto centred = torch::empty_like(x);
+        std::vector<torch::Tensor> means;
+        for (const auto& [folder, rows] : rows_of) {
+            const auto index = torch::tensor(rows, torch::kLong);
+            const auto mean = x.index_select(0, index).mean(0);
+            centred.index_copy_(0, index, x.index_select(0, index) - mean);
+            means.push_back(mean);
+        }
+        means_ = torch::stack(means);
+        const auto covariance = centred.t().mm(centred) / double(n - int64_t(means.size()));
+        factor_ = torch::linalg_cholesky(covariance + 1e-9 * torch::eye(d, torch::kFloat64));
+        dimension_ = d;
+        std::fprintf(stderr, "embedding-like vectors: %zu components fitted to %lld embeddings from %s\n",
+                     means.size(), static_cast<long long>(n), npy_path.c_str());
+    }
+    int64_t dimension() const { return dimension_; }
+
+    std::vector<float> sample(int64_t count, uint64_t seed) const {
+        torch::manual_seed(seed);
+        const auto component = torch::randint(means_.size(0), {count}, torch::kLong);
+        auto x = means_.index_select(0, component) + torch::randn({count, dimension_}, torch::kFloat64).mm(factor_.t());
+        x = torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1))
+                .to(torch::kFloat32)
+                .contiguous();
+        return std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    }
+
+private:
+    torch::Tensor means_, factor_;
+    int64_t dimension_ = 0;
+};
+
+// Resident memory now (not the peak: generating the vectors takes more than the index keeps).
+double rss_mb() {
+    std::ifstream statm("/proc/self/statm");
+    long long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -54,28 +132,47 @@ double percentile(std::vector<double> values, double p) {
     return values[std::min(values.size() - 1, size_t(p * double(values.size())))];
 }
 
-int64_t argument(int argc, char** argv, const char* name, int64_t fallback) {
+const char* text_argument(int argc, char** argv, const char* name) {
     for (int i = 1; i + 1 < argc; ++i)
-        if (std::strcmp(argv[i], name) == 0) return std::atoll(argv[i + 1]);
-    return fallback;
+        if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+    return nullptr;
+}
+
+int64_t argument(int argc, char** argv, const char* name, int64_t fallback) {
+    const char* text = text_argument(argc, argv, name);
+    return text ? std::atoll(text) : fallback;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     pupembed::configure_process(argv);
+    const int cores = omp_get_max_threads();
+    const char* like = text_argument(argc, argv, "--like");
+    std::unique_ptr<EmbeddingLikeSampler> sampler;
+    if (like) sampler = std::make_unique<EmbeddingLikeSampler>(like);
     const int64_t exact_size = argument(argc, argv, "--exact-size", 100000);
     const int64_t hnsw_size = argument(argc, argv, "--hnsw-size", 1000000);
-    const int64_t d = argument(argc, argv, "--dimension", 128);
+    const int64_t d = sampler ? sampler->dimension() : argument(argc, argv, "--dimension", 128);
     const int64_t query_count = argument(argc, argv, "--queries", 1000);
     pupembed::HnswSettings hnsw;
     hnsw.links = int(argument(argc, argv, "--links", 32));
     hnsw.build_candidates = int(argument(argc, argv, "--ef-construction", 80));
     hnsw.search_candidates = int(argument(argc, argv, "--ef", 128));
+    std::vector<int> ef_list;
+    if (const char* list = text_argument(argc, argv, "--ef-list")) {
+        for (const char* p = list; *p;) {
+            ef_list.push_back(std::atoi(p));
+            while (*p && *p != ',') ++p;
+            if (*p == ',') ++p;
+        }
+    } else {
+        ef_list = {hnsw.search_candidates / 2, hnsw.search_candidates, hnsw.search_candidates * 2};
+    }
     bool json = false;
     for (int i = 1; i < argc; ++i) json = json || std::strcmp(argv[i], "--json") == 0;
-    const int cores = omp_get_max_threads();
-    nlohmann::json out = {{"dimension", d}, {"k", 10}, {"queries", query_count}};
+    nlohmann::json out = {{"dimension", d}, {"k", 10}, {"queries", query_count},
+                          {"hnsw_vectors", like ? std::string("embedding-like, fitted to ") + like : "random unit vectors"}};
     const auto queries = unit_vectors(query_count, d, 99);
 
     // Exact top-10 over exact_size vectors, one query at a time on one thread.
@@ -103,7 +200,15 @@ int main(int argc, char** argv) {
 
     // HNSW over hnsw_size vectors: build on all cores, then one thread for queries.
     if (hnsw_size > 0) {
-        const auto data = unit_vectors(hnsw_size, d, 2);
+        const auto data = sampler ? sampler->sample(hnsw_size, 2) : unit_vectors(hnsw_size, d, 2);
+        const auto hnsw_queries = sampler ? sampler->sample(query_count, 99) : queries;
+        if (const char* prefix = text_argument(argc, argv, "--write-vectors")) {
+            // The same vectors for another program (e.g. to compare libraries): PREFIX-base.npy, PREFIX-queries.npy.
+            pupembed::write_npy(std::string(prefix) + "-base.npy", {{hnsw_size, d}, data});
+            pupembed::write_npy(std::string(prefix) + "-queries.npy", {{query_count, d}, hnsw_queries});
+            std::fprintf(stderr, "wrote %s-base.npy and %s-queries.npy\n", prefix, prefix);
+            return 0;
+        }
         std::vector<int64_t> ids(static_cast<size_t>(hnsw_size));
         for (int64_t i = 0; i < hnsw_size; ++i) ids[size_t(i)] = i;
         omp_set_num_threads(cores);
@@ -111,22 +216,24 @@ int main(int argc, char** argv) {
         pupembed::VectorIndex exact(d, pupembed::IndexKind::Exact);
         exact.add(data.data(), ids.data(), hnsw_size);
         auto start = Clock::now();
-        const auto truth = exact.search(queries.data(), query_count, 10);
+        const auto truth = exact.search(hnsw_queries.data(), query_count, 10);
         const double truth_seconds = seconds_since(start);
-        const double rss_before = max_rss_mb();
+        const double rss_before = rss_mb();
+        std::fprintf(stderr, "building HNSW (M %d, efConstruction %d) over %lld vectors on %d threads...\n", hnsw.links,
+                     hnsw.build_candidates, static_cast<long long>(hnsw_size), cores);
         start = Clock::now();
         pupembed::VectorIndex index(d, pupembed::IndexKind::Hnsw, hnsw);
         index.add(data.data(), ids.data(), hnsw_size);
         const double build_seconds = seconds_since(start);
-        const double rss_after = max_rss_mb();
+        const double rss_after = rss_mb();
         omp_set_num_threads(1);
         nlohmann::json sweep = nlohmann::json::array();
-        for (const int ef : {hnsw.search_candidates / 2, hnsw.search_candidates, hnsw.search_candidates * 2}) {
+        for (const int ef : ef_list) {
             index.set_search_candidates(ef);
             start = Clock::now();
             std::vector<std::vector<pupembed::SearchHit>> hits;
             hits.reserve(size_t(query_count));
-            for (int64_t q = 0; q < query_count; ++q) hits.push_back(index.search(queries.data() + q * d, 1, 10)[0]);
+            for (int64_t q = 0; q < query_count; ++q) hits.push_back(index.search(hnsw_queries.data() + q * d, 1, 10)[0]);
             const double seconds = seconds_since(start);
             int64_t found = 0;
             for (int64_t q = 0; q < query_count; ++q)
@@ -152,4 +259,7 @@ int main(int argc, char** argv) {
     }
     if (json) std::printf("%s\n", out.dump(2).c_str());
     return 0;
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_search: error: %s\n", e.what());
+    return 1;
 }
