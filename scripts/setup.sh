@@ -16,6 +16,8 @@ packages=(
   libjpeg62-turbo-dev               # strict JPEG decoding: damaged files are errors, not grey fill
   libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
   libfaiss-dev                      # vector search
+  libcpp-httplib-dev                # `pupembed serve`: HTTP server (and the tests' client)
+  chromium                          # the browser test of the web page (headless, driven by Playwright)
   libsqlite3-dev                    # gallery metadata
   libssl-dev                        # SHA-256 of photos and models (OpenSSL's libcrypto)
   libcli11-dev                      # command-line parsing
@@ -37,6 +39,15 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     target=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-openmp | head -n1 || true)
     if [[ -n "$target" ]]; then $sudo update-alternatives --set "$alt" "$target"; fi
   done
+fi
+
+# The browser test's driver, playwright-core, pinned in tests/browser/package-lock.json (it drives
+# Debian's Chromium; it downloads no browser). Node.js and npm come from apt where absent.
+if [[ "${1:-}" != "--no-apt" ]] && ! command -v npm > /dev/null; then
+  $sudo apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if command -v npm > /dev/null; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release

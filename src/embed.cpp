@@ -11,6 +11,7 @@
 #include "pupembed/error.hpp"
 #include "pupembed/features.hpp"
 #include "pupembed/file_io.hpp"
+#include "pupembed/image.hpp"
 #include "pupembed/model.hpp"
 #include "pupembed/npy.hpp"
 
@@ -85,6 +86,31 @@ EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, c
     set.vectors = vectors.narrow(0, 0, rows);
     set.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return set;
+}
+
+std::vector<DecodedEmbedding> embed_decoded(Model& model, const std::vector<const Image*>& images,
+                                            bool with_probabilities) {
+    std::vector<DecodedEmbedding> results(images.size());
+    if (images.empty()) return results;
+    const Preprocessing& preprocessing = model.info.preprocessing;
+    const size_t plane = size_t(3) * size_t(preprocessing.input_size) * size_t(preprocessing.input_size);
+    std::vector<float> chw(plane * images.size());
+    for (size_t i = 0; i < images.size(); ++i) preprocess(*images[i], preprocessing, chw.data() + i * plane);
+    torch::InferenceMode inference;
+    const bool probabilities = with_probabilities && model.network->classifier;
+    const auto outputs = model.network->run(make_input_batch(chw, int64_t(images.size()), preprocessing.input_size),
+                                            probabilities, true);
+    const torch::Tensor vectors = outputs.embeddings.to(torch::kFloat32).contiguous();
+    const torch::Tensor classes = probabilities ? outputs.logits.softmax(1).to(torch::kFloat32).contiguous() : torch::Tensor();
+    for (size_t i = 0; i < images.size(); ++i) {
+        const float* row = vectors.data_ptr<float>() + int64_t(i) * vectors.size(1);
+        results[i].vector.assign(row, row + vectors.size(1));
+        if (classes.defined()) {
+            const float* p = classes.data_ptr<float>() + int64_t(i) * classes.size(1);
+            results[i].probabilities.assign(p, p + classes.size(1));
+        }
+    }
+    return results;
 }
 
 void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file) {

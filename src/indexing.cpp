@@ -29,6 +29,20 @@ struct Pending {
 
 }  // namespace
 
+Model load_query_model(const std::string& path, const Gallery* gallery) {
+    Model model = load_model(path);
+    prepare_for_inference(model);
+    if (gallery && !gallery->model().id.empty()) {
+        const GalleryModel identity = gallery_model_of(path, model);
+        const GalleryModel built = gallery->model();
+        if (identity.id != built.id)
+            throw Error(gallery->path(), "was built with another model (" + built.path + ", id " + built.id + ") than " + path +
+                                             " (id " + identity.id + "); give --model " + built.path +
+                                             ", or re-embed the gallery with `pupembed index add --reembed`");
+    }
+    return model;
+}
+
 GalleryModel gallery_model_of(const std::string& model_path, const Model& model) {
     GalleryModel identity;
     identity.id = sha256_hex(read_file(model_path)).substr(0, 16);

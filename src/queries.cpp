@@ -97,7 +97,9 @@ std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>
     for (const auto& hit : hits.at(0)) {
         auto image = gallery.find(hit.id);
         if (!image) throw Error(gallery.path(), "damaged gallery (the index names image " + std::to_string(hit.id) + ")");
-        neighbours.push_back({std::move(*image), hit.similarity, 1.0f - hit.similarity});
+        // Rounding can put a photo's similarity to itself a hair above 1.
+        const float similarity = std::min(1.0f, hit.similarity);
+        neighbours.push_back({std::move(*image), similarity, 1.0f - similarity});
     }
     return neighbours;
 }

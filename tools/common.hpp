@@ -55,5 +55,6 @@ void register_similar(CLI::App& app);
 void register_search(CLI::App& app);
 void register_algebra(CLI::App& app);
 void register_dedup(CLI::App& app);
+void register_serve(CLI::App& app);
 
 }  // namespace pupembed::cli

@@ -4,7 +4,6 @@
 #include <filesystem>
 
 #include "pupembed/error.hpp"
-#include "pupembed/indexing.hpp"
 
 namespace pupembed::cli {
 
@@ -26,46 +25,6 @@ std::string model_for_gallery(const std::string& given, const Gallery& gallery) 
     std::error_code error;
     if (!model.path.empty() && std::filesystem::is_regular_file(model.path, error)) return model.path;
     return model_path_or_default("");
-}
-
-Model load_query_model(const std::string& path, const Gallery* gallery) {
-    Model model = load_model(path);
-    prepare_for_inference(model);
-    if (gallery && !gallery->model().id.empty()) {
-        const GalleryModel identity = gallery_model_of(path, model);
-        const GalleryModel built = gallery->model();
-        if (identity.id != built.id)
-            throw Error(gallery->path(), "was built with another model (" + built.path + ", id " + built.id + ") than " + path +
-                                             " (id " + identity.id + "); give --model " + built.path +
-                                             ", or re-embed the gallery with `pupembed index add --reembed`");
-    }
-    return model;
-}
-
-nlohmann::json image_json(const GalleryImage& image) {
-    return {{"id", image.id},        {"path", image.path},     {"content_hash", image.content_hash},
-            {"file_size", image.file_size}, {"width", image.width}, {"height", image.height},
-            {"added", image.added},  {"breed", image.breed},   {"breed_probability", image.breed_probability}};
-}
-
-nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours) {
-    nlohmann::json out = nlohmann::json::array();
-    int rank = 1;
-    for (const auto& n : neighbours) {
-        nlohmann::json item = image_json(n.image);
-        item["rank"] = rank++;
-        item["similarity"] = n.similarity;
-        item["distance"] = n.distance;
-        out.push_back(item);
-    }
-    return out;
-}
-
-nlohmann::json photo_json(const QueryPhoto& photo) {
-    nlohmann::json out = {{"query", photo.text}, {"path", photo.path}, {"breed", photo.breed},
-                          {"breed_probability", photo.breed_probability}};
-    out["gallery_id"] = photo.gallery_id >= 0 ? nlohmann::json(photo.gallery_id) : nlohmann::json();
-    return out;
 }
 
 void print_neighbours(const std::vector<Neighbour>& neighbours) {

@@ -9,7 +9,9 @@
 #include "common.hpp"
 #include "pupembed/gallery.hpp"
 #include "pupembed/model.hpp"
+#include "pupembed/indexing.hpp"
 #include "pupembed/queries.hpp"
+#include "pupembed/query_json.hpp"
 
 namespace pupembed::cli {
 
@@ -23,12 +25,6 @@ void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_req
 /// there, else the default model.
 std::string model_for_gallery(const std::string& given, const Gallery& gallery);
 
-/// Loads a model ready for inference; with a gallery, checks that the gallery was built with it.
-Model load_query_model(const std::string& path, const Gallery* gallery);
-
-nlohmann::json image_json(const GalleryImage& image);
-nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours);
-nlohmann::json photo_json(const QueryPhoto& photo);
 /// One line per neighbour: rank, distance, similarity, id, breed, path.
 void print_neighbours(const std::vector<Neighbour>& neighbours);
 

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     pupembed::cli::register_search(app);
     pupembed::cli::register_algebra(app);
     pupembed::cli::register_dedup(app);
+    pupembed::cli::register_serve(app);
 
     try {
         app.parse(argc, argv);

@@ -46,6 +46,19 @@ void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths
 EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                           bool skip_bad);
 
+struct Image;
+
+/// A decoded photo run through the model.
+struct DecodedEmbedding {
+    std::vector<float> vector;         ///< unit embedding
+    std::vector<float> probabilities;  ///< one per class, empty for a model without a classifier
+};
+
+/// Embeds decoded images in one batch (preprocessed with the model's settings), with the class
+/// probabilities when `with_probabilities` and the model has a classifier.
+std::vector<DecodedEmbedding> embed_decoded(Model& model, const std::vector<const Image*>& images,
+                                            bool with_probabilities);
+
 /// Writes the vectors to `npy_path` and, beside it (.tsv), a `# pupembed embeddings v1` line,
 /// a `# model<TAB>FILE` line and one path per row.
 void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file);

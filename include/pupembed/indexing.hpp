@@ -17,6 +17,10 @@ struct Model;
 /// its bytes, its absolute path, and the model's embedding size.
 GalleryModel gallery_model_of(const std::string& model_path, const Model& model);
 
+/// Loads a model ready for inference; with a gallery that has vectors, checks that they were
+/// made with this model (throws Error saying which model it was built with otherwise).
+Model load_query_model(const std::string& path, const Gallery* gallery);
+
 struct IndexingOptions {
     InferenceOptions inference;
     /// Re-embed every photo, the gallery's too; needed to switch a gallery to another model.

@@ -1,0 +1,606 @@
+#include "pupembed/server.hpp"
+
+#include <c10/util/Exception.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "gallery_map.hpp"
+#include "inference_queue.hpp"
+#include "pupembed/algebra.hpp"
+#include "pupembed/error.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/gallery.hpp"
+#include "pupembed/indexing.hpp"
+#include "pupembed/model.hpp"
+#include "pupembed/queries.hpp"
+#include "pupembed/query_json.hpp"
+#include "pupembed/version.hpp"
+#include "thumbnail.hpp"
+#include "web_assets.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace pupembed {
+
+namespace {
+
+/// Ends a request with an HTTP status and a message (caught by the route wrapper; never leaves
+/// this file).
+struct RequestFailure {
+    int status;
+    std::string message;
+};
+
+[[noreturn]] void fail(int status, std::string message) { throw RequestFailure{status, std::move(message)}; }
+
+void send_json(httplib::Response& res, const json& body, int status = 200) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+    send_json(res, {{"error", message}, {"status", status}}, status);
+}
+
+/// httplib's thread pool with a bounded queue: when every worker is busy and `queue_limit`
+/// connections wait, the listener waits too (new connections stay in the kernel's backlog).
+class BoundedThreadPool : public httplib::TaskQueue {
+public:
+    BoundedThreadPool(size_t workers, size_t queue_limit) : limit_(std::max<size_t>(1, queue_limit)) {
+        for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) threads_.emplace_back([this] { work(); });
+    }
+    void enqueue(std::function<void()> fn) override {
+        std::unique_lock<std::mutex> lock(mutex_);
+        room_.wait(lock, [this] { return jobs_.size() < limit_ || stopping_; });
+        jobs_.push_back(std::move(fn));
+        lock.unlock();
+        ready_.notify_one();
+    }
+    void shutdown() override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        ready_.notify_all();
+        room_.notify_all();
+        for (auto& thread : threads_) thread.join();
+    }
+
+private:
+    void work() {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+                if (jobs_.empty()) return;
+                job = std::move(jobs_.front());
+                jobs_.pop_front();
+            }
+            room_.notify_one();
+            job();
+        }
+    }
+    const size_t limit_;
+    std::mutex mutex_;
+    std::condition_variable ready_, room_;
+    std::deque<std::function<void()>> jobs_;
+    std::vector<std::thread> threads_;
+    bool stopping_ = false;
+};
+
+/// What a photo file's first bytes say it is: a MIME type and a file extension.
+std::pair<std::string, std::string> image_type_of(const std::string& bytes) {
+    if (bytes.size() >= 3 && bytes.compare(0, 3, "\xFF\xD8\xFF") == 0) return {"image/jpeg", ".jpg"};
+    if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1A\n") == 0) return {"image/png", ".png"};
+    if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0) return {"image/webp", ".webp"};
+    if (bytes.size() >= 2 && bytes.compare(0, 2, "BM") == 0) return {"image/bmp", ".bmp"};
+    return {"application/octet-stream", ""};
+}
+
+/// A gallery id from "#12" or "12"; fails with 400 for anything else.
+int64_t gallery_id_of(const std::string& text, const std::string& field) {
+    long long id = 0;
+    if (parse_gallery_id(text, id) || parse_gallery_id("#" + text, id)) return id;
+    fail(400, field + ": \"" + text + "\" is not a gallery id (#12) or an uploaded photo");
+}
+
+/// The fields of a request, whichever way they came: a JSON body, multipart form fields or the
+/// URL's query string. Uploaded files are multipart fields with a file name or an image type.
+class RequestFields {
+public:
+    explicit RequestFields(const httplib::Request& req) : req_(req) {
+        const std::string type = req.get_header_value("Content-Type");
+        if (type.rfind("application/json", 0) == 0) {
+            try {
+                body_ = json::parse(req.body);
+            } catch (const json::parse_error& e) {
+                fail(400, std::string("the request body is not valid JSON: ") + e.what());
+            }
+            if (!body_.is_object()) fail(400, "the request body must be a JSON object");
+        } else if (type.rfind("image/", 0) == 0 || type == "application/octet-stream") {
+            raw_image_ = true;
+        }
+    }
+
+    bool is_upload(const std::string& name) const {
+        if (!req_.has_file(name)) return false;
+        const auto file = req_.get_file_value(name);
+        return !file.filename.empty() || file.content_type.rfind("image/", 0) == 0 ||
+               file.content_type == "application/octet-stream";
+    }
+    /// The bytes of upload `name`; with `raw_fallback`, the whole body when it is an image.
+    std::optional<std::pair<std::string, std::string>> upload(const std::string& name, bool raw_fallback) const {
+        if (is_upload(name)) {
+            const auto file = req_.get_file_value(name);
+            return std::make_pair(file.content, file.filename.empty() ? name : file.filename);
+        }
+        if (raw_fallback && raw_image_) return std::make_pair(req_.body, std::string("request body"));
+        return std::nullopt;
+    }
+    std::optional<std::string> text(const std::string& name) const {
+        if (body_.is_object() && body_.contains(name)) {
+            const json& value = body_[name];
+            if (value.is_string()) return value.get<std::string>();
+            if (value.is_number_integer()) return std::to_string(value.get<long long>());
+            fail(400, name + ": expected a string or an integer");
+        }
+        if (req_.has_file(name) && !is_upload(name)) return req_.get_file_value(name).content;
+        if (req_.has_param(name)) return req_.get_param_value(name);
+        return std::nullopt;
+    }
+    int integer(const std::string& name, int fallback, int low, int high) const {
+        const auto value = text(name);
+        if (!value) return fallback;
+        try {
+            size_t used = 0;
+            const long long number = std::stoll(*value, &used);
+            if (used == value->size() && number >= low && number <= high) return int(number);
+        } catch (const std::exception&) {
+        }
+        fail(400, name + ": expected a whole number from " + std::to_string(low) + " to " + std::to_string(high) +
+                      ", got \"" + *value + "\"");
+    }
+
+private:
+    const httplib::Request& req_;
+    json body_;
+    bool raw_image_ = false;
+};
+
+}  // namespace
+
+struct Server::State {
+    ServerOptions options;
+    std::string upload_folder;
+    Model model;
+    GalleryModel identity;
+    std::mutex gallery_mutex;  ///< one SQLite connection: one request at a time uses it
+    Gallery gallery;
+    std::unique_ptr<InferenceQueue> inference;
+    ThumbnailCache thumbnails;
+    httplib::Server http;
+    int port = 0;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::atomic<int64_t> requests{0};
+    std::mutex map_mutex;
+    int64_t map_generation = -1;
+    std::string map_body;
+
+    State(const ServerOptions& o, Gallery opened)
+        : options(o), gallery(std::move(opened)), thumbnails(o.thumbnail_cache_bytes) {}
+
+    /// An upload decoded (400 when it is not a readable photo) and embedded.
+    QueryPhoto photo_from_upload(const std::string& bytes, const std::string& name, std::vector<float>* probabilities = nullptr,
+                                 Image* decoded = nullptr) {
+        if (bytes.empty()) fail(400, name + ": the upload is empty");
+        Image image;
+        try {
+            image = decode_image(bytes, name, options.load);
+        } catch (const Error& e) {
+            fail(400, e.what());
+        }
+        DecodedEmbedding embedded = inference->embed(image);
+        QueryPhoto photo;
+        photo.text = name;
+        photo.vector = std::move(embedded.vector);
+        if (!embedded.probabilities.empty()) {
+            const auto best = std::max_element(embedded.probabilities.begin(), embedded.probabilities.end());
+            photo.breed = model.info.class_names.at(size_t(best - embedded.probabilities.begin()));
+            photo.breed_probability = *best;
+        }
+        if (probabilities) *probabilities = std::move(embedded.probabilities);
+        if (decoded) *decoded = std::move(image);
+        return photo;
+    }
+
+    /// A gallery image as a query photo (404 for an unknown id). Caller holds gallery_mutex.
+    QueryPhoto photo_from_gallery(int64_t id, const std::string& text) {
+        const auto image = gallery.find(id);
+        if (!image) fail(404, text + ": no image with id " + std::to_string(id) + " in the gallery");
+        QueryPhoto photo;
+        photo.text = text;
+        photo.path = image->path;
+        photo.gallery_id = id;
+        photo.vector = gallery.vector(id);
+        photo.breed = image->breed;
+        photo.breed_probability = image->breed_probability;
+        return photo;
+    }
+
+    /// Field `name` as a photo: an uploaded file, or a gallery id.
+    QueryPhoto photo_field(const RequestFields& fields, const std::string& name, bool raw_fallback) {
+        if (const auto upload = fields.upload(name, raw_fallback)) return photo_from_upload(upload->first, upload->second);
+        const auto text = fields.text(name);
+        if (!text) fail(400, "missing \"" + name + "\": send a photo file in a multipart field of that name, or a gallery id");
+        const int64_t id = gallery_id_of(*text, name);
+        std::lock_guard<std::mutex> lock(gallery_mutex);
+        return photo_from_gallery(id, *text);
+    }
+
+    json results_json(const std::vector<Neighbour>& neighbours) {
+        json results = neighbours_json(neighbours);
+        for (auto& item : results) item["thumb"] = "/api/images/" + std::to_string(item["id"].get<int64_t>()) + "/thumb";
+        return results;
+    }
+
+    std::vector<Neighbour> nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
+        std::lock_guard<std::mutex> lock(gallery_mutex);
+        return search_gallery(gallery, vector, k, exclude);
+    }
+
+    GalleryImage image_or_404(const std::string& id_text) {
+        int64_t id = -1;
+        try {
+            id = std::stoll(id_text);
+        } catch (const std::exception&) {
+        }
+        std::lock_guard<std::mutex> lock(gallery_mutex);
+        auto image = id >= 0 ? gallery.find(id) : std::nullopt;
+        if (!image) fail(404, "no image with id " + id_text + " in the gallery");
+        return *image;
+    }
+
+    void routes();
+};
+
+namespace {
+
+/// Wraps a handler: RequestFailure gives its status, anything else thrown is the server's fault (500).
+httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> handler,
+                                 std::atomic<int64_t>& requests) {
+    return [handler = std::move(handler), &requests](const httplib::Request& req, httplib::Response& res) {
+        ++requests;
+        try {
+            handler(req, res);
+        } catch (const RequestFailure& failure) {
+            send_error(res, failure.status, failure.message);
+        } catch (const c10::Error& e) {
+            send_error(res, 500, std::string("internal error: ") + e.what_without_backtrace());
+        } catch (const std::exception& e) {
+            send_error(res, 500, std::string("internal error: ") + e.what());
+        }
+    };
+}
+
+}  // namespace
+
+void Server::State::routes() {
+    auto& s = *this;
+    auto get = [&](const std::string& pattern, std::function<void(const httplib::Request&, httplib::Response&)> handler) {
+        http.Get(pattern, guarded(std::move(handler), requests));
+    };
+    auto post = [&](const std::string& pattern, std::function<void(const httplib::Request&, httplib::Response&)> handler) {
+        http.Post(pattern, guarded(std::move(handler), requests));
+    };
+
+    get("/healthz", [&s](const httplib::Request&, httplib::Response& res) {
+        std::lock_guard<std::mutex> lock(s.gallery_mutex);
+        send_json(res, {{"status", "ok"}, {"images", s.gallery.size()}});
+    });
+    get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+        send_json(res, {{"pupembed", version()}, {"api", 1}});
+    });
+    get("/api/stats", [&s](const httplib::Request&, httplib::Response& res) {
+        json out;
+        {
+            std::lock_guard<std::mutex> lock(s.gallery_mutex);
+            std::set<std::string> breeds;
+            for (const auto& image : s.gallery.images())
+                if (!image.breed.empty()) breeds.insert(image.breed);
+            const int64_t size = s.gallery.size();
+            out = {{"gallery", s.gallery.path()},
+                   {"images", size},
+                   {"breeds", breeds.size()},
+                   {"generation", s.gallery.generation()},
+                   {"index", size >= kApproximateSearchFrom ? "hnsw" : "exact"}};
+        }
+        out["model"] = {{"path", s.options.model},
+                        {"id", s.identity.id},
+                        {"backbone", s.model.info.backbone},
+                        {"input_size", s.model.info.preprocessing.input_size},
+                        {"dimension", s.identity.dimension},
+                        {"classes", s.model.info.class_names.size()}};
+        out["server"] = {{"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count()},
+                         {"requests", s.requests.load()},
+                         {"inference_batches", s.inference->batches()},
+                         {"inference_images", s.inference->images()},
+                         {"thumbnails_cached", s.thumbnails.entries()},
+                         {"thumbnail_cache_bytes", s.thumbnails.bytes()},
+                         {"uploads_to_gallery", s.options.allow_upload_to_gallery}};
+        send_json(res, out);
+    });
+
+    get(R"(/api/images/(\d{1,18}))", [&s](const httplib::Request& req, httplib::Response& res) {
+        json out = image_json(s.image_or_404(req.matches[1]));
+        out["thumb"] = "/api/images/" + std::string(req.matches[1]) + "/thumb";
+        out["file"] = "/api/images/" + std::string(req.matches[1]) + "/file";
+        send_json(res, out);
+    });
+    get(R"(/api/images/(\d{1,18})/thumb)", [&s](const httplib::Request& req, httplib::Response& res) {
+        const GalleryImage image = s.image_or_404(req.matches[1]);
+        const std::string key = std::to_string(image.id) + ":" + image.content_hash;
+        auto bytes = s.thumbnails.find(key);
+        if (!bytes) {
+            Image decoded;
+            try {
+                decoded = load_image(image.path, s.options.load);
+            } catch (const Error& e) {
+                fail(404, "the photo of image " + std::to_string(image.id) + " cannot be read: " + e.what());
+            }
+            bytes = std::make_shared<const std::string>(encode_thumbnail(decoded, s.options.thumbnail_size));
+            s.thumbnails.put(key, bytes);
+        }
+        res.set_header("Cache-Control", "max-age=3600");
+        res.set_content(*bytes, "image/jpeg");
+    });
+    get(R"(/api/images/(\d{1,18})/file)", [&s](const httplib::Request& req, httplib::Response& res) {
+        const GalleryImage image = s.image_or_404(req.matches[1]);
+        std::string bytes;
+        try {
+            bytes = read_file(image.path);
+        } catch (const Error& e) {
+            fail(404, "the photo of image " + std::to_string(image.id) + " cannot be read: " + e.what());
+        }
+        res.set_content(bytes, image_type_of(bytes).first);
+    });
+    get("/api/map", [&s](const httplib::Request&, httplib::Response& res) {
+        std::lock_guard<std::mutex> map_lock(s.map_mutex);
+        std::vector<int64_t> ids;
+        std::vector<float> values;
+        std::map<int64_t, std::string> breeds;
+        {
+            std::lock_guard<std::mutex> lock(s.gallery_mutex);
+            const int64_t generation = s.gallery.generation();
+            if (generation != s.map_generation || s.map_body.empty()) {
+                s.gallery.vectors(ids, values);
+                for (const auto& image : s.gallery.images()) breeds[image.id] = image.breed;
+                s.map_generation = generation;
+                s.map_body.clear();
+            }
+        }
+        if (s.map_body.empty()) {
+            const GalleryMap map = project_on_principal_plane(ids, values, 20000);
+            json points = json::array();
+            for (const auto& p : map.points) points.push_back({{"id", p.id}, {"x", p.x}, {"y", p.y}, {"breed", breeds[p.id]}});
+            s.map_body = json{{"method", "pca"},
+                              {"total", map.total},
+                              {"shown", map.points.size()},
+                              {"explained_variance", {map.explained[0], map.explained[1]}},
+                              {"points", points}}
+                             .dump();
+        }
+        res.set_content(s.map_body, "application/json");
+    });
+
+    post("/api/embed", [&s](const httplib::Request& req, httplib::Response& res) {
+        const RequestFields fields(req);
+        const auto upload = fields.upload("image", true);
+        if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
+        std::vector<float> probabilities;
+        Image image;
+        const QueryPhoto photo = s.photo_from_upload(upload->first, upload->second, &probabilities, &image);
+        json top = json::array();
+        std::vector<size_t> order(probabilities.size());
+        std::iota(order.begin(), order.end(), 0);
+        const size_t shown = std::min<size_t>(5, order.size());
+        std::partial_sort(order.begin(), order.begin() + long(shown), order.end(),
+                          [&](size_t a, size_t b) { return probabilities[a] > probabilities[b]; });
+        for (size_t i = 0; i < shown; ++i)
+            top.push_back({{"breed", s.model.info.class_names[order[i]]}, {"probability", probabilities[order[i]]}});
+        send_json(res, {{"name", upload->second},
+                        {"width", image.width},
+                        {"height", image.height},
+                        {"dimension", photo.vector.size()},
+                        {"vector", photo.vector},
+                        {"breed", photo.breed},
+                        {"breed_probability", photo.breed_probability},
+                        {"top", top}});
+    });
+    post("/api/search", [&s](const httplib::Request& req, httplib::Response& res) {
+        const RequestFields fields(req);
+        const int k = fields.integer("k", 10, 1, 1000);
+        const QueryPhoto photo = fields.upload("image", true) || fields.text("image")
+                                     ? s.photo_field(fields, "image", true)
+                                     : s.photo_field(fields, "id", false);
+        std::vector<int64_t> exclude;
+        if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
+        send_json(res, {{"query", photo_json(photo)}, {"results", s.results_json(s.nearest(photo.vector, k, exclude))}});
+    });
+    post("/api/similar", [&s](const httplib::Request& req, httplib::Response& res) {
+        const RequestFields fields(req);
+        const QueryPhoto a = s.photo_field(fields, "a", false);
+        const QueryPhoto b = s.photo_field(fields, "b", false);
+        const float similarity = cosine_similarity(a.vector, b.vector);
+        send_json(res, {{"a", photo_json(a)}, {"b", photo_json(b)}, {"similarity", similarity}, {"distance", 1.0f - similarity}});
+    });
+    post("/api/algebra", [&s](const httplib::Request& req, httplib::Response& res) {
+        const RequestFields fields(req);
+        const auto expression = fields.text("expression");
+        if (!expression) fail(400, "missing \"expression\", e.g. \"#12 + #40 - #7\"");
+        const int k = fields.integer("k", 5, 1, 1000);
+        std::vector<AlgebraTerm> terms;
+        try {
+            terms = parse_algebra(*expression);
+        } catch (const Error& e) {
+            fail(400, e.what());
+        }
+        std::vector<QueryPhoto> photos;
+        std::vector<double> weights;
+        std::vector<int64_t> exclude;
+        for (const auto& term : terms) {
+            long long id = 0;
+            if (parse_gallery_id(term.operand, id)) {
+                std::lock_guard<std::mutex> lock(s.gallery_mutex);
+                photos.push_back(s.photo_from_gallery(id, term.operand));
+                exclude.push_back(id);
+            } else if (const auto upload = fields.upload(term.operand, false)) {
+                photos.push_back(s.photo_from_upload(upload->first, term.operand));
+            } else {
+                fail(400, "column " + std::to_string(term.column) + ": \"" + term.operand +
+                              "\" is neither a gallery id (#12) nor the name of an uploaded photo field");
+            }
+            weights.push_back(term.weight);
+        }
+        std::vector<float> combined;
+        try {
+            combined = combine(photos, weights);
+        } catch (const Error& e) {
+            fail(400, e.what());
+        }
+        json inputs = json::array();
+        for (size_t i = 0; i < photos.size(); ++i) {
+            json item = photo_json(photos[i]);
+            item["weight"] = weights[i];
+            inputs.push_back(item);
+        }
+        send_json(res, {{"expression", *expression}, {"inputs", inputs}, {"results", s.results_json(s.nearest(combined, k, exclude))}});
+    });
+    post("/api/images", [&s](const httplib::Request& req, httplib::Response& res) {
+        if (!s.options.allow_upload_to_gallery)
+            fail(403, "adding photos to the gallery is off; start the server with --allow-upload-to-gallery");
+        const RequestFields fields(req);
+        const auto upload = fields.upload("image", true);
+        if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
+        try {
+            decode_image(upload->first, upload->second, s.options.load);
+        } catch (const Error& e) {
+            fail(400, e.what());
+        }
+        // The file name comes from the content, never from the request.
+        const std::string path =
+            (fs::path(s.upload_folder) / (sha256_hex(upload->first).substr(0, 24) + image_type_of(upload->first).second)).string();
+        std::error_code error;
+        fs::create_directories(s.upload_folder, error);
+        if (!fs::exists(path, error)) write_file_atomically(path, upload->first);
+        std::lock_guard<std::mutex> lock(s.gallery_mutex);
+        const bool known = s.gallery.find_path(path).has_value();
+        IndexingOptions indexing;
+        indexing.skip_bad = false;
+        add_to_gallery(s.gallery, s.model, s.identity, {path}, indexing);
+        const auto image = s.gallery.find_path(path);
+        if (!image) throw Error(path, "was not added to the gallery");
+        json out = image_json(*image);
+        out["thumb"] = "/api/images/" + std::to_string(image->id) + "/thumb";
+        send_json(res, out, known ? 200 : 201);
+    });
+
+    // The web page, from files built into the binary.
+    get(R"(/|/([a-z0-9_-]{1,40}\.(?:html|js|css|svg)))", [](const httplib::Request& req, httplib::Response& res) {
+        const std::string name = req.matches.size() > 1 && req.matches[1].matched ? std::string(req.matches[1]) : "index.html";
+        const WebAsset* asset = find_web_asset(name);
+        if (!asset) fail(404, "no such page: " + req.path);
+        res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, asset->content_type);
+    });
+
+    // Decided from the headers, before any of the body is read: a body over the limit, or one
+    // of unknown length (chunked, which httplib would read without a limit), is refused.
+    const int64_t limit = options.max_upload_bytes;
+    http.set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
+        if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return httplib::Server::HandlerResponse::Unhandled;
+        const std::string encoding = req.get_header_value("Transfer-Encoding");
+        const std::string length = req.get_header_value("Content-Length");
+        int status = 0;
+        std::string message;
+        if (!encoding.empty() && encoding != "identity") {
+            status = 411;
+            message = "send the request with a Content-Length (chunked bodies are not accepted)";
+        } else if (!length.empty()) {
+            uint64_t bytes = 0;
+            bool number = length.find_first_not_of("0123456789") == std::string::npos && length.size() <= 19;
+            if (number) bytes = std::stoull(length);
+            if (!number) {
+                status = 400;
+                message = "bad Content-Length \"" + length + "\"";
+            } else if (bytes > uint64_t(limit)) {
+                status = 413;
+                message = "the request is too large: " + std::to_string(bytes) + " bytes, the limit is " + std::to_string(limit) +
+                          " (--max-upload-mb)";
+            }
+        }
+        if (status == 0) return httplib::Server::HandlerResponse::Unhandled;
+        send_error(res, status, message);  // the connection then closes (see set_keep_alive_max_count)
+        return httplib::Server::HandlerResponse::Handled;
+    });
+
+    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;  // a handler's own JSON error
+        std::string message = "HTTP status " + std::to_string(res.status);
+        if (res.status == 400) message = "bad request";
+        if (res.status == 404) message = "no such route: " + req.method + " " + req.path;
+        if (res.status == 413) message = "the request is too large (the limit is set by --max-upload-mb)";
+        send_error(res, res.status, message);
+    });
+}
+
+Server::Server(const ServerOptions& options) {
+    if (options.model.empty()) throw Error("serve: no model file given");
+    Gallery gallery = Gallery::open(options.gallery, false);
+    if (gallery.model().id.empty() && !options.allow_upload_to_gallery)
+        throw Error(options.gallery, "the gallery is empty; add photos with `pupembed index add PHOTOS --db " + options.gallery + "`");
+    state_ = std::make_unique<State>(options, std::move(gallery));
+    State& s = *state_;
+    s.model = load_query_model(options.model, &s.gallery);
+    s.identity = gallery_model_of(options.model, s.model);
+    s.upload_folder = options.upload_folder.empty() ? options.gallery + ".uploads" : options.upload_folder;
+    s.inference = std::make_unique<InferenceQueue>(s.model, options.max_batch);
+    s.http.new_task_queue = [workers = options.workers] {
+        return new BoundedThreadPool(size_t(std::max(1, workers)), size_t(std::max(1, workers)) * 4);
+    };
+    s.http.set_payload_max_length(size_t(std::max<int64_t>(1, options.max_upload_bytes)));
+    // One request per connection: a kept-alive connection would hold one of the bounded workers
+    // while idle, and after an upload refused from its headers the unread body must not be
+    // taken for the next request (httplib 0.11 keeps a connection open whatever the answer).
+    s.http.set_keep_alive_max_count(1);
+    s.http.set_read_timeout(options.timeout_seconds, 0);
+    s.http.set_write_timeout(options.timeout_seconds, 0);
+    s.routes();
+    if (options.port == 0) {
+        s.port = s.http.bind_to_any_port(options.host);
+    } else {
+        s.port = s.http.bind_to_port(options.host, options.port) ? options.port : -1;
+    }
+    if (s.port <= 0)
+        throw Error(options.host + ":" + std::to_string(options.port), "cannot listen there (in use, or not an address of this machine)");
+}
+
+Server::~Server() = default;
+
+int Server::port() const { return state_->port; }
+
+void Server::run() { state_->http.listen_after_bind(); }
+
+void Server::stop() { state_->http.stop(); }
+
+}  // namespace pupembed

@@ -1,0 +1,380 @@
+// `pupembed serve` end to end: the real command on a small gallery of real photos, every API
+// route and each error status, checked against what the command-line queries answer.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "pupembed/file_io.hpp"
+#include "pupembed/image.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using pupembed::testing::quote;
+using pupembed::testing::run_pupembed;
+using pupembed::testing::shared_dir;
+using pupembed::testing::TempDir;
+
+namespace {
+
+const char kVal[] = "data/stanford-dogs-64/val";
+const std::vector<std::string> kBreeds = {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"};
+
+fs::path default_model() { return fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt"; }
+
+/// `pupembed serve ARGS --port 0` in a child process; the port is read from its first line.
+class ServerProcess {
+public:
+    explicit ServerProcess(const std::string& args) {
+        int out[2];
+        if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+        pid_ = fork();
+        if (pid_ == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM);  // no server left behind if the test dies
+            dup2(out[1], STDOUT_FILENO);
+            close(out[0]);
+            close(out[1]);
+            const std::string command = "exec " + quote(PUPEMBED_CLI) + " serve --port 0 --threads 1 " + args;
+            execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        close(out[1]);
+        output_ = fdopen(out[0], "r");
+        char line[4096];
+        if (fgets(line, sizeof line, output_)) {
+            first_line_ = line;
+            const auto colon = first_line_.find("127.0.0.1:");
+            if (colon != std::string::npos) port_ = std::atoi(first_line_.c_str() + colon + 10);
+        }
+    }
+    ~ServerProcess() {
+        if (pid_ > 0 && !stopped_) stop();
+        if (output_) fclose(output_);
+    }
+    /// SIGTERM; returns the exit status.
+    int stop() {
+        stopped_ = true;
+        kill(pid_, SIGTERM);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    int port() const { return port_; }
+    const std::string& first_line() const { return first_line_; }
+
+private:
+    pid_t pid_ = -1;
+    FILE* output_ = nullptr;
+    std::string first_line_;
+    int port_ = 0;
+    bool stopped_ = false;
+};
+
+/// Sends `request` as it is (no client normalises it) and returns the whole answer.
+std::string raw_request(int port, const std::string& request, int wait_seconds = 10) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(uint16_t(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        close(fd);
+        return "";
+    }
+    timeval timeout{wait_seconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    std::string answer;
+    char buffer[4096];
+    for (ssize_t got; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, size_t(got));
+    close(fd);
+    return answer;
+}
+
+int status_of(const std::string& raw_answer) {
+    return raw_answer.size() > 12 ? std::atoi(raw_answer.c_str() + 9) : 0;
+}
+
+json body_json(const httplib::Result& result) {
+    if (!result) {
+        ADD_FAILURE() << "no answer: " << httplib::to_string(result.error());
+        return json();
+    }
+    try {
+        return json::parse(result->body);
+    } catch (const json::exception&) {
+        ADD_FAILURE() << "not JSON (" << result->status << "): " << result->body.substr(0, 200);
+        return json();
+    }
+}
+
+json cli_json(const std::string& args) {
+    const auto result = run_pupembed(args + " --json");
+    EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;
+    return json::parse(result.out.empty() ? "null" : result.out);
+}
+
+std::vector<int64_t> ids_of(const json& results) {
+    std::vector<int64_t> ids;
+    for (const auto& r : results) ids.push_back(r.at("id").get<int64_t>());
+    return ids;
+}
+
+class Serve : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) return;
+        dir_ = new TempDir();
+        for (const auto& breed : kBreeds) {
+            std::vector<fs::path> photos;
+            for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / breed)) photos.push_back(entry.path());
+            std::sort(photos.begin(), photos.end());
+            fs::create_directories(*dir_ / "photos" / breed);
+            for (size_t i = 0; i < 3; ++i) {
+                photos_.push_back(*dir_ / "photos" / breed / photos[i].filename());
+                fs::copy_file(photos[i], photos_.back());
+            }
+            outside_.push_back(photos[5]);  // not in the gallery
+        }
+        db_ = (*dir_ / "g.db").string();
+        const auto added = run_pupembed("index add " + quote((*dir_ / "photos").string()) + " --db " + quote(db_) + " --threads 1");
+        ASSERT_EQ(added.exit_code, 0) << added.err;
+        server_ = new ServerProcess("--db " + quote(db_) + " --max-upload-mb 1");
+        ASSERT_GT(server_->port(), 0) << "first line: " << server_->first_line();
+    }
+    static void TearDownTestSuite() {
+        if (server_) {
+            EXPECT_EQ(server_->stop(), 0) << "Ctrl-C / SIGTERM stops the server cleanly";
+        }
+        delete server_;
+        delete dir_;
+        server_ = nullptr;
+        dir_ = nullptr;
+    }
+    void SetUp() override {
+        if (!server_) GTEST_SKIP() << "skipped: needs " << default_model() << " and " << shared_dir() / kVal;
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+        client_->set_read_timeout(60, 0);
+    }
+    static json gallery_id_of(const fs::path& photo) {
+        return cli_json("search " + quote(photo.string()) + " -k 1 --db " + quote(db_)).at("query").at("gallery_id");
+    }
+    httplib::Result upload(const std::string& path, const httplib::MultipartFormDataItems& items) {
+        return client_->Post(path.c_str(), items);
+    }
+    static httplib::MultipartFormData file_field(const std::string& name, const fs::path& photo) {
+        return {name, pupembed::read_file(photo.string()), photo.filename().string(), "image/jpeg"};
+    }
+
+    static TempDir* dir_;
+    static ServerProcess* server_;
+    static std::vector<fs::path> photos_, outside_;
+    static std::string db_;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+TempDir* Serve::dir_ = nullptr;
+ServerProcess* Serve::server_ = nullptr;
+std::vector<fs::path> Serve::photos_, Serve::outside_;
+std::string Serve::db_;
+
+}  // namespace
+
+TEST_F(Serve, HealthVersionStats) {
+    auto result = client_->Get("/healthz");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 200);
+    EXPECT_EQ(body_json(result).at("images"), 9);
+    result = client_->Get("/api/version");
+    EXPECT_EQ(body_json(result).at("api"), 1);
+    const json stats = body_json(client_->Get("/api/stats"));
+    EXPECT_EQ(stats.at("images"), 9);
+    EXPECT_EQ(stats.at("model").at("dimension"), 128);
+    EXPECT_EQ(stats.at("model").at("path"), default_model().string());
+    EXPECT_EQ(stats.at("index"), "exact");
+    EXPECT_FALSE(stats.at("server").at("uploads_to_gallery").get<bool>());
+}
+
+TEST_F(Serve, EmbedGivesTheGalleryVectorAndBreed) {
+    // The upload is the same file as a gallery photo: same vector as `index add` stored.
+    const json answer = body_json(upload("/api/embed", {file_field("image", photos_[3])}));
+    ASSERT_EQ(answer.at("dimension"), 128);
+    double norm = 0;
+    for (const auto& v : answer.at("vector")) norm += v.get<double>() * v.get<double>();
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+    EXPECT_EQ(answer.at("top").size(), 5u);
+    const json cli = cli_json("breed " + quote(photos_[3].string()));
+    EXPECT_EQ(answer.at("breed"), cli.at("predictions")[0].at("top")[0].at("name"));
+    EXPECT_NEAR(answer.at("breed_probability").get<double>(),
+                cli.at("predictions")[0].at("top")[0].at("probability").get<double>(), 1e-4);
+    // The raw body works too.
+    auto raw = client_->Post("/api/embed", pupembed::read_file(photos_[3].string()), "image/jpeg");
+    ASSERT_TRUE(raw);
+    EXPECT_EQ(raw->status, 200);
+    const json again = body_json(raw);
+    for (size_t i = 0; i < 128; ++i) EXPECT_NEAR(again.at("vector")[i].get<double>(), answer.at("vector")[i].get<double>(), 1e-5);
+}
+
+TEST_F(Serve, SearchMatchesTheCommand) {
+    // By upload of a photo that is not in the gallery.
+    const json answer = body_json(upload("/api/search", {file_field("image", outside_[1]), {"k", "5", "", ""}}));
+    const json cli = cli_json("search " + quote(outside_[1].string()) + " -k 5 --db " + quote(db_));
+    ASSERT_EQ(answer.at("results").size(), 5u);
+    EXPECT_EQ(ids_of(answer.at("results")), ids_of(cli.at("results")));
+    for (size_t i = 0; i < 5; ++i)
+        EXPECT_NEAR(answer.at("results")[i].at("distance").get<double>(), cli.at("results")[i].at("distance").get<double>(), 1e-4);
+    EXPECT_EQ(answer.at("results")[0].at("thumb"), "/api/images/" + std::to_string(cli.at("results")[0].at("id").get<int64_t>()) + "/thumb");
+    // By gallery id, as JSON: the photo itself is left out, like the command does.
+    const json by_id = body_json(client_->Post("/api/search", R"({"id": "#4", "k": 3})", "application/json"));
+    const json cli_id = cli_json("search '#4' -k 3 --db " + quote(db_));
+    EXPECT_EQ(ids_of(by_id.at("results")), ids_of(cli_id.at("results")));
+    EXPECT_EQ(by_id.at("query").at("gallery_id"), 4);
+}
+
+TEST_F(Serve, SimilarMatchesTheCommand) {
+    const json answer = body_json(upload("/api/similar", {file_field("a", outside_[0]), {"b", "#2", "", ""}}));
+    const json cli = cli_json("similar " + quote(outside_[0].string()) + " '#2' --db " + quote(db_));
+    EXPECT_NEAR(answer.at("similarity").get<double>(), cli.at("similarity").get<double>(), 1e-4);
+    EXPECT_NEAR(answer.at("distance").get<double>(), 1 - cli.at("similarity").get<double>(), 1e-4);
+    EXPECT_EQ(answer.at("b").at("gallery_id"), 2);
+}
+
+TEST_F(Serve, AlgebraMatchesTheCommand) {
+    const json answer = body_json(client_->Post("/api/algebra", R"({"expression": "#1 + #4 - 0.5*#7", "k": 4})", "application/json"));
+    const json cli = cli_json("algebra '#1 + #4 - 0.5*#7' -k 4 --db " + quote(db_));
+    EXPECT_EQ(ids_of(answer.at("results")), ids_of(cli.at("results")));
+    for (const auto id : ids_of(answer.at("results"))) EXPECT_TRUE(id != 1 && id != 4 && id != 7) << "inputs are left out";
+    // An uploaded photo as an operand, named by its field.
+    const json mixed = body_json(upload("/api/algebra", {{"expression", "pup + #2", "", ""}, file_field("pup", outside_[1]), {"k", "3", "", ""}}));
+    const json cli_mixed = cli_json("algebra " + quote("'" + outside_[1].string() + "' + #2") + " -k 3 --db " + quote(db_));
+    EXPECT_EQ(ids_of(mixed.at("results")), ids_of(cli_mixed.at("results")));
+}
+
+TEST_F(Serve, ImageMetadataThumbnailAndFile) {
+    const json meta = body_json(client_->Get("/api/images/3"));
+    EXPECT_EQ(meta.at("id"), 3);
+    EXPECT_EQ(meta.at("thumb"), "/api/images/3/thumb");
+    auto thumb = client_->Get("/api/images/3/thumb");
+    ASSERT_TRUE(thumb);
+    EXPECT_EQ(thumb->status, 200);
+    EXPECT_EQ(thumb->get_header_value("Content-Type"), "image/jpeg");
+    const auto image = pupembed::decode_image(thumb->body, "thumb");
+    EXPECT_EQ(image.width, meta.at("width").get<int>()) << "a 64-px photo is not enlarged";
+    auto again = client_->Get("/api/images/3/thumb");
+    EXPECT_EQ(again->body, thumb->body) << "cached";
+    auto file = client_->Get("/api/images/3/file");
+    ASSERT_TRUE(file);
+    EXPECT_EQ(file->body, pupembed::read_file(meta.at("path").get<std::string>()));
+}
+
+TEST_F(Serve, MapHasEveryPhoto) {
+    const json map = body_json(client_->Get("/api/map"));
+    EXPECT_EQ(map.at("total"), 9);
+    ASSERT_EQ(map.at("points").size(), 9u);
+    const double first = map.at("explained_variance")[0].get<double>(), second = map.at("explained_variance")[1].get<double>();
+    EXPECT_GT(first, 0);
+    EXPECT_GE(first, second);
+    EXPECT_FALSE(map.at("points")[0].at("breed").get<std::string>().empty());
+}
+
+TEST_F(Serve, WebPageIsBuiltIn) {
+    auto page = client_->Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_NE(page->body.find("<script src=\"app.js\">"), std::string::npos);
+    auto script = client_->Get("/app.js");
+    ASSERT_TRUE(script);
+    EXPECT_EQ(script->status, 200);
+    EXPECT_NE(script->get_header_value("Content-Type").find("javascript"), std::string::npos);
+}
+
+TEST_F(Serve, ErrorsHaveTheRightStatusAndJson) {
+    auto expect_error = [](const httplib::Result& result, int status, const std::string& words) {
+        ASSERT_TRUE(result);
+        EXPECT_EQ(result->status, status) << result->body;
+        const json body = json::parse(result->body, nullptr, false);
+        ASSERT_FALSE(body.is_discarded()) << result->body;
+        EXPECT_NE(body.value("error", "").find(words), std::string::npos) << body.dump();
+    };
+    expect_error(client_->Get("/api/images/999999"), 404, "no image with id 999999");
+    expect_error(client_->Get("/api/images/999999/thumb"), 404, "no image");
+    expect_error(client_->Post("/api/search", R"({"id": "#999999"})", "application/json"), 404, "no image with id 999999");
+    expect_error(client_->Post("/api/search", R"({"id": "dog.jpg"})", "application/json"), 400, "not a gallery id");
+    expect_error(client_->Get("/api/nothing"), 404, "no such route");
+    // Bad photos: not an image, a truncated JPEG, an empty upload.
+    expect_error(upload("/api/search", {{"image", "this is not a photo", "x.jpg", "image/jpeg"}}), 400, "x.jpg");
+    const std::string jpeg = pupembed::read_file(photos_[0].string());
+    expect_error(upload("/api/embed", {{"image", jpeg.substr(0, jpeg.size() / 2), "half.jpg", "image/jpeg"}}), 400, "half.jpg");
+    expect_error(upload("/api/embed", {{"image", "", "empty.jpg", "image/jpeg"}}), 400, "empty");
+    // Bad requests.
+    expect_error(client_->Post("/api/search", "{not json", "application/json"), 400, "not valid JSON");
+    expect_error(client_->Post("/api/search", R"({"k": 3})", "application/json"), 400, "missing");
+    expect_error(client_->Post("/api/search", R"({"id": "#1", "k": 0})", "application/json"), 400, "k: expected");
+    expect_error(client_->Post("/api/algebra", R"({"expression": "#1 + + #2"})", "application/json"), 400, "column 6");
+    expect_error(client_->Post("/api/algebra", R"({"expression": "#1 - #1"})", "application/json"), 400, "nothing");
+    expect_error(client_->Post("/api/algebra", R"({"expression": "#1 + /etc/passwd"})", "application/json"), 400,
+                 "neither a gallery id");
+    expect_error(client_->Post("/api/similar", R"({"a": "#1"})", "application/json"), 400, "missing \"b\"");
+    // Adding to the gallery is off unless asked for.
+    expect_error(upload("/api/images", {file_field("image", outside_[0])}), 403, "--allow-upload-to-gallery");
+}
+
+TEST_F(Serve, OversizedUploadIsRefusedUnread) {
+    // The header promises 1 GB and nothing follows: the answer must come at once, from the
+    // header alone (reading the body would wait for bytes that never come).
+    const auto start = std::chrono::steady_clock::now();
+    const std::string answer = raw_request(server_->port(),
+                                           "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                                           "Content-Length: 1073741824\r\n\r\n",
+                                           5);
+    EXPECT_EQ(status_of(answer), 413) << answer;
+    EXPECT_NE(answer.find("the limit is 1048576"), std::string::npos) << answer;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
+    // A body of unknown length (chunked) is refused the same way.
+    const std::string chunked = raw_request(server_->port(),
+                                            "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                                            "Transfer-Encoding: chunked\r\n\r\n",
+                                            5);
+    EXPECT_EQ(status_of(chunked), 411) << chunked;
+    // Just over the limit (1 MB here), sent whole: refused too.
+    const std::string body(size_t(1 << 20) + 1, 'x');
+    const std::string over = raw_request(server_->port(), "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                                                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    EXPECT_EQ(status_of(over), 413) << over.substr(0, 300);
+}
+
+TEST_F(Serve, NoPathFromTheRequestReachesTheFileSystem) {
+    for (const std::string target : {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
+                                     "/api/images/..%2f..%2f..%2fetc%2fpasswd/thumb", "/api/images/%2Fetc%2Fpasswd/file",
+                                     "/api/images/3/../../../../etc/passwd", "/app.js/../../etc/passwd",
+                                     "/api/images/-1/file", "/api/images/99999999999999999999/file"}) {
+        const std::string answer = raw_request(server_->port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        const int status = status_of(answer);
+        EXPECT_TRUE(status == 404 || status == 400) << target << " gave " << status;
+        EXPECT_EQ(answer.find("root:"), std::string::npos) << target;
+    }
+}
+
+TEST(ServeCommand, RefusesBadSetups) {
+    TempDir dir;
+    auto result = run_pupembed("serve --db " + quote((dir / "none.db").string()));
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("none.db"), std::string::npos) << result.err;
+    pupembed::write_file_atomically((dir / "bad.db").string(), "not a gallery at all, just text");
+    result = run_pupembed("serve --db " + quote((dir / "bad.db").string()));
+    EXPECT_NE(result.exit_code, 0);
+    EXPECT_NE(result.err.find("bad.db"), std::string::npos) << result.err;
+    result = run_pupembed("serve --db x.db --port 70000");
+    EXPECT_EQ(result.exit_code, 2) << "a usage error";
+}
