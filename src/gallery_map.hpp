@@ -1,4 +1,5 @@
-// A 2-D picture of a gallery: its vectors projected on their two principal components.
+// A 2-D picture of a gallery: its vectors projected on their two principal components, or laid
+// out UMAP-style so that photos near each other in the embedding are near on the page.
 #pragma once
 
 #include <cstdint>
@@ -22,5 +23,13 @@ struct GalleryMap {
 /// components). The axes' signs are fixed so the same gallery always gives the same picture.
 GalleryMap project_on_principal_plane(const std::vector<int64_t>& ids, const std::vector<float>& values,
                                       int64_t max_points);
+
+/// A UMAP-style layout of at most `max_points` of the vectors (evenly spaced): each photo's
+/// `neighbours` nearest by cosine distance make a fuzzy graph, laid out in 2-D by `epochs` of
+/// stochastic gradient descent from the PCA picture (attraction along edges, repulsion from
+/// random photos; fixed seed, so the same gallery gives the same picture). Photos of one breed
+/// gather in clusters that a linear projection cannot show. About a second for 4,000 photos.
+GalleryMap umap_layout(const std::vector<int64_t>& ids, const std::vector<float>& values, int64_t max_points,
+                       int neighbours = 15, int epochs = 200);
 
 }  // namespace pupembed

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <map>
+#include <numeric>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -195,8 +198,48 @@ struct Server::State {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<int64_t> requests{0};
     std::mutex map_mutex;
-    int64_t map_generation = -1;
-    std::string map_body;
+    struct CachedMap {
+        int64_t generation = -1;
+        std::shared_future<std::string> body;
+    } maps[2];  ///< [0] PCA, [1] UMAP-style; made on another thread, kept until the gallery changes
+
+    /// The map's JSON for the gallery as it is now, computed once per gallery generation.
+    std::shared_future<std::string> map_body(bool umap) {
+        int64_t generation = 0;
+        {
+            std::lock_guard<std::mutex> lock(gallery_mutex);
+            generation = gallery.generation();
+        }
+        std::lock_guard<std::mutex> lock(map_mutex);
+        CachedMap& cached = maps[umap ? 1 : 0];
+        if (cached.generation != generation || !cached.body.valid()) {
+            cached.generation = generation;
+            cached.body = std::async(std::launch::async, [this, umap] { return make_map(umap); }).share();
+        }
+        return cached.body;
+    }
+
+    std::string make_map(bool umap) {
+        std::vector<int64_t> ids;
+        std::vector<float> values;
+        std::map<int64_t, std::string> breeds;
+        {
+            std::lock_guard<std::mutex> lock(gallery_mutex);
+            gallery.vectors(ids, values);
+            for (const auto& image : gallery.images()) breeds[image.id] = image.breed;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const GalleryMap map = umap ? umap_layout(ids, values, 20000) : project_on_principal_plane(ids, values, 20000);
+        json points = json::array();
+        for (const auto& p : map.points) points.push_back({{"id", p.id}, {"x", p.x}, {"y", p.y}, {"breed", breeds[p.id]}});
+        return json{{"method", umap ? "umap" : "pca"},
+                    {"total", map.total},
+                    {"shown", map.points.size()},
+                    {"explained_variance", {map.explained[0], map.explained[1]}},
+                    {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                    {"points", points}}
+            .dump();
+    }
 
     State(const ServerOptions& o, Gallery opened)
         : options(o), gallery(std::move(opened)), thumbnails(o.thumbnail_cache_bytes) {}
@@ -375,33 +418,10 @@ void Server::State::routes() {
         }
         res.set_content(bytes, image_type_of(bytes).first);
     });
-    get("/api/map", [&s](const httplib::Request&, httplib::Response& res) {
-        std::lock_guard<std::mutex> map_lock(s.map_mutex);
-        std::vector<int64_t> ids;
-        std::vector<float> values;
-        std::map<int64_t, std::string> breeds;
-        {
-            std::lock_guard<std::mutex> lock(s.gallery_mutex);
-            const int64_t generation = s.gallery.generation();
-            if (generation != s.map_generation || s.map_body.empty()) {
-                s.gallery.vectors(ids, values);
-                for (const auto& image : s.gallery.images()) breeds[image.id] = image.breed;
-                s.map_generation = generation;
-                s.map_body.clear();
-            }
-        }
-        if (s.map_body.empty()) {
-            const GalleryMap map = project_on_principal_plane(ids, values, 20000);
-            json points = json::array();
-            for (const auto& p : map.points) points.push_back({{"id", p.id}, {"x", p.x}, {"y", p.y}, {"breed", breeds[p.id]}});
-            s.map_body = json{{"method", "pca"},
-                              {"total", map.total},
-                              {"shown", map.points.size()},
-                              {"explained_variance", {map.explained[0], map.explained[1]}},
-                              {"points", points}}
-                             .dump();
-        }
-        res.set_content(s.map_body, "application/json");
+    get("/api/map", [&s](const httplib::Request& req, httplib::Response& res) {
+        const std::string method = req.has_param("method") ? req.get_param_value("method") : "umap";
+        if (method != "umap" && method != "pca") fail(400, "method: umap or pca, got \"" + method + "\"");
+        res.set_content(s.map_body(method == "umap").get(), "application/json");
     });
 
     post("/api/embed", [&s](const httplib::Request& req, httplib::Response& res) {
@@ -586,6 +606,7 @@ Server::Server(const ServerOptions& options) {
     s.http.set_read_timeout(options.timeout_seconds, 0);
     s.http.set_write_timeout(options.timeout_seconds, 0);
     s.routes();
+    s.map_body(true);  // start the map now: it takes a few seconds for a large gallery
     if (options.port == 0) {
         s.port = s.http.bind_to_any_port(options.host);
     } else {

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <random>
 
+#include "gallery_map.hpp"
 #include "pupembed/algebra.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
@@ -357,4 +358,53 @@ TEST(Queries, DuplicatesAreGroupedTransitively) {
     EXPECT_EQ(groups[0], (std::vector<int64_t>{images[0].id, images[1].id, images[2].id}));
     EXPECT_EQ(groups[1], (std::vector<int64_t>{images[4].id, images[5].id}));
     EXPECT_TRUE(pupembed::find_duplicates(gallery, 0.001).empty());
+}
+
+// The map: photos of one cluster end up next to each other in 2-D, which a linear projection of
+// many clusters cannot do; and the same input gives the same picture.
+TEST(GalleryMap, UmapLayoutKeepsClustersTogether) {
+    std::mt19937_64 random(7);
+    std::normal_distribution<float> normal;
+    const int64_t clusters = 12, per_cluster = 40, d = 32;
+    std::vector<float> centres(size_t(clusters * d)), values;
+    for (auto& c : centres) c = normal(random);
+    std::vector<int64_t> ids, cluster_of;
+    for (int64_t c = 0; c < clusters; ++c)
+        for (int64_t i = 0; i < per_cluster; ++i) {
+            std::vector<float> v(static_cast<size_t>(d));
+            double norm = 0;
+            for (int64_t j = 0; j < d; ++j) {
+                v[size_t(j)] = centres[size_t(c * d + j)] + 0.35f * normal(random);
+                norm += double(v[size_t(j)]) * v[size_t(j)];
+            }
+            for (auto& x : v) x = float(x / std::sqrt(norm));
+            values.insert(values.end(), v.begin(), v.end());
+            ids.push_back(1000 + int64_t(ids.size()));
+            cluster_of.push_back(c);
+        }
+    auto agreement = [&](const pupembed::GalleryMap& map) {
+        int same = 0;
+        for (size_t i = 0; i < map.points.size(); ++i) {
+            size_t best = i;
+            double best_distance = 1e300;
+            for (size_t j = 0; j < map.points.size(); ++j) {
+                const double dx = map.points[i].x - map.points[j].x, dy = map.points[i].y - map.points[j].y;
+                if (j != i && dx * dx + dy * dy < best_distance) best = j, best_distance = dx * dx + dy * dy;
+            }
+            same += cluster_of[size_t(map.points[i].id - 1000)] == cluster_of[size_t(map.points[best].id - 1000)];
+        }
+        return double(same) / double(map.points.size());
+    };
+    const auto umap = pupembed::umap_layout(ids, values, 100000);
+    ASSERT_EQ(umap.points.size(), ids.size());
+    EXPECT_EQ(umap.total, int64_t(ids.size()));
+    EXPECT_GT(agreement(umap), 0.95);
+    const auto again = pupembed::umap_layout(ids, values, 100000);
+    for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(again.points[i].x, umap.points[i].x);
+    // A subset when asked for fewer points.
+    EXPECT_EQ(pupembed::umap_layout(ids, values, 100).points.size(), 100u);
+    const auto pca = pupembed::project_on_principal_plane(ids, values, 100000);
+    EXPECT_GT(pca.explained[0], 0);
+    EXPECT_GE(pca.explained[0], pca.explained[1]);
+    std::printf("nearest dot in the same cluster: UMAP-style %.3f, PCA %.3f\n", agreement(umap), agreement(pca));
 }

@@ -286,6 +286,11 @@ TEST_F(Serve, MapHasEveryPhoto) {
     EXPECT_GT(first, 0);
     EXPECT_GE(first, second);
     EXPECT_FALSE(map.at("points")[0].at("breed").get<std::string>().empty());
+    EXPECT_EQ(map.at("method"), "umap");
+    EXPECT_EQ(body_json(client_->Get("/api/map?method=pca")).at("method"), "pca");
+    auto bad = client_->Get("/api/map?method=tsne");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
 }
 
 TEST_F(Serve, WebPageIsBuiltIn) {

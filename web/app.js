@@ -216,8 +216,8 @@ async function drawMap() {
       return;
     }
     const m = state.map;
-    $('#map-note').textContent = `${m.shown} of ${m.total} photos; the two axes hold ` +
-      `${(m.explained_variance[0] * 100).toFixed(1)}% and ${(m.explained_variance[1] * 100).toFixed(1)}% of the variance.`;
+    $('#map-note').textContent = `${m.shown} of ${m.total} photos, laid out in ${m.seconds.toFixed(1)} s ` +
+      `(${m.method === 'umap' ? 'UMAP-style, from each photo\'s 15 nearest neighbours' : 'principal components'}).`;
     setStatus('map ready');
   }
   const points = state.map.points;

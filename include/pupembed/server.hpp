@@ -1,7 +1,7 @@
 // `pupembed serve`: a gallery and a model behind an HTTP JSON API, with a web page at `/`.
 //
 // Routes (every answer is JSON, errors too: {"error": "..."} with the status):
-//   GET  /healthz, /api/version, /api/stats, /api/map (2-D PCA of the gallery)
+//   GET  /healthz, /api/version, /api/stats, /api/map (a 2-D layout of the gallery: ?method=umap|pca)
 //   GET  /api/images/{id}, /api/images/{id}/thumb (JPEG), /api/images/{id}/file
 //   POST /api/embed, /api/search, /api/similar, /api/algebra, /api/images (add; off by default)
 // A photo is sent as a multipart/form-data file field, or named by gallery id ("#12" or 12).
