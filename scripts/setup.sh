@@ -15,7 +15,7 @@ packages=(
   libopencv-dev                     # image decoding (PNG, WebP, BMP) and resizing
   libjpeg62-turbo-dev               # strict JPEG decoding: damaged files are errors, not grey fill
   libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
-  libfaiss-dev                      # vector search
+  libhnswlib-dev                    # approximate vector search (HNSW) for large galleries
   libcpp-httplib-dev                # `pupembed serve`: HTTP server (and the tests' client)
   chromium                          # the browser test of the web page (headless, driven by Playwright)
   libsqlite3-dev                    # gallery metadata

@@ -10,4 +10,5 @@ bash -n scripts/get-stanford-dogs.sh   # cannot run without internet: at least c
 bash -n scripts/train-squeezenet.sh    # a 30-minute training run: not part of the tests
 bash -n scripts/train-default-model.sh # a 30-minute training run: the same
 bash -n scripts/recipe-steps.sh
+bash -n scripts/bench-serve.sh         # a 30-second load benchmark: not part of the tests
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"

@@ -19,6 +19,11 @@ public:
     /// (equal scores: lower position first), leaving out `exclude`.
     std::vector<std::pair<int64_t, float>> search(const float* query, int k, const std::vector<int64_t>& exclude) const;
 
+    /// Bytes held by the vectors (float32 and float16 copies) and ids.
+    int64_t memory_bytes() const {
+        return int64_t(values_.size() * sizeof(float) + half_.size() * sizeof(uint16_t) + ids_.size() * sizeof(int64_t));
+    }
+
     /// Whether the float16 AVX2 path is in use on this CPU.
     static bool accelerated();
 

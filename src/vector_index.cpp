@@ -1,16 +1,12 @@
 #include "pupembed/vector_index.hpp"
 
-#include <faiss/IndexHNSW.h>
-#include <faiss/IndexIDMap.h>
-#include <faiss/impl/FaissException.h>
-#include <faiss/impl/io.h>
-#include <faiss/index_io.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "exact_scan.hpp"
+#include "hnsw_graph.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
 
@@ -25,18 +21,9 @@ IndexKind index_kind_from_name(const std::string& name) {
 }
 
 struct VectorIndex::State {
-    std::unique_ptr<faiss::Index> index;  ///< HNSW: an IndexIDMap over FAISS's HNSW index
-    std::unique_ptr<ExactScan> exact;     ///< exact: our own scan (FAISS's flat scan is SSE-only here)
+    std::unique_ptr<HnswGraph> graph;  ///< HNSW: hnswlib's graph with our distance kernel
+    std::unique_ptr<ExactScan> exact;  ///< exact: our own float16 scan with a float32 re-rank
 };
-
-namespace {
-
-faiss::IndexHNSWFlat* hnsw_of(faiss::Index& index) {
-    auto* map = dynamic_cast<faiss::IndexIDMap*>(&index);
-    return map ? dynamic_cast<faiss::IndexHNSWFlat*>(map->index) : nullptr;
-}
-
-}  // namespace
 
 VectorIndex::VectorIndex(int64_t dimension, IndexKind kind, const HnswSettings& hnsw)
     : state_(std::make_unique<State>()), dimension_(dimension), kind_(kind) {
@@ -45,12 +32,7 @@ VectorIndex::VectorIndex(int64_t dimension, IndexKind kind, const HnswSettings& 
         state_->exact = std::make_unique<ExactScan>(dimension);
         return;
     }
-    auto* graph = new faiss::IndexHNSWFlat(int(dimension), hnsw.links, faiss::METRIC_INNER_PRODUCT);
-    graph->hnsw.efConstruction = hnsw.build_candidates;
-    graph->hnsw.efSearch = hnsw.search_candidates;
-    auto map = std::make_unique<faiss::IndexIDMap>(graph);
-    map->own_fields = true;
-    state_->index = std::move(map);
+    state_->graph = std::make_unique<HnswGraph>(dimension, hnsw.links, hnsw.build_candidates, hnsw.search_candidates);
 }
 
 VectorIndex::VectorIndex(std::unique_ptr<State> state, int64_t dimension, IndexKind kind)
@@ -62,15 +44,20 @@ VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
 
 void VectorIndex::add(const float* vectors, const int64_t* ids, int64_t count) {
     if (count <= 0) return;
+    for (int64_t i = 0; i < count; ++i)
+        if (ids[i] < 0) throw Error("vector ids must not be negative, got " + std::to_string(ids[i]));
     if (state_->exact) state_->exact->add(vectors, ids, count);
-    else state_->index->add_with_ids(count, vectors, ids);
+    else state_->graph->add(vectors, ids, count);
 }
 
-int64_t VectorIndex::size() const { return state_->exact ? state_->exact->size() : state_->index->ntotal; }
+int64_t VectorIndex::size() const { return state_->exact ? state_->exact->size() : state_->graph->size(); }
 
 void VectorIndex::set_search_candidates(int candidates) {
-    if (state_->index)
-        if (auto* graph = hnsw_of(*state_->index)) graph->hnsw.efSearch = std::max(1, candidates);
+    if (state_->graph) state_->graph->set_search_candidates(candidates);
+}
+
+int64_t VectorIndex::memory_bytes() const {
+    return state_->exact ? state_->exact->memory_bytes() : state_->graph->memory_bytes();
 }
 
 std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, int64_t count, int k,
@@ -84,19 +71,11 @@ std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, in
         return results;
     }
     const int64_t wanted = std::min<int64_t>(size(), int64_t(k) + int64_t(exclude.size()));
-    std::vector<float> similarities(size_t(count * wanted));
-    std::vector<faiss::Index::idx_t> labels(size_t(count * wanted));
-    auto* graph = hnsw_of(*state_->index);
-    const int saved = graph ? graph->hnsw.efSearch : 0;
-    if (graph && graph->hnsw.efSearch < wanted) graph->hnsw.efSearch = int(wanted);  // HNSW needs ef >= k
-    state_->index->search(count, queries, wanted, similarities.data(), labels.data());
-    if (graph) graph->hnsw.efSearch = saved;
     for (int64_t q = 0; q < count; ++q) {
         auto& hits = results[size_t(q)];
-        for (int64_t j = 0; j < wanted && int64_t(hits.size()) < k; ++j) {
-            const int64_t id = labels[size_t(q * wanted + j)];
-            if (id < 0 || std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
-            hits.push_back({id, similarities[size_t(q * wanted + j)]});
+        for (const auto& [id, similarity] : state_->graph->search(queries + q * dimension_, int(wanted))) {
+            if (int64_t(hits.size()) >= k) break;
+            if (std::find(exclude.begin(), exclude.end(), id) == exclude.end()) hits.push_back({id, similarity});
         }
     }
     return results;
@@ -105,7 +84,7 @@ std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, in
 namespace {
 
 const char kIndexMagic[] = "PUPINDEX";
-constexpr uint32_t kIndexVersion = 1;
+constexpr uint32_t kIndexVersion = 2;  // 1: FAISS HNSW (before hnswlib); rebuilt when met
 
 template <typename T>
 void put(std::string& out, T value) {
@@ -120,18 +99,14 @@ uint32_t crc_of(const uint8_t* data, size_t size) {
 
 void VectorIndex::save(const std::string& path, const std::string& note) const {
     if (state_->exact) throw Error(path, "an exact index is not saved: it is rebuilt from its vectors");
-    faiss::VectorIOWriter writer;
-    try {
-        faiss::write_index(state_->index.get(), &writer);
-    } catch (const faiss::FaissException& e) {
-        throw Error(path, std::string("cannot serialise the vector index: ") + e.what());
-    }
+    const std::string graph = state_->graph->serialise();
     std::string bytes(kIndexMagic, 8);
     put(bytes, kIndexVersion);
+    put(bytes, uint64_t(dimension_));
     put(bytes, uint64_t(note.size()));
     bytes += note;
-    put(bytes, uint64_t(writer.data.size()));
-    bytes.append(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
+    put(bytes, uint64_t(graph.size()));
+    bytes += graph;
     put(bytes, crc_of(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
     write_file_atomically(path, bytes);
 }
@@ -151,36 +126,28 @@ VectorIndex VectorIndex::load(const std::string& path, std::string* note) {
     if (version != kIndexVersion)
         throw Error(path, "vector index format version " + std::to_string(version) + ", this build reads " +
                               std::to_string(kIndexVersion));
+    uint64_t dimension = 0;
+    get(dimension);
+    if (dimension < 1 || dimension > 65536) throw damaged("dimension " + std::to_string(dimension));
     uint64_t note_size = 0;
     get(note_size);
     if (bytes.size() - at < note_size) throw damaged("truncated");
     if (note) *note = bytes.substr(at, note_size);
     at += note_size;
-    uint64_t faiss_size = 0;
-    get(faiss_size);
-    if (bytes.size() - at < faiss_size + sizeof(uint32_t)) throw damaged("truncated");
-    const size_t faiss_at = at;
-    at += faiss_size;
+    uint64_t graph_size = 0;
+    get(graph_size);
+    if (bytes.size() - at < graph_size + sizeof(uint32_t)) throw damaged("truncated");
+    const size_t graph_at = at;
+    at += graph_size;
     uint32_t crc = 0;
     get(crc);
     if (at != bytes.size()) throw damaged("trailing bytes");
     if (crc != crc_of(reinterpret_cast<const uint8_t*>(bytes.data()), at - sizeof(uint32_t))) throw damaged("CRC mismatch");
 
-    faiss::VectorIOReader reader;
-    reader.data.assign(reinterpret_cast<const uint8_t*>(bytes.data()) + faiss_at,
-                       reinterpret_cast<const uint8_t*>(bytes.data()) + faiss_at + faiss_size);
-    std::unique_ptr<faiss::Index> index;
-    try {
-        index.reset(faiss::read_index(&reader));
-    } catch (const faiss::FaissException& e) {
-        throw damaged(std::string(e.what()).substr(0, 200));
-    }
-    auto* map = dynamic_cast<faiss::IndexIDMap*>(index.get());
-    if (!map || !dynamic_cast<faiss::IndexHNSWFlat*>(map->index)) throw damaged("not an HNSW index with ids");
     auto state = std::make_unique<State>();
-    const int64_t dimension = index->d;
-    state->index = std::move(index);
-    return VectorIndex(std::move(state), dimension, IndexKind::Hnsw);
+    state->graph = HnswGraph::deserialise(bytes.substr(graph_at, graph_size), int64_t(dimension),
+                                           HnswSettings{}.search_candidates, path);
+    return VectorIndex(std::move(state), int64_t(dimension), IndexKind::Hnsw);
 }
 
 }  // namespace pupembed

@@ -22,11 +22,12 @@ void register_embed(CLI::App& app) {
         "Embed photos: one unit vector per photo into a NumPy .npy, with a .tsv of the photos' paths beside\n"
         "it. Folders are searched recursively. Photos are decoded on another thread while the network runs.");
     command->add_option("IMAGES", o->inputs, "Image files and folders")->required();
-    command->add_option("-m,--model", o->model, "Model file")->required();
+    command->add_option("-m,--model", o->model, "Model file (default: $PUPEMBED_MODEL, else the shipped default model)");
     command->add_option("-o,--output", o->output, "The .npy to write")->required();
     command->add_flag("--skip-bad", o->skip_bad, "Skip unreadable photos (listed on stderr) instead of stopping");
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
+        o->model = model_path_or_default(o->model);
         Model model = load_model(o->model);
         prepare_for_inference(model);
         const auto paths = collect_image_paths(o->inputs);

@@ -1,5 +1,5 @@
-// A gallery: photos added one by one, their metadata in SQLite, their embeddings searched with
-// FAISS. One SQLite file (application id "PUPG", schema version in user_version); every change
+// A gallery: photos added one by one, their metadata in SQLite, their embeddings searched
+// exactly or with an HNSW graph (vector_index.hpp). One SQLite file (application id "PUPG", schema version in user_version); every change
 // is one transaction, so a gallery killed at any moment holds exactly what was committed. The
 // search index is built from the stored vectors; an HNSW index is kept beside the file
 // (PATH.index) and rebuilt whenever it does not match the gallery's generation counter.
