@@ -197,6 +197,7 @@ struct Server::State {
     int port = 0;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<int64_t> requests{0};
+    int64_t breed_count = 0, breed_count_generation = -1;  ///< distinct breed guesses (under gallery_mutex)
     std::mutex map_mutex;
     struct CachedMap {
         int64_t generation = -1;
@@ -359,14 +360,19 @@ void Server::State::routes() {
         json out;
         {
             std::lock_guard<std::mutex> lock(s.gallery_mutex);
-            std::set<std::string> breeds;
-            for (const auto& image : s.gallery.images())
-                if (!image.breed.empty()) breeds.insert(image.breed);
+            const int64_t generation = s.gallery.generation();
+            if (generation != s.breed_count_generation) {  // counted once per change of the gallery
+                std::set<std::string> breeds;
+                for (const auto& image : s.gallery.images())
+                    if (!image.breed.empty()) breeds.insert(image.breed);
+                s.breed_count = int64_t(breeds.size());
+                s.breed_count_generation = generation;
+            }
             const int64_t size = s.gallery.size();
             out = {{"gallery", s.gallery.path()},
                    {"images", size},
-                   {"breeds", breeds.size()},
-                   {"generation", s.gallery.generation()},
+                   {"breeds", s.breed_count},
+                   {"generation", generation},
                    {"index", size >= kApproximateSearchFrom ? "hnsw" : "exact"}};
         }
         out["model"] = {{"path", s.options.model},
@@ -451,9 +457,11 @@ void Server::State::routes() {
     post("/api/search", [&s](const httplib::Request& req, httplib::Response& res) {
         const RequestFields fields(req);
         const int k = fields.integer("k", 10, 1, 1000);
-        const QueryPhoto photo = fields.upload("image", true) || fields.text("image")
-                                     ? s.photo_field(fields, "image", true)
-                                     : s.photo_field(fields, "id", false);
+        const bool by_upload = fields.upload("image", true) || fields.text("image");
+        if (!by_upload && !fields.text("id"))
+            fail(400, "missing photo: send a file in the multipart field \"image\" (or the image as the body), "
+                      "or a gallery id in \"id\"");
+        const QueryPhoto photo = by_upload ? s.photo_field(fields, "image", true) : s.photo_field(fields, "id", false);
         std::vector<int64_t> exclude;
         if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
         send_json(res, {{"query", photo_json(photo)}, {"results", s.results_json(s.nearest(photo.vector, k, exclude))}});
@@ -606,6 +614,8 @@ Server::Server(const ServerOptions& options) {
     s.http.set_read_timeout(options.timeout_seconds, 0);
     s.http.set_write_timeout(options.timeout_seconds, 0);
     s.routes();
+    // A large gallery's HNSW graph is read or built now rather than in the first search.
+    if (s.gallery.size() >= kApproximateSearchFrom) s.gallery.index(IndexKind::Hnsw);
     s.map_body(true);  // start the map now: it takes a few seconds for a large gallery
     if (options.port == 0) {
         s.port = s.http.bind_to_any_port(options.host);

@@ -371,6 +371,42 @@ TEST_F(Serve, NoPathFromTheRequestReachesTheFileSystem) {
     }
 }
 
+TEST_F(Serve, UploadToTheGalleryWhenAllowed) {
+    // A gallery of its own (three photos), served with --allow-upload-to-gallery.
+    const std::string db = (*dir_ / "uploads.db").string();
+    const auto added = run_pupembed("index add " + quote(photos_[0].string()) + " " + quote(photos_[1].string()) + " " +
+                                    quote(photos_[2].string()) + " --db " + quote(db) + " --threads 1");
+    ASSERT_EQ(added.exit_code, 0) << added.err;
+    ServerProcess server("--db " + quote(db) + " --allow-upload-to-gallery");
+    ASSERT_GT(server.port(), 0) << server.first_line();
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_read_timeout(60, 0);
+    const std::string photo = pupembed::read_file(outside_[2].string());
+    auto result = client.Post("/api/images", httplib::MultipartFormDataItems{{"image", photo, "../../evil name.jpg", "image/jpeg"}});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 201) << result->body;
+    const json image = json::parse(result->body);
+    const std::string stored = image.at("path");
+    EXPECT_EQ(fs::path(stored).parent_path(), fs::path(db + ".uploads")) << "named by content, never by the request";
+    EXPECT_EQ(pupembed::read_file(stored), photo);
+    EXPECT_EQ(body_json(client.Get("/healthz")).at("images"), 4);
+    // Searching with the same photo now finds it first; adding it again changes nothing.
+    const json found = body_json(client.Post("/api/search", httplib::MultipartFormDataItems{{"image", photo, "q.jpg", "image/jpeg"}}));
+    EXPECT_EQ(found.at("results")[0].at("id"), image.at("id"));
+    EXPECT_LT(found.at("results")[0].at("distance").get<double>(), 1e-4);
+    result = client.Post("/api/images", httplib::MultipartFormDataItems{{"image", photo, "again.jpg", "image/jpeg"}});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 200);
+    EXPECT_EQ(json::parse(result->body).at("id"), image.at("id"));
+    EXPECT_EQ(body_json(client.Get("/healthz")).at("images"), 4);
+    result = client.Post("/api/images", httplib::MultipartFormDataItems{{"image", "not a photo", "x.jpg", "image/jpeg"}});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 400);
+    EXPECT_EQ(server.stop(), 0);
+    // The command line sees what the server added.
+    EXPECT_EQ(cli_json("index stats --db " + quote(db)).at("photos"), 4);
+}
+
 TEST(ServeCommand, RefusesBadSetups) {
     TempDir dir;
     auto result = run_pupembed("serve --db " + quote((dir / "none.db").string()));
