@@ -16,6 +16,19 @@ namespace fs = std::filesystem;
 
 namespace pupembed {
 
+std::optional<QueryPhoto> gallery_photo(const Gallery& gallery, int64_t id, const std::string& text) {
+    const auto image = gallery.find(id);
+    if (!image) return std::nullopt;
+    QueryPhoto photo;
+    photo.text = text;
+    photo.path = image->path;
+    photo.gallery_id = image->id;
+    photo.vector = gallery.vector(id);
+    photo.breed = image->breed;
+    photo.breed_probability = image->breed_probability;
+    return photo;
+}
+
 bool needs_model(const std::vector<std::string>& texts) {
     long long id = 0;
     return std::any_of(texts.begin(), texts.end(), [&](const std::string& text) { return !parse_gallery_id(text, id); });
@@ -32,13 +45,9 @@ std::vector<QueryPhoto> resolve_photos(Model* model, const std::vector<std::stri
         long long id = 0;
         if (parse_gallery_id(texts[i], id)) {
             if (!gallery) throw Error(texts[i], "a gallery id needs --db GALLERY");
-            const auto image = gallery->find(id);
-            if (!image) throw Error(texts[i], "no such image in " + gallery->path());
-            photo.path = image->path;
-            photo.gallery_id = image->id;
-            photo.vector = gallery->vector(id);
-            photo.breed = image->breed;
-            photo.breed_probability = image->breed_probability;
+            auto stored = gallery_photo(*gallery, id, texts[i]);
+            if (!stored) throw Error(texts[i], "no such image in " + gallery->path());
+            photo = std::move(*stored);
             continue;
         }
         std::error_code error;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gallery_map.hpp"
+#include "image_header.hpp"
 #include "inference_queue.hpp"
 #include "pupembed/algebra.hpp"
 #include "pupembed/error.hpp"
@@ -103,12 +104,18 @@ private:
     bool stopping_ = false;
 };
 
-/// What a photo file's first bytes say it is: a MIME type and a file extension.
+/// What a photo file's header says it is: a MIME type and a file extension (the bytes must be a
+/// readable image; anything else is "application/octet-stream" with no extension).
 std::pair<std::string, std::string> image_type_of(const std::string& bytes) {
-    if (bytes.size() >= 3 && bytes.compare(0, 3, "\xFF\xD8\xFF") == 0) return {"image/jpeg", ".jpg"};
-    if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1A\n") == 0) return {"image/png", ".png"};
-    if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0) return {"image/webp", ".webp"};
-    if (bytes.size() >= 2 && bytes.compare(0, 2, "BM") == 0) return {"image/bmp", ".bmp"};
+    try {
+        switch (read_image_header(bytes, "").format) {
+            case ImageFormat::Jpeg: return {"image/jpeg", ".jpg"};
+            case ImageFormat::Png: return {"image/png", ".png"};
+            case ImageFormat::Webp: return {"image/webp", ".webp"};
+            case ImageFormat::Bmp: return {"image/bmp", ".bmp"};
+        }
+    } catch (const Error&) {
+    }
     return {"application/octet-stream", ""};
 }
 
@@ -271,16 +278,9 @@ struct Server::State {
 
     /// A gallery image as a query photo (404 for an unknown id). Caller holds gallery_mutex.
     QueryPhoto photo_from_gallery(int64_t id, const std::string& text) {
-        const auto image = gallery.find(id);
-        if (!image) fail(404, text + ": no image with id " + std::to_string(id) + " in the gallery");
-        QueryPhoto photo;
-        photo.text = text;
-        photo.path = image->path;
-        photo.gallery_id = id;
-        photo.vector = gallery.vector(id);
-        photo.breed = image->breed;
-        photo.breed_probability = image->breed_probability;
-        return photo;
+        auto photo = gallery_photo(gallery, id, text);
+        if (!photo) fail(404, text + ": no image with id " + std::to_string(id) + " in the gallery");
+        return std::move(*photo);
     }
 
     /// Field `name` as a photo: an uploaded file, or a gallery id.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct QueryPhoto {
     std::string breed;        ///< most probable breed ("" without a classifier)
     double breed_probability = 0;
 };
+
+/// Gallery image `id` as a query photo (its stored vector and breed), or nothing when the
+/// gallery has no such image; `text` is how the caller named it.
+std::optional<QueryPhoto> gallery_photo(const Gallery& gallery, int64_t id, const std::string& text);
 
 /// True when some of `texts` are photo files rather than gallery ids: they need a model.
 bool needs_model(const std::vector<std::string>& texts);
