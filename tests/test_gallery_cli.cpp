@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using pupembed::testing::quote;
 using pupembed::testing::run_pupembed;
+using pupembed::testing::run_pupembed_json;
 using pupembed::testing::shared_dir;
 using pupembed::testing::TempDir;
 
@@ -43,17 +44,6 @@ std::vector<fs::path> copy_photos(const fs::path& to, const std::vector<std::str
     return copied;
 }
 
-json run_json(const std::string& args) {
-    const auto result = run_pupembed(args + " --json");
-    EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;
-    try {
-        return json::parse(result.out);
-    } catch (const json::exception& e) {
-        ADD_FAILURE() << args << ": not JSON: " << result.out;
-        return json();
-    }
-}
-
 class GalleryCommands : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -74,12 +64,12 @@ protected:
 TEST_F(GalleryCommands, AddIsIncrementalAndPruneAndRmRemove) {
     const auto photos = copy_photos(dir_ / "photos", {"n02085620-Chihuahua", "n02110958-pug"}, 3);
     const std::string add = "index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common();
-    json out = run_json(add);
+    json out = run_pupembed_json(add);
     EXPECT_EQ(out.at("added"), 6);
     EXPECT_EQ(out.at("embedded"), 6);
     EXPECT_EQ(out.at("size"), 6);
 
-    out = run_json(add);
+    out = run_pupembed_json(add);
     EXPECT_EQ(out.at("unchanged"), 6) << "unchanged photos are not embedded again";
     EXPECT_EQ(out.at("embedded"), 0);
 
@@ -87,7 +77,7 @@ TEST_F(GalleryCommands, AddIsIncrementalAndPruneAndRmRemove) {
     const auto before = pupembed::Gallery::open(db_, false).find_path(photos[0].string());
     ASSERT_TRUE(before);
     fs::copy_file(photos[4], photos[0], fs::copy_options::overwrite_existing);
-    out = run_json(add);
+    out = run_pupembed_json(add);
     EXPECT_EQ(out.at("updated"), 1);
     EXPECT_EQ(out.at("unchanged"), 5);
     {
@@ -104,14 +94,14 @@ TEST_F(GalleryCommands, AddIsIncrementalAndPruneAndRmRemove) {
 
     // A photo whose file is gone is pruned; rm takes ids and paths.
     fs::remove(photos[1]);
-    out = run_json("index prune --db " + quote(db_));
+    out = run_pupembed_json("index prune --db " + quote(db_));
     ASSERT_EQ(out.at("removed").size(), 1u);
     EXPECT_EQ(out.at("removed")[0].at("path"), photos[1].string());
-    out = run_json("index rm " + quote("#" + std::to_string(before->id)) + " " + quote(photos[2].string()) + " --db " + quote(db_));
+    out = run_pupembed_json("index rm " + quote("#" + std::to_string(before->id)) + " " + quote(photos[2].string()) + " --db " + quote(db_));
     EXPECT_EQ(out.at("size"), 3);
     const auto missing = run_pupembed("index rm 999 --db " + quote(db_));
     EXPECT_EQ(missing.exit_code, 1);
-    out = run_json("index stats --db " + quote(db_));
+    out = run_pupembed_json("index stats --db " + quote(db_));
     EXPECT_EQ(out.at("photos"), 3);
     EXPECT_EQ(out.at("dimension"), 512);
     EXPECT_EQ(out.at("model"), fs::absolute(model_).lexically_normal().string());
@@ -119,10 +109,10 @@ TEST_F(GalleryCommands, AddIsIncrementalAndPruneAndRmRemove) {
 
 TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
     const auto photos = copy_photos(dir_ / "photos", {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"}, 4);
-    run_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+    run_pupembed_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
 
     // search: a gallery photo is left out of its own results; distances ascend; brute force agrees.
-    json out = run_json("search " + quote(photos[5].string()) + " -k 4" + common());
+    json out = run_pupembed_json("search " + quote(photos[5].string()) + " -k 4" + common());
     ASSERT_EQ(out.at("results").size(), 4u);
     const int64_t self = out.at("query").at("gallery_id");
     pupembed::Gallery gallery = pupembed::Gallery::open(db_, false);
@@ -135,22 +125,22 @@ TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
         EXPECT_EQ(out.at("results")[i].at("id"), truth[i].second) << "rank " << i + 1;
         EXPECT_NEAR(out.at("results")[i].at("distance").get<double>(), truth[i].first, 1e-4);
     }
-    const json by_id = run_json("search " + quote("#" + std::to_string(self)) + " -k 4" + common());
+    const json by_id = run_pupembed_json("search " + quote("#" + std::to_string(self)) + " -k 4" + common());
     for (size_t i = 0; i < 4; ++i) {
         EXPECT_EQ(by_id.at("results")[i].at("id"), out.at("results")[i].at("id"));
         EXPECT_NEAR(by_id.at("results")[i].at("distance").get<double>(), out.at("results")[i].at("distance").get<double>(), 1e-5);
     }
 
     // similar: a photo and itself, and two photos; gallery ids work too.
-    out = run_json("similar " + quote(photos[0].string()) + " " + quote(photos[0].string()) + " -m " + quote(model_));
+    out = run_pupembed_json("similar " + quote(photos[0].string()) + " " + quote(photos[0].string()) + " -m " + quote(model_));
     EXPECT_NEAR(out.at("similarity").get<double>(), 1.0, 1e-5);
     EXPECT_FALSE(out.at("a").at("breed").get<std::string>().empty());
-    out = run_json("similar " + quote(photos[0].string()) + " " + quote("#" + std::to_string(self)) + common());
+    out = run_pupembed_json("similar " + quote(photos[0].string()) + " " + quote("#" + std::to_string(self)) + common());
     EXPECT_NEAR(out.at("distance").get<double>(),
                 1 - pupembed::cosine_similarity(gallery.vector(gallery.find_path(photos[0].string())->id), query), 1e-4);
 
     // algebra: the inputs are left out; a syntax error points at its column.
-    out = run_json("algebra " + quote(photos[0].string() + " + #" + std::to_string(self) + " - 0.5*" + photos[9].string()) +
+    out = run_pupembed_json("algebra " + quote(photos[0].string() + " + #" + std::to_string(self) + " - 0.5*" + photos[9].string()) +
                    " -k 3" + common());
     ASSERT_EQ(out.at("results").size(), 3u);
     for (const auto& result : out.at("results")) {
@@ -168,7 +158,7 @@ TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
     EXPECT_NE(nothing.err.find("adds up to nothing"), std::string::npos) << nothing.err;
 
     // breed: 5 breeds with probabilities that add up to at most 1.
-    out = run_json("breed " + quote(photos[4].string()) + " -m " + quote(model_));
+    out = run_pupembed_json("breed " + quote(photos[4].string()) + " -m " + quote(model_));
     ASSERT_EQ(out.at("predictions")[0].at("top").size(), 5u);
     double total = 0;
     for (const auto& score : out.at("predictions")[0].at("top")) total += score.at("probability").get<double>();
@@ -176,8 +166,8 @@ TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
 
     // dedup: a copy of a photo under another name is its duplicate.
     fs::copy_file(photos[3], dir_ / "photos" / "copy.jpg");
-    run_json("index add " + quote((dir_ / "photos" / "copy.jpg").string()) + common());
-    out = run_json("dedup --threshold 0.001 --db " + quote(db_));
+    run_pupembed_json("index add " + quote((dir_ / "photos" / "copy.jpg").string()) + common());
+    out = run_pupembed_json("dedup --threshold 0.001 --db " + quote(db_));
     ASSERT_EQ(out.at("groups").size(), 1u);
     EXPECT_EQ(out.at("groups")[0].size(), 2u);
 }
@@ -185,7 +175,7 @@ TEST_F(GalleryCommands, QueriesAnswerFromTheGallery) {
 TEST_F(GalleryCommands, AnotherModelNeedsReembedAndBadGalleriesAreRefused) {
     const auto files = copy_photos(dir_ / "photos", {"n02110958-pug"}, 3);
     const std::string photos = quote((dir_ / "photos").string());
-    run_json("index add " + photos + " -m " + quote(model_) + common());
+    run_pupembed_json("index add " + photos + " -m " + quote(model_) + common());
     const std::string other = (dir_ / "other.pt").string();
     ASSERT_EQ(run_pupembed("import-imagenet " + quote((shared_dir() / kWeights).string()) + " --input-size 96 -o " +
                            quote(other)).exit_code, 0);
@@ -195,9 +185,9 @@ TEST_F(GalleryCommands, AnotherModelNeedsReembedAndBadGalleriesAreRefused) {
     const auto search = run_pupembed("search " + quote(files[0].string()) + " -m " + quote(other) + common());
     EXPECT_EQ(search.exit_code, 1);
     EXPECT_NE(search.err.find("another model"), std::string::npos) << search.err;
-    json out = run_json("index add " + photos + " -m " + quote(other) + " --reembed" + common());
+    json out = run_pupembed_json("index add " + photos + " -m " + quote(other) + " --reembed" + common());
     EXPECT_EQ(out.at("embedded"), 3);
-    EXPECT_EQ(run_json("index stats --db " + quote(db_)).at("model"), fs::absolute(other).lexically_normal().string());
+    EXPECT_EQ(run_pupembed_json("index stats --db " + quote(db_)).at("model"), fs::absolute(other).lexically_normal().string());
 
     pupembed::testing::write_bytes(dir_ / "bad.db", std::string(5000, 'z'));
     const auto damaged = run_pupembed("search '#1' --db " + quote((dir_ / "bad.db").string()));
@@ -256,7 +246,7 @@ TEST_F(GalleryCommands, KilledAddLeavesACommittedSubset) {
         }
         EXPECT_EQ(pupembed::search_gallery(gallery, gallery.vector(gallery.images()[0].id), 3).size(), 3u);
     }
-    const json out = run_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+    const json out = run_pupembed_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
     EXPECT_EQ(out.at("unchanged"), committed);
     EXPECT_EQ(out.at("added"), int64_t(total) - committed);
     EXPECT_EQ(out.at("size"), int64_t(total));
@@ -270,18 +260,18 @@ TEST(DefaultModel, CommandsUseItWithoutFlags) {
     if (!fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "skipped: " << shared_dir() / kVal << " is absent";
     TempDir dir;
     const auto photos = copy_photos(dir / "photos", {"n02085620-Chihuahua", "n02110958-pug"}, 3);
-    json out = run_json("breed " + quote(photos[3].string()));
+    json out = run_pupembed_json("breed " + quote(photos[3].string()));
     EXPECT_EQ(out.at("model"), model.string());
     EXPECT_EQ(out.at("predictions")[0].at("top")[0].at("name"), "pug");
-    out = run_json("similar " + quote(photos[3].string()) + " " + quote(photos[4].string()));
+    out = run_pupembed_json("similar " + quote(photos[3].string()) + " " + quote(photos[4].string()));
     EXPECT_EQ(out.at("model"), model.string());
     EXPECT_GT(out.at("similarity").get<double>(), 0.3) << "two pugs";
-    out = run_json("eval " + quote((dir / "photos").string()));
+    out = run_pupembed_json("eval " + quote((dir / "photos").string()));
     EXPECT_EQ(out.at("models")[0].at("model"), model.string());
     const std::string db = quote((dir / "g.db").string());
-    out = run_json("index add " + quote((dir / "photos").string()) + " --db " + db);
+    out = run_pupembed_json("index add " + quote((dir / "photos").string()) + " --db " + db);
     EXPECT_EQ(out.at("model"), model.string());
-    EXPECT_EQ(run_json("search " + quote(photos[0].string()) + " -k 2 --db " + db).at("results").size(), 2u);
-    EXPECT_EQ(run_json("algebra " + quote(photos[0].string() + " + " + photos[3].string()) + " -k 2 --db " + db)
+    EXPECT_EQ(run_pupembed_json("search " + quote(photos[0].string()) + " -k 2 --db " + db).at("results").size(), 2u);
+    EXPECT_EQ(run_pupembed_json("algebra " + quote(photos[0].string() + " + " + photos[3].string()) + " -k 2 --db " + db)
                   .at("results").size(), 2u);
 }

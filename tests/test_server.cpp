@@ -23,6 +23,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using pupembed::testing::quote;
 using pupembed::testing::run_pupembed;
+using pupembed::testing::run_pupembed_json;
 using pupembed::testing::shared_dir;
 using pupembed::testing::TempDir;
 
@@ -119,11 +120,6 @@ json body_json(const httplib::Result& result) {
     }
 }
 
-json cli_json(const std::string& args) {
-    const auto result = run_pupembed(args + " --json");
-    EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;
-    return json::parse(result.out.empty() ? "null" : result.out);
-}
 
 std::vector<int64_t> ids_of(const json& results) {
     std::vector<int64_t> ids;
@@ -166,9 +162,6 @@ protected:
         if (!server_) GTEST_SKIP() << "skipped: needs " << default_model() << " and " << shared_dir() / kVal;
         client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
         client_->set_read_timeout(60, 0);
-    }
-    static json gallery_id_of(const fs::path& photo) {
-        return cli_json("search " + quote(photo.string()) + " -k 1 --db " + quote(db_)).at("query").at("gallery_id");
     }
     httplib::Result upload(const std::string& path, const httplib::MultipartFormDataItems& items) {
         return client_->Post(path.c_str(), items);
@@ -214,7 +207,7 @@ TEST_F(Serve, EmbedGivesTheGalleryVectorAndBreed) {
     for (const auto& v : answer.at("vector")) norm += v.get<double>() * v.get<double>();
     EXPECT_NEAR(norm, 1.0, 1e-4);
     EXPECT_EQ(answer.at("top").size(), 5u);
-    const json cli = cli_json("breed " + quote(photos_[3].string()));
+    const json cli = run_pupembed_json("breed " + quote(photos_[3].string()));
     EXPECT_EQ(answer.at("breed"), cli.at("predictions")[0].at("top")[0].at("name"));
     EXPECT_NEAR(answer.at("breed_probability").get<double>(),
                 cli.at("predictions")[0].at("top")[0].at("probability").get<double>(), 1e-4);
@@ -229,7 +222,7 @@ TEST_F(Serve, EmbedGivesTheGalleryVectorAndBreed) {
 TEST_F(Serve, SearchMatchesTheCommand) {
     // By upload of a photo that is not in the gallery.
     const json answer = body_json(upload("/api/search", {file_field("image", outside_[1]), {"k", "5", "", ""}}));
-    const json cli = cli_json("search " + quote(outside_[1].string()) + " -k 5 --db " + quote(db_));
+    const json cli = run_pupembed_json("search " + quote(outside_[1].string()) + " -k 5 --db " + quote(db_));
     ASSERT_EQ(answer.at("results").size(), 5u);
     EXPECT_EQ(ids_of(answer.at("results")), ids_of(cli.at("results")));
     for (size_t i = 0; i < 5; ++i)
@@ -237,14 +230,14 @@ TEST_F(Serve, SearchMatchesTheCommand) {
     EXPECT_EQ(answer.at("results")[0].at("thumb"), "/api/images/" + std::to_string(cli.at("results")[0].at("id").get<int64_t>()) + "/thumb");
     // By gallery id, as JSON: the photo itself is left out, like the command does.
     const json by_id = body_json(client_->Post("/api/search", R"({"id": "#4", "k": 3})", "application/json"));
-    const json cli_id = cli_json("search '#4' -k 3 --db " + quote(db_));
+    const json cli_id = run_pupembed_json("search '#4' -k 3 --db " + quote(db_));
     EXPECT_EQ(ids_of(by_id.at("results")), ids_of(cli_id.at("results")));
     EXPECT_EQ(by_id.at("query").at("gallery_id"), 4);
 }
 
 TEST_F(Serve, SimilarMatchesTheCommand) {
     const json answer = body_json(upload("/api/similar", {file_field("a", outside_[0]), {"b", "#2", "", ""}}));
-    const json cli = cli_json("similar " + quote(outside_[0].string()) + " '#2' --db " + quote(db_));
+    const json cli = run_pupembed_json("similar " + quote(outside_[0].string()) + " '#2' --db " + quote(db_));
     EXPECT_NEAR(answer.at("similarity").get<double>(), cli.at("similarity").get<double>(), 1e-4);
     EXPECT_NEAR(answer.at("distance").get<double>(), 1 - cli.at("similarity").get<double>(), 1e-4);
     EXPECT_EQ(answer.at("b").at("gallery_id"), 2);
@@ -252,12 +245,12 @@ TEST_F(Serve, SimilarMatchesTheCommand) {
 
 TEST_F(Serve, AlgebraMatchesTheCommand) {
     const json answer = body_json(client_->Post("/api/algebra", R"({"expression": "#1 + #4 - 0.5*#7", "k": 4})", "application/json"));
-    const json cli = cli_json("algebra '#1 + #4 - 0.5*#7' -k 4 --db " + quote(db_));
+    const json cli = run_pupembed_json("algebra '#1 + #4 - 0.5*#7' -k 4 --db " + quote(db_));
     EXPECT_EQ(ids_of(answer.at("results")), ids_of(cli.at("results")));
     for (const auto id : ids_of(answer.at("results"))) EXPECT_TRUE(id != 1 && id != 4 && id != 7) << "inputs are left out";
     // An uploaded photo as an operand, named by its field.
     const json mixed = body_json(upload("/api/algebra", {{"expression", "pup + #2", "", ""}, file_field("pup", outside_[1]), {"k", "3", "", ""}}));
-    const json cli_mixed = cli_json("algebra " + quote("'" + outside_[1].string() + "' + #2") + " -k 3 --db " + quote(db_));
+    const json cli_mixed = run_pupembed_json("algebra " + quote("'" + outside_[1].string() + "' + #2") + " -k 3 --db " + quote(db_));
     EXPECT_EQ(ids_of(mixed.at("results")), ids_of(cli_mixed.at("results")));
 }
 
@@ -404,7 +397,7 @@ TEST_F(Serve, UploadToTheGalleryWhenAllowed) {
     EXPECT_EQ(result->status, 400);
     EXPECT_EQ(server.stop(), 0);
     // The command line sees what the server added.
-    EXPECT_EQ(cli_json("index stats --db " + quote(db)).at("photos"), 4);
+    EXPECT_EQ(run_pupembed_json("index stats --db " + quote(db)).at("photos"), 4);
 }
 
 TEST(ServeCommand, RefusesBadSetups) {

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +74,17 @@ CommandResult run_pupembed(const std::string& args) {
     return collect(quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
                        quote((dir / "err").string()),
                    dir);
+}
+
+nlohmann::json run_pupembed_json(const std::string& args) {
+    const auto result = run_pupembed(args + " --json");
+    EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;
+    try {
+        return nlohmann::json::parse(result.out);
+    } catch (const nlohmann::json::exception&) {
+        ADD_FAILURE() << args << ": not JSON: " << result.out;
+        return nlohmann::json();
+    }
 }
 
 CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker) {

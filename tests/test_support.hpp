@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace pupembed::testing {
@@ -38,6 +39,10 @@ struct CommandResult {
 
 /// Runs `pupembed ARGS` (ARGS is shell text) and captures its output.
 CommandResult run_pupembed(const std::string& args);
+
+/// Runs `pupembed ARGS --json`, expects exit status 0 and returns the parsed output (a test
+/// failure, and null, when it is not JSON).
+nlohmann::json run_pupembed_json(const std::string& args);
 
 /// Runs `pupembed ARGS`, sends it SIGINT as soon as its stderr holds `marker` (or after 60 s),
 /// and captures its output.
