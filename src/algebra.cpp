@@ -1,6 +1,7 @@
 #include "pupembed/algebra.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "pupembed/error.hpp"
@@ -84,6 +85,22 @@ private:
     const Token& peek() const { return tokens_[position_]; }
     const Token& take() { return tokens_[position_++]; }
 
+    /// Counts one level of nesting for as long as it lives; refuses too deep a nesting.
+    class Nesting {
+    public:
+        Nesting(Parser& parser, int column) : parser_(parser) {
+            if (++parser_.depth_ > kMaxAlgebraNesting)
+                syntax_error(column, "nested too deeply (more than " + std::to_string(kMaxAlgebraNesting) +
+                                         " parentheses or weights inside one another)");
+        }
+        ~Nesting() { --parser_.depth_; }
+        Nesting(const Nesting&) = delete;
+        Nesting& operator=(const Nesting&) = delete;
+
+    private:
+        Parser& parser_;
+    };
+
     // expression := [+|-] term ((+|-) term)*
     void expression(double weight) {
         double sign = 1;
@@ -103,7 +120,12 @@ private:
             if (peek().kind != Token::Times)
                 syntax_error(peek().column, "expected '*' after the weight " + t.text + " (as in " + t.text + "*photo.jpg)");
             take();
-            term(weight * std::strtod(t.text.c_str(), nullptr), &t);
+            const double factor = std::strtod(t.text.c_str(), nullptr);
+            if (!std::isfinite(factor)) syntax_error(t.column, "the weight " + t.text + " is not a finite number");
+            if (!std::isfinite(weight * factor))
+                syntax_error(t.column, "the weight " + t.text + " times the weights around it overflows");
+            const Nesting nesting(*this, t.column);
+            term(weight * factor, &t);
             return;
         }
         factor(weight, after);
@@ -113,10 +135,13 @@ private:
     void factor(double weight, const Token* after) {
         const Token& t = take();
         if (t.kind == Token::Operand) {
+            if (terms_.size() >= kMaxAlgebraOperands)
+                syntax_error(t.column, "too many operands (the limit is " + std::to_string(kMaxAlgebraOperands) + ")");
             terms_.push_back({weight, t.text, t.column});
             return;
         }
         if (t.kind == Token::Open) {
+            const Nesting nesting(*this, t.column);
             expression(weight);
             const Token& close = take();
             if (close.kind != Token::Close)
@@ -131,12 +156,16 @@ private:
 
     std::vector<Token> tokens_;
     size_t position_ = 0;
+    int depth_ = 0;
     std::vector<AlgebraTerm> terms_;
 };
 
 }  // namespace
 
 std::vector<AlgebraTerm> parse_algebra(const std::string& expression) {
+    if (expression.size() > kMaxAlgebraLength)
+        syntax_error(int(kMaxAlgebraLength) + 1, "the expression is too long (" + std::to_string(expression.size()) +
+                                                     " characters; the limit is " + std::to_string(kMaxAlgebraLength) + ")");
     return Parser(tokenize(expression)).parse();
 }
 

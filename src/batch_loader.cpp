@@ -36,13 +36,20 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     std::vector<std::array<int, 2>> sizes(count);
     auto load_range = [&](int64_t first, int64_t last) {
         for (int64_t slot = first; slot < last; ++slot) {
+            const std::string& path = paths_[begin + size_t(slot)];
             try {
-                const Image image = load_image(paths_[begin + size_t(slot)], load_);
-                preprocess(image, preprocessing_, data + size_t(slot) * plane);
+                const Image image = load_image(path, load_);
+                try {
+                    preprocess(image, preprocessing_, data + size_t(slot) * plane);
+                } catch (const Error& e) {
+                    throw Error(path, e.what());
+                }
                 sizes[size_t(slot)] = {image.width, image.height};
             } catch (const Error& e) {
                 errors[size_t(slot)] = e.what();
-                if (errors[size_t(slot)].empty()) errors[size_t(slot)] = paths_[begin + size_t(slot)] + ": unreadable";
+                if (errors[size_t(slot)].empty()) errors[size_t(slot)] = path + ": unreadable";
+            } catch (const std::bad_alloc&) {
+                errors[size_t(slot)] = path + ": out of memory while decoding";
             }
         }
     };

@@ -81,7 +81,8 @@ Dataset read_list_file(const std::string& path) {
         if (line.empty() || line[0] == '#') continue;
         const size_t tab = line.find('\t');
         if (tab == std::string::npos || tab == 0 || tab + 1 == line.size() || line.find('\t', tab + 1) != std::string::npos)
-            throw Error(path + ":" + std::to_string(number), "expected `path<TAB>label`, got \"" + line + "\"");
+            throw Error(path + ":" + std::to_string(number),
+                        "expected `path<TAB>label`, got \"" + (line.size() <= 80 ? line : line.substr(0, 80) + "...") + "\"");
         fs::path file = line.substr(0, tab);
         if (file.is_relative()) file = base / file;
         named.emplace_back(file.lexically_normal().string(), line.substr(tab + 1));

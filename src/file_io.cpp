@@ -4,21 +4,42 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pupembed/error.hpp"
 
 namespace pupembed {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) throw Error(path, "read failed");
-    return buffer.str();
+std::string read_file(const std::string& path, int64_t max_bytes) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any
+    // other file that is not a regular file.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
+    struct FdCloser {
+        int fd;
+        ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) throw Error(path, std::string("cannot read: ") + std::strerror(errno));
+    if (S_ISDIR(info.st_mode)) throw Error(path, "is a folder, not a file");
+    if (!S_ISREG(info.st_mode)) throw Error(path, "is not a regular file (a device, pipe or socket)");
+    if (info.st_size > max_bytes)
+        throw Error(path, "is too large (" + std::to_string(info.st_size) + " bytes; the limit is " +
+                              std::to_string(max_bytes) + ")");
+    std::string bytes(static_cast<size_t>(info.st_size), '\0');
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw Error(path, std::string("read failed: ") + std::strerror(errno));
+        }
+        if (got == 0) break;  // the file shrank while being read
+        done += static_cast<size_t>(got);
+    }
+    bytes.resize(done);
+    return bytes;
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

@@ -111,6 +111,7 @@ struct Gallery::State {
     std::unique_ptr<VectorIndex> index;
     int64_t index_generation = -1;
     IndexKind index_kind = IndexKind::Exact;
+    std::vector<std::string> warnings;
 };
 
 Gallery::Gallery(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -153,7 +154,10 @@ Gallery Gallery::open(const std::string& path, bool create) {
                               std::to_string(kGalleryVersion) + "); update pupembed");
     if (version < 1 || meta_value(db, "format") != "pupembed-gallery")
         throw Error(path, "damaged gallery (no format record)");
-    return Gallery(std::move(state));
+    Gallery gallery(std::move(state));
+    gallery.model();       // throws naming the file if the dimension record is damaged
+    gallery.generation();  // the same for the generation counter
+    return gallery;
 }
 
 const std::string& Gallery::path() const { return state_->db->path(); }
@@ -163,17 +167,21 @@ GalleryModel Gallery::model() const {
     model.id = meta_value(*state_->db, "model_id");
     model.path = meta_value(*state_->db, "model_path");
     const std::string dimension = meta_value(*state_->db, "dimension");
-    model.dimension = dimension.empty() ? 0 : std::stoll(dimension);
+    if (!dimension.empty()) {
+        // A number from 1 to kMaxDimension, digits only.
+        const bool digits = dimension.size() <= 6 && dimension.find_first_not_of("0123456789") == std::string::npos;
+        model.dimension = digits ? std::stoll(dimension) : 0;
+        if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
+            throw Error(path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
+    }
     return model;
 }
 
 int64_t Gallery::generation() const {
     const std::string value = meta_value(*state_->db, "generation");
-    try {
-        return std::stoll(value);
-    } catch (const std::exception&) {
-        throw Error(path(), "damaged gallery (generation \"" + value + "\")");
-    }
+    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(path(), "damaged gallery (generation record \"" + value.substr(0, 40) + "\")");
+    return std::stoll(value);
 }
 
 int64_t Gallery::size() const { return pragma(*state_->db, "SELECT count(*) FROM images"); }
@@ -232,7 +240,8 @@ void Gallery::vectors(std::vector<int64_t>& ids, std::vector<float>& values) con
     }
 }
 
-void Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model) {
+GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors,
+                              bool replace_model) {
     SqliteDb& db = *state_->db;
     SqliteTransaction transaction(db);
     const GalleryModel current = this->model();
@@ -246,6 +255,8 @@ void Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, 
         throw Error(path(), "damaged gallery (model dimension " + std::to_string(current.dimension) + ")");
     }
     set_meta(db, "model_path", model.path);
+    GalleryPutResult result;
+    SqliteStatement known(db, "SELECT 1 FROM images WHERE path = ?");
     SqliteStatement upsert(db,
                            "INSERT INTO images (path, content_hash, file_size, width, height, added, breed, breed_probability, "
                            "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
@@ -255,6 +266,9 @@ void Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, 
                            "vector = excluded.vector RETURNING id");
     for (size_t i = 0; i < images.size(); ++i) {
         GalleryImage& image = images[i];
+        known.bind(1, image.path);
+        ++(known.step() ? result.updated : result.added);
+        known.reset();
         upsert.bind(1, image.path)
             .bind(2, image.content_hash)
             .bind(3, image.file_size)
@@ -270,6 +284,7 @@ void Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, 
     }
     set_meta(db, "generation", std::to_string(generation() + 1));
     transaction.commit();
+    return result;
 }
 
 int64_t Gallery::remove(const std::vector<int64_t>& ids) {
@@ -314,11 +329,26 @@ const VectorIndex& Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
     vectors(ids, values);
     auto index = std::make_unique<VectorIndex>(std::max<int64_t>(1, model.dimension), kind, hnsw);
     index->add(values.data(), ids.data(), int64_t(ids.size()));
-    if (kind == IndexKind::Hnsw) index->save(sidecar, note.dump());
+    if (kind == IndexKind::Hnsw) {
+        // The index is a cache: when it cannot be saved (a full disk, a read-only folder) the
+        // search still runs on the graph just built, and the caller is told.
+        try {
+            index->save(sidecar, note.dump());
+        } catch (const Error& e) {
+            state_->warnings.push_back(std::string("the search index was not saved, so the next search builds it again: ") +
+                                       e.what());
+        }
+    }
     state_->index = std::move(index);
     state_->index_generation = current;
     state_->index_kind = kind;
     return *state_->index;
+}
+
+std::vector<std::string> Gallery::take_warnings() {
+    std::vector<std::string> taken;
+    taken.swap(state_->warnings);
+    return taken;
 }
 
 }  // namespace pupembed

@@ -100,10 +100,15 @@ void silence_opencv_logging() {
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options) {
     silence_opencv_logging();
     const ImageHeader header = read_image_header(bytes, name);
+    const std::string described =
+        std::string(format_name(header.format)) + " of " + std::to_string(header.width) + "x" + std::to_string(header.height);
     if (header.width * header.height > options.max_pixels)
-        throw Error(name, std::string(format_name(header.format)) + " of " + std::to_string(header.width) + "x" +
-                              std::to_string(header.height) + " pixels is larger than the limit of " +
-                              std::to_string(options.max_pixels) + " pixels");
+        throw Error(name, described + " pixels is larger than the limit of " + std::to_string(options.max_pixels) + " pixels");
+    const int64_t shorter = std::min(header.width, header.height), longer = std::max(header.width, header.height);
+    if (longer > shorter * options.max_aspect_ratio)
+        throw Error(name, described + " pixels is too elongated: its longer side is " +
+                              std::to_string(longer / std::max<int64_t>(1, shorter)) + " times its shorter side (the limit is " +
+                              std::to_string(options.max_aspect_ratio) + ")");
     if (header.format == ImageFormat::Jpeg)
         return from_mat(apply_orientation(decode_jpeg_rgb(bytes, name), header.orientation));
     cv::Mat decoded;
@@ -127,7 +132,7 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
 }
 
 Image load_image(const std::string& path, const ImageLoadOptions& options) {
-    return decode_image(read_file(path), path, options);
+    return decode_image(read_file(path, options.max_file_bytes), path, options);
 }
 
 Image resize_shorter_side(const Image& image, int shorter) {
@@ -136,8 +141,13 @@ Image resize_shorter_side(const Image& image, int shorter) {
     const int current = std::min(image.width, image.height);
     if (current == shorter) return image;
     const double scale = double(shorter) / current;
-    const int width = image.width <= image.height ? shorter : std::max(1, int(std::lround(image.width * scale)));
-    const int height = image.height < image.width ? shorter : std::max(1, int(std::lround(image.height * scale)));
+    const double longer = std::max(1.0, std::round(std::max(image.width, image.height) * scale));
+    if (longer * shorter > double(kMaxResizedPixels))
+        throw Error("resizing a " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                    " image to a shorter side of " + std::to_string(shorter) + " pixels would make " +
+                    std::to_string(int64_t(longer) * shorter) + " pixels (the limit is " + std::to_string(kMaxResizedPixels) + ")");
+    const int width = image.width <= image.height ? shorter : int(longer);
+    const int height = image.height < image.width ? shorter : int(longer);
     cv::Mat resized;
     cv::resize(source, resized, cv::Size(width, height), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     return from_mat(resized);

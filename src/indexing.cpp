@@ -24,7 +24,6 @@ struct Pending {
     std::string path;
     std::string hash;
     int64_t size = 0;
-    bool existed = false;
 };
 
 }  // namespace
@@ -80,7 +79,6 @@ IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel
             return;
         }
         const auto existing = gallery.find_path(path);
-        item.existed = existing.has_value();
         if (existing && existing->content_hash == item.hash && !options.reembed) {
             ++report.unchanged;
             return;
@@ -121,11 +119,12 @@ IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel
                     row.breed = model.info.class_names.at(size_t(best_class[r].item<int64_t>()));
                     row.breed_probability = best_probability[r].item<double>();
                 }
-                ++(item.existed && !switching ? report.updated : report.added);
             }
             const torch::Tensor values = batch.embeddings.to(torch::kFloat32).contiguous();
             vectors.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-            gallery.put(identity, rows, vectors.data(), first && switching);
+            const GalleryPutResult put = gallery.put(identity, rows, vectors.data(), first && switching);
+            report.added += put.added;
+            report.updated += put.updated;
             first = false;
             report.embedded += n;
         });

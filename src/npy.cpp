@@ -52,7 +52,7 @@ public:
 private:
     [[noreturn]] void fail(const std::string& what) const {
         throw Error(file_, "damaged .npy header (" + what + " at character " +
-                               std::to_string(pos_) + " of \"" + text_ + "\")");
+                               std::to_string(pos_) + " of \"" + text_.substr(0, 200) + (text_.size() > 200 ? "..." : "") + "\")");
     }
     void skip_space() {
         while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
@@ -149,6 +149,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
                               " bytes, file has " + std::to_string(bytes.size() - header_start) + ")");
     const std::string header = bytes.substr(header_start, header_length);
     const auto values = HeaderParser(header, name).parse();
+    const std::string shown = header.size() <= 200 ? header : header.substr(0, 200) + "...";  // for messages
 
     const auto descr = values.find("descr");
     const auto fortran = values.find("fortran_order");
@@ -156,7 +157,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
     if (descr == values.end() || descr->second.kind != HeaderValue::Kind::String ||
         fortran == values.end() || fortran->second.kind != HeaderValue::Kind::Bool ||
         shape == values.end() || shape->second.kind != HeaderValue::Kind::Tuple)
-        throw Error(name, "damaged .npy header (needs 'descr', 'fortran_order' and 'shape'): " + header);
+        throw Error(name, "damaged .npy header (needs 'descr', 'fortran_order' and 'shape'): " + shown);
     const std::string& dtype = descr->second.text;
     if (dtype != "<f4") {
         std::string found = "dtype '" + dtype + "'";
@@ -172,7 +173,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
     int64_t count = 1;
     for (const int64_t d : array.shape) {
         if (d != 0 && count > kMaxElements / d)
-            throw Error(name, "damaged .npy header (shape too large): " + header);
+            throw Error(name, "damaged .npy header (shape too large): " + shown);
         count *= d;
     }
     const size_t body_start = header_start + header_length;
@@ -182,7 +183,7 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
                               " .npy data: shape needs " + std::to_string(count * 4) + " bytes, file has " +
                               std::to_string(body_size));
     array.data.resize(static_cast<size_t>(count));
-    std::memcpy(array.data.data(), bytes.data() + body_start, body_size);
+    if (body_size > 0) std::memcpy(array.data.data(), bytes.data() + body_start, body_size);
     static_assert(sizeof(float) == 4, "float32 expected");
     return array;
 }

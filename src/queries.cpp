@@ -120,7 +120,11 @@ std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vec
         if (photos[i].vector.size() != sum.size()) throw Error("photos of different embedding sizes");
         for (size_t j = 0; j < sum.size(); ++j) sum[j] += weights[i] * photos[i].vector[j];
     }
+    for (size_t i = 0; i < photos.size(); ++i)
+        if (!std::isfinite(weights[i])) throw Error(photos[i].text, "its weight is not a finite number");
     const double norm = std::sqrt(std::inner_product(sum.begin(), sum.end(), sum.begin(), 0.0));
+    if (!std::isfinite(norm))
+        throw Error("the expression's weights are too large: the weighted sum is not a finite vector");
     if (!(norm > 1e-6)) throw Error("the expression adds up to nothing (a zero vector): there is no direction to search");
     std::vector<float> result(sum.size());
     for (size_t j = 0; j < sum.size(); ++j) result[j] = float(sum[j] / norm);

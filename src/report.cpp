@@ -133,7 +133,7 @@ void write_report(const std::string& dir, const std::vector<NamedReport>& report
     std::error_code error;
     fs::create_directories(dir, error);
     if (error) throw Error(dir, "cannot create report folder: " + error.message());
-    write_file_atomically((fs::path(dir) / "report.json").string(), report_json(reports, data).dump(2) + "\n");
+    write_file_atomically((fs::path(dir) / "report.json").string(), report_json(reports, data).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     write_distance_plot((fs::path(dir) / "distances.png").string(), reports);
     write_file_atomically((fs::path(dir) / "report.md").string(), report_markdown(reports, data, "distances.png"));
 }

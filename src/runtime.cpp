@@ -26,7 +26,9 @@ void configure_process(char** argv) {
 }
 
 int set_thread_count(int threads) {
-    if (threads < 0) throw Error("--threads", "must be 0 (all cores) or positive, got " + std::to_string(threads));
+    if (threads < 0 || threads > kMaxThreads)
+        throw Error("--threads", "must be 0 (all cores) or from 1 to " + std::to_string(kMaxThreads) + ", got " +
+                                     std::to_string(threads));
     if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     at::set_num_threads(threads);
     return threads;

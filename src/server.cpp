@@ -2,7 +2,14 @@
 
 #include <c10/util/Exception.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +26,7 @@
 
 #include "gallery_map.hpp"
 #include "image_header.hpp"
+#include "request_fields.hpp"
 #include "inference_queue.hpp"
 #include "pupembed/algebra.hpp"
 #include "pupembed/error.hpp"
@@ -39,18 +47,9 @@ namespace pupembed {
 
 namespace {
 
-/// Ends a request with an HTTP status and a message (caught by the route wrapper; never leaves
-/// this file).
-struct RequestFailure {
-    int status;
-    std::string message;
-};
-
-[[noreturn]] void fail(int status, std::string message) { throw RequestFailure{status, std::move(message)}; }
-
 void send_json(httplib::Response& res, const json& body, int status = 200) {
     res.status = status;
-    res.set_content(body.dump(), "application/json");
+    res.set_content(to_json_text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -104,6 +103,182 @@ private:
     bool stopping_ = false;
 };
 
+/// When the request on this worker's connection must have arrived. Set while a connection is
+/// served (one connection per worker thread at a time); the pre-routing handler extends it
+/// for the declared body, and the route handler ends it (after that the server only writes).
+struct RequestClock {
+    std::chrono::steady_clock::time_point deadline;
+    bool receiving = true;
+};
+thread_local RequestClock* current_request_clock = nullptr;
+
+/// A socket as httplib's Stream, with a read-ahead buffer, whose reads give up at the request's
+/// deadline as well as after each read's own timeout: httplib's socket stream bounds every
+/// read but not the request, so a client sending one byte every few seconds would hold a
+/// worker forever (slowloris).
+class DeadlineSocketStream : public httplib::Stream {
+public:
+    DeadlineSocketStream(int fd, RequestClock& clock, int read_timeout_seconds, int write_timeout_seconds)
+        : fd_(fd), clock_(clock), read_timeout_ms_(read_timeout_seconds * 1000), write_timeout_ms_(write_timeout_seconds * 1000) {}
+
+    bool is_readable() const override { return begin_ < end_ || wait(POLLIN); }
+    bool is_writable() const override { return wait(POLLOUT); }
+    ssize_t read(char* ptr, size_t size) override {
+        if (begin_ == end_) {
+            if (!wait(POLLIN)) return -1;
+            ssize_t got = 0;
+            do got = ::recv(fd_, buffer_, sizeof(buffer_), 0);
+            while (got < 0 && errno == EINTR);
+            if (got <= 0) return got;
+            begin_ = 0;
+            end_ = size_t(got);
+        }
+        const size_t n = std::min(size, end_ - begin_);
+        std::memcpy(ptr, buffer_ + begin_, n);
+        begin_ += n;
+        return ssize_t(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+        if (!wait(POLLOUT)) return -1;
+        ssize_t sent = 0;
+        do sent = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+        return sent;
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
+    void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
+    socket_t socket() const override { return fd_; }
+
+    /// The numeric address of the socket's peer (or its own end), "" when unknown.
+    static std::string address(int fd, bool peer) {
+        sockaddr_storage storage{};
+        socklen_t length = sizeof(storage);
+        auto* any = reinterpret_cast<sockaddr*>(&storage);
+        if ((peer ? ::getpeername(fd, any, &length) : ::getsockname(fd, any, &length)) != 0) return "";
+        char host[NI_MAXHOST] = {0};
+        if (::getnameinfo(any, length, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0) return "";
+        std::string text = host;
+        if (text.rfind("::ffff:", 0) == 0 && text.find('.') != std::string::npos) text = text.substr(7);  // IPv4 in IPv6
+        return text;
+    }
+
+private:
+    bool wait(short events) const {
+        int timeout_ms = events == POLLIN ? read_timeout_ms_ : write_timeout_ms_;
+        if (events == POLLIN && clock_.receiving) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            timeout_ms = int(std::min<int64_t>(timeout_ms, left.count()));
+        }
+        pollfd descriptor{fd_, events, 0};
+        int ready = 0;
+        do ready = ::poll(&descriptor, 1, timeout_ms);
+        while (ready < 0 && errno == EINTR);
+        return ready > 0;
+    }
+    void address_of(bool peer, std::string& ip, int& port) const {
+        ip = address(fd_, peer);
+        sockaddr_storage storage{};
+        socklen_t length = sizeof(storage);
+        auto* any = reinterpret_cast<sockaddr*>(&storage);
+        port = 0;
+        if ((peer ? ::getpeername(fd_, any, &length) : ::getsockname(fd_, any, &length)) != 0) return;
+        char service[NI_MAXSERV] = {0};
+        if (::getnameinfo(any, length, nullptr, 0, service, sizeof(service), NI_NUMERICSERV) == 0) port = std::atoi(service);
+    }
+
+    int fd_;
+    RequestClock& clock_;
+    int read_timeout_ms_, write_timeout_ms_;
+    char buffer_[4096];
+    size_t begin_ = 0, end_ = 0;
+};
+
+/// httplib's server, serving each connection through a DeadlineSocketStream (one request per
+/// connection), with at most `per_client` connections open from one address.
+class GuardedHttpServer : public httplib::Server {
+public:
+    GuardedHttpServer() = default;
+    void configure(int request_seconds, int io_timeout_seconds, int per_client) {
+        request_seconds_ = request_seconds;
+        io_timeout_seconds_ = io_timeout_seconds;
+        per_client_ = per_client;
+    }
+    int64_t refused_connections() const { return refused_.load(); }
+
+private:
+    bool process_and_close_socket(socket_t sock) override {
+        const std::string client = DeadlineSocketStream::address(sock, true);
+        bool admitted = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            int& open = open_[client];
+            if (open < per_client_) {
+                ++open;
+                admitted = true;
+            }
+        }
+        bool served = false;
+        if (admitted) {
+            RequestClock clock;
+            clock.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(request_seconds_);
+            DeadlineSocketStream stream(sock, clock, io_timeout_seconds_, io_timeout_seconds_);
+            current_request_clock = &clock;
+            bool closed = false;
+            served = process_request(stream, true, closed, nullptr);
+            current_request_clock = nullptr;
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (--open_[client] == 0) open_.erase(client);
+        } else {
+            ++refused_;
+            static const std::string body = R"({"error":"too many connections from this address; try again","status":503})";
+            const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                       "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body;
+            (void)!::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return served;
+    }
+
+    int request_seconds_ = 10, io_timeout_seconds_ = 30, per_client_ = 8;
+    std::mutex mutex_;
+    std::map<std::string, int> open_;
+    std::atomic<int64_t> refused_{0};
+};
+
+/// At most `slots` holders at once; the others wait. Bounds the memory of decoding uploads.
+class Slots {
+public:
+    explicit Slots(int slots) : free_(std::max(1, slots)) {}
+    class Held {
+    public:
+        explicit Held(Slots& slots) : slots_(slots) {
+            std::unique_lock<std::mutex> lock(slots_.mutex_);
+            slots_.changed_.wait(lock, [this] { return slots_.free_ > 0; });
+            --slots_.free_;
+        }
+        ~Held() {
+            {
+                std::lock_guard<std::mutex> lock(slots_.mutex_);
+                ++slots_.free_;
+            }
+            slots_.changed_.notify_one();
+        }
+        Held(const Held&) = delete;
+        Held& operator=(const Held&) = delete;
+
+    private:
+        Slots& slots_;
+    };
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int free_;
+};
+
 /// What a photo file's header says it is: a MIME type and a file extension (the bytes must be a
 /// readable image; anything else is "application/octet-stream" with no extension).
 std::pair<std::string, std::string> image_type_of(const std::string& bytes) {
@@ -119,76 +294,6 @@ std::pair<std::string, std::string> image_type_of(const std::string& bytes) {
     return {"application/octet-stream", ""};
 }
 
-/// A gallery id from "#12" or "12"; fails with 400 for anything else.
-int64_t gallery_id_of(const std::string& text, const std::string& field) {
-    long long id = 0;
-    if (parse_gallery_id(text, id) || parse_gallery_id("#" + text, id)) return id;
-    fail(400, field + ": \"" + text + "\" is not a gallery id (#12) or an uploaded photo");
-}
-
-/// The fields of a request, whichever way they came: a JSON body, multipart form fields or the
-/// URL's query string. Uploaded files are multipart fields with a file name or an image type.
-class RequestFields {
-public:
-    explicit RequestFields(const httplib::Request& req) : req_(req) {
-        const std::string type = req.get_header_value("Content-Type");
-        if (type.rfind("application/json", 0) == 0) {
-            try {
-                body_ = json::parse(req.body);
-            } catch (const json::parse_error& e) {
-                fail(400, std::string("the request body is not valid JSON: ") + e.what());
-            }
-            if (!body_.is_object()) fail(400, "the request body must be a JSON object");
-        } else if (type.rfind("image/", 0) == 0 || type == "application/octet-stream") {
-            raw_image_ = true;
-        }
-    }
-
-    bool is_upload(const std::string& name) const {
-        if (!req_.has_file(name)) return false;
-        const auto file = req_.get_file_value(name);
-        return !file.filename.empty() || file.content_type.rfind("image/", 0) == 0 ||
-               file.content_type == "application/octet-stream";
-    }
-    /// The bytes of upload `name`; with `raw_fallback`, the whole body when it is an image.
-    std::optional<std::pair<std::string, std::string>> upload(const std::string& name, bool raw_fallback) const {
-        if (is_upload(name)) {
-            const auto file = req_.get_file_value(name);
-            return std::make_pair(file.content, file.filename.empty() ? name : file.filename);
-        }
-        if (raw_fallback && raw_image_) return std::make_pair(req_.body, std::string("request body"));
-        return std::nullopt;
-    }
-    std::optional<std::string> text(const std::string& name) const {
-        if (body_.is_object() && body_.contains(name)) {
-            const json& value = body_[name];
-            if (value.is_string()) return value.get<std::string>();
-            if (value.is_number_integer()) return std::to_string(value.get<long long>());
-            fail(400, name + ": expected a string or an integer");
-        }
-        if (req_.has_file(name) && !is_upload(name)) return req_.get_file_value(name).content;
-        if (req_.has_param(name)) return req_.get_param_value(name);
-        return std::nullopt;
-    }
-    int integer(const std::string& name, int fallback, int low, int high) const {
-        const auto value = text(name);
-        if (!value) return fallback;
-        try {
-            size_t used = 0;
-            const long long number = std::stoll(*value, &used);
-            if (used == value->size() && number >= low && number <= high) return int(number);
-        } catch (const std::exception&) {
-        }
-        fail(400, name + ": expected a whole number from " + std::to_string(low) + " to " + std::to_string(high) +
-                      ", got \"" + *value + "\"");
-    }
-
-private:
-    const httplib::Request& req_;
-    json body_;
-    bool raw_image_ = false;
-};
-
 }  // namespace
 
 struct Server::State {
@@ -200,7 +305,8 @@ struct Server::State {
     Gallery gallery;
     std::unique_ptr<InferenceQueue> inference;
     ThumbnailCache thumbnails;
-    httplib::Server http;
+    Slots decoding{int(std::max(2u, std::thread::hardware_concurrency()))};  ///< decodes at once
+    GuardedHttpServer http;
     int port = 0;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<int64_t> requests{0};
@@ -246,22 +352,30 @@ struct Server::State {
                     {"explained_variance", {map.explained[0], map.explained[1]}},
                     {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
                     {"points", points}}
-            .dump();
+            .dump(-1, ' ', false, json::error_handler_t::replace);
     }
 
     State(const ServerOptions& o, Gallery opened)
         : options(o), gallery(std::move(opened)), thumbnails(o.thumbnail_cache_bytes) {}
 
+    /// An upload decoded (400 when it is not a readable photo); a few at a time, so that many
+    /// large uploads at once cannot take all the memory.
+    Image decode_upload(const std::string& bytes, const std::string& name) {
+        const Slots::Held slot(decoding);
+        try {
+            return decode_image(bytes, name, options.load);
+        } catch (const Error& e) {
+            fail(400, e.what());
+        } catch (const std::bad_alloc&) {
+            fail(503, name + ": not enough memory to decode it now; try again");
+        }
+    }
+
     /// An upload decoded (400 when it is not a readable photo) and embedded.
     QueryPhoto photo_from_upload(const std::string& bytes, const std::string& name, std::vector<float>* probabilities = nullptr,
                                  Image* decoded = nullptr) {
         if (bytes.empty()) fail(400, name + ": the upload is empty");
-        Image image;
-        try {
-            image = decode_image(bytes, name, options.load);
-        } catch (const Error& e) {
-            fail(400, e.what());
-        }
+        Image image = decode_upload(bytes, name);
         DecodedEmbedding embedded = inference->embed(image);
         QueryPhoto photo;
         photo.text = name;
@@ -301,7 +415,9 @@ struct Server::State {
 
     std::vector<Neighbour> nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
         std::lock_guard<std::mutex> lock(gallery_mutex);
-        return search_gallery(gallery, vector, k, exclude);
+        auto found = search_gallery(gallery, vector, k, exclude);
+        for (const auto& warning : gallery.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
+        return found;
     }
 
     GalleryImage image_or_404(const std::string& id_text) {
@@ -325,6 +441,7 @@ namespace {
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> handler,
                                  std::atomic<int64_t>& requests) {
     return [handler = std::move(handler), &requests](const httplib::Request& req, httplib::Response& res) {
+        if (current_request_clock) current_request_clock->receiving = false;  // the request has arrived
         ++requests;
         try {
             handler(req, res);
@@ -386,6 +503,7 @@ void Server::State::routes() {
                          {"inference_batches", s.inference->batches()},
                          {"inference_images", s.inference->images()},
                          {"thumbnails_cached", s.thumbnails.entries()},
+                         {"refused_connections", s.http.refused_connections()},
                          {"thumbnail_cache_bytes", s.thumbnails.bytes()},
                          {"uploads_to_gallery", s.options.allow_upload_to_gallery}};
         send_json(res, out);
@@ -404,6 +522,7 @@ void Server::State::routes() {
         if (!bytes) {
             Image decoded;
             try {
+                const Slots::Held slot(s.decoding);
                 decoded = load_image(image.path, s.options.load);
             } catch (const Error& e) {
                 fail(404, "the photo of image " + std::to_string(image.id) + " cannot be read: " + e.what());
@@ -445,14 +564,15 @@ void Server::State::routes() {
                           [&](size_t a, size_t b) { return probabilities[a] > probabilities[b]; });
         for (size_t i = 0; i < shown; ++i)
             top.push_back({{"breed", s.model.info.class_names[order[i]]}, {"probability", probabilities[order[i]]}});
-        send_json(res, {{"name", upload->second},
-                        {"width", image.width},
+        json out = {{"width", image.width},
                         {"height", image.height},
                         {"dimension", photo.vector.size()},
                         {"vector", photo.vector},
                         {"breed", photo.breed},
                         {"breed_probability", photo.breed_probability},
-                        {"top", top}});
+                    {"top", top}};
+        set_text(out, "name", upload->second);
+        send_json(res, out);
     });
     post("/api/search", [&s](const httplib::Request& req, httplib::Response& res) {
         const RequestFields fields(req);
@@ -521,11 +641,7 @@ void Server::State::routes() {
         const RequestFields fields(req);
         const auto upload = fields.upload("image", true);
         if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
-        try {
-            decode_image(upload->first, upload->second, s.options.load);
-        } catch (const Error& e) {
-            fail(400, e.what());
-        }
+        s.decode_upload(upload->first, upload->second);
         // The file name comes from the content, never from the request.
         const std::string path =
             (fs::path(s.upload_folder) / (sha256_hex(upload->first).substr(0, 24) + image_type_of(upload->first).second)).string();
@@ -555,31 +671,18 @@ void Server::State::routes() {
     // Decided from the headers, before any of the body is read: a body over the limit, or one
     // of unknown length (chunked, which httplib would read without a limit), is refused.
     const int64_t limit = options.max_upload_bytes;
-    http.set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
-        if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH") return httplib::Server::HandlerResponse::Unhandled;
-        const std::string encoding = req.get_header_value("Transfer-Encoding");
-        const std::string length = req.get_header_value("Content-Length");
-        int status = 0;
-        std::string message;
-        if (!encoding.empty() && encoding != "identity") {
-            status = 411;
-            message = "send the request with a Content-Length (chunked bodies are not accepted)";
-        } else if (!length.empty()) {
-            uint64_t bytes = 0;
-            bool number = length.find_first_not_of("0123456789") == std::string::npos && length.size() <= 19;
-            if (number) bytes = std::stoull(length);
-            if (!number) {
-                status = 400;
-                message = "bad Content-Length \"" + length + "\"";
-            } else if (bytes > uint64_t(limit)) {
-                status = 413;
-                message = "the request is too large: " + std::to_string(bytes) + " bytes, the limit is " + std::to_string(limit) +
-                          " (--max-upload-mb)";
-            }
+    const int64_t upload_rate = std::max<int64_t>(1, options.min_upload_bytes_per_second);
+    http.set_pre_routing_handler([limit, upload_rate](const httplib::Request& req, httplib::Response& res) {
+        const auto [status, message] = refusal_from_headers(req, limit);
+        if (status != 0) {
+            send_error(res, status, message);  // the connection then closes (see set_keep_alive_max_count)
+            return httplib::Server::HandlerResponse::Handled;
         }
-        if (status == 0) return httplib::Server::HandlerResponse::Unhandled;
-        send_error(res, status, message);  // the connection then closes (see set_keep_alive_max_count)
-        return httplib::Server::HandlerResponse::Handled;
+        // The body may take one more second per `upload_rate` bytes it declares.
+        const std::string length = req.get_header_value("Content-Length");
+        if (current_request_clock && !length.empty())
+            current_request_clock->deadline += std::chrono::seconds(int64_t(std::stoull(length)) / upload_rate + 1);
+        return httplib::Server::HandlerResponse::Unhandled;
     });
 
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -611,6 +714,8 @@ Server::Server(const ServerOptions& options) {
     // while idle, and after an upload refused from its headers the unread body must not be
     // taken for the next request (httplib 0.11 keeps a connection open whatever the answer).
     s.http.set_keep_alive_max_count(1);
+    s.http.configure(std::max(1, options.request_seconds), std::max(1, options.timeout_seconds),
+                     std::max(1, options.max_connections_per_client));
     s.http.set_read_timeout(options.timeout_seconds, 0);
     s.http.set_write_timeout(options.timeout_seconds, 0);
     s.routes();

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "json_input.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
 
@@ -65,7 +66,7 @@ void write_tensor_archive(const std::string& path, const std::string& magic, uin
     }
     const nlohmann::json header_json = {
         {"meta", meta}, {"tensors", entries}, {"data_size", data.size()}, {"data_crc32", crc32_of(data.data(), data.size())}};
-    const std::string header = header_json.dump();
+    const std::string header = header_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
     std::string bytes = magic;
     append_le(bytes, version, 4);
@@ -97,7 +98,12 @@ TensorArchive read_tensor_archive(const std::string& path, const std::string& ma
     const size_t data_start = kPreambleSize + header_size + 4;
     const size_t data_size = bytes.size() - data_start;
     try {
-        const nlohmann::json parsed = nlohmann::json::parse(header);
+        nlohmann::json parsed;
+        try {
+            parsed = parse_json_bounded(header, "header");
+        } catch (const Error& e) {
+            throw Error(path, "damaged " + kind + " file (" + e.what() + ")");
+        }
         if (parsed.at("data_size").get<uint64_t>() != data_size)
             throw Error(path, "truncated or damaged " + kind + " file (tensor data is " + std::to_string(data_size) +
                                   " bytes, header says " + std::to_string(parsed.at("data_size").get<uint64_t>()) + ")");

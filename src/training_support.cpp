@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "json_input.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
 #include "random.hpp"
@@ -92,7 +93,7 @@ void append_metrics_line(const std::string& path, const std::string& run_kind, c
     const bool fresh = !fs::exists(path);
     std::ofstream out(path, std::ios::app);
     if (fresh) out << nlohmann::json{{"format", "pupembed-metrics"}, {"version", 1}, {"run", run_kind}}.dump() << "\n";
-    out << line.dump() << "\n";
+    out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) throw Error(path, "cannot append metrics");
 }
 
@@ -104,13 +105,13 @@ void start_run_folder(const std::string& run_dir, const std::string& format, int
     fs::create_directories(dir, error);
     if (error) throw Error(run_dir, "cannot create run folder: " + error.message());
     write_file_atomically((dir / "config.json").string(),
-                          nlohmann::json{{"format", format}, {"version", version}, {"options", options}}.dump(2) + "\n");
+                          nlohmann::json{{"format", format}, {"version", version}, {"options", options}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 nlohmann::json read_run_options(const std::string& run_dir, const std::string& format, int newest_version) {
     const std::string path = (fs::path(run_dir) / "config.json").string();
     try {
-        const auto config = nlohmann::json::parse(read_file(path));
+        const auto config = parse_json_bounded(read_file(path), path);
         if (config.at("format") != format) throw Error(path, "is not a " + format + " run configuration");
         if (config.at("version").get<int>() > newest_version)
             throw Error(path, "was written by a newer pupembed (version " + config.at("version").dump() + ")");

@@ -136,7 +136,7 @@ VectorIndex VectorIndex::load(const std::string& path, std::string* note) {
     at += note_size;
     uint64_t graph_size = 0;
     get(graph_size);
-    if (bytes.size() - at < graph_size + sizeof(uint32_t)) throw damaged("truncated");
+    if (graph_size > bytes.size() - at || bytes.size() - at - graph_size < sizeof(uint32_t)) throw damaged("truncated");
     const size_t graph_at = at;
     at += graph_size;
     uint32_t crc = 0;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,25 @@ std::string raw_request(int port, const std::string& request, int wait_seconds =
     for (ssize_t got; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, size_t(got));
     close(fd);
     return answer;
+}
+
+/// A connection to the server from `source` (a loopback address such as 127.0.0.2, so that it
+/// counts as another client than the tests' own 127.0.0.1); -1 if it cannot connect.
+int connect_from(const char* source, int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &local.sin_addr);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(uint16_t(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int status_of(const std::string& raw_answer) {
@@ -352,6 +372,51 @@ TEST_F(Serve, OversizedUploadIsRefusedUnread) {
     EXPECT_EQ(status_of(over), 413) << over.substr(0, 300);
 }
 
+TEST_F(Serve, HostileRequestsAreRefusedWithoutHarm) {
+    auto expect_error = [](const httplib::Result& result, int status, const std::string& words) {
+        ASSERT_TRUE(result);
+        EXPECT_EQ(result->status, status) << result->body.substr(0, 300);
+        const json body = json::parse(result->body, nullptr, false);
+        ASSERT_FALSE(body.is_discarded()) << result->body.substr(0, 300);
+        EXPECT_NE(body.value("error", "").find(words), std::string::npos) << body.dump().substr(0, 300);
+    };
+    // A 1 x 20,000 PNG (a few hundred bytes) would be scaled to 182 x 3,640,000 pixels.
+    const std::string strip = pupembed::testing::png_bytes(20000, 1);
+    expect_error(upload("/api/search", {{"image", strip, "strip.png", "image/png"}}), 400, "too elongated");
+    // Nesting, size and weights of algebra expressions.
+    const std::string deep = std::string(3000, '(') + "#1" + std::string(3000, ')');
+    expect_error(client_->Post("/api/algebra", json{{"expression", deep}}.dump(), "application/json"), 400, "nested too deeply");
+    std::string many = "#1";
+    while (many.size() < 20000) many += " + #1";
+    expect_error(client_->Post("/api/algebra", json{{"expression", many}}.dump(), "application/json"), 400, "too long");
+    expect_error(client_->Post("/api/algebra", R"({"expression": "1e999*#1 + #2"})", "application/json"), 400, "not a finite");
+    expect_error(client_->Post("/api/algebra", R"({"expression": "1e308*#1 + 1e308*#2"})", "application/json"), 400,
+                 "too large");
+    // Deeply nested JSON.
+    expect_error(client_->Post("/api/search", std::string(100000, '[') + std::string(100000, ']'), "application/json"), 400,
+                 "nested more than");
+    // Bytes that are not UTF-8 in an id, an operand, a query parameter and an upload's name.
+    expect_error(client_->Post("/api/search", "{\"id\": \"#1\xff\"}", "application/json"), 400, "not valid JSON");
+    expect_error(client_->Post("/api/search?id=%231%FF", "", "text/plain"), 400, "not a gallery id");
+    expect_error(client_->Post("/api/algebra", httplib::MultipartFormDataItems{{"expression", "#1 + \xff", "", ""}}), 400,
+                 "neither a gallery id");
+    expect_error(client_->Get("/api/map?method=%FF"), 400, "umap or pca");
+    const auto named = upload("/api/search", {{"image", pupembed::read_file(photos_[0].string()), "dog\xff.jpg", "image/jpeg"}});
+    ASSERT_TRUE(named);
+    EXPECT_EQ(named->status, 200) << named->body.substr(0, 300);
+    const json answer = json::parse(named->body);
+    EXPECT_EQ(answer.at("query").at("query_base64"), "ZG9n/y5qcGc=") << "the name's exact bytes, base64";
+    // Two Content-Length headers that disagree.
+    const std::string conflicting = raw_request(server_->port(),
+                                                "POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                "Content-Length: 11\r\nContent-Length: 2\r\n\r\n{\"id\": \"#1\"}",
+                                                5);
+    EXPECT_EQ(status_of(conflicting), 400) << conflicting;
+    EXPECT_NE(conflicting.find("conflicting Content-Length"), std::string::npos) << conflicting;
+    // The server is still there and answers.
+    EXPECT_EQ(body_json(client_->Get("/healthz")).at("images"), 9);
+}
+
 TEST_F(Serve, NoPathFromTheRequestReachesTheFileSystem) {
     for (const std::string target : {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd",
                                      "/api/images/..%2f..%2f..%2fetc%2fpasswd/thumb", "/api/images/%2Fetc%2Fpasswd/file",
@@ -411,4 +476,62 @@ TEST(ServeCommand, RefusesBadSetups) {
     EXPECT_NE(result.err.find("bad.db"), std::string::npos) << result.err;
     result = run_pupembed("serve --db x.db --port 70000");
     EXPECT_EQ(result.exit_code, 2) << "a usage error";
+}
+
+TEST(ServeSlowClients, CannotLockOthersOut) {
+    // Slowloris: 40 connections from another address (127.0.0.2) that send a request's first
+    // bytes and then one byte a second. With 4 connections allowed per client and 2 s to send
+    // a request, they hold at most 4 of the 8 workers, each for at most 2 s; /healthz and a
+    // search by id from 127.0.0.1 must be answered within 1 s all the while.
+    if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
+    TempDir dir;
+    const std::string db = (dir / "g.db").string();
+    const fs::path breed = shared_dir() / kVal / kBreeds[0];
+    std::vector<std::string> photos;
+    for (const auto& entry : fs::directory_iterator(breed)) photos.push_back(quote(entry.path().string()));
+    std::sort(photos.begin(), photos.end());
+    ASSERT_EQ(run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1").exit_code, 0);
+    ServerProcess server("--db " + quote(db) + " --workers 8 --max-connections-per-client 4 --request-timeout 2");
+    ASSERT_GT(server.port(), 0) << server.first_line();
+
+    std::atomic<bool> done{false};
+    std::atomic<int> opened{0};
+    std::vector<std::thread> attackers;
+    for (int a = 0; a < 40; ++a)
+        attackers.emplace_back([&] {
+            while (!done) {
+                const int fd = connect_from("127.0.0.2", server.port());
+                if (fd < 0) break;
+                ++opened;
+                send(fd, "GET /healthz HTTP/1.1\r\n", 24, MSG_NOSIGNAL);
+                while (!done && send(fd, "X", 1, MSG_NOSIGNAL) == 1) {
+                    char byte;
+                    if (recv(fd, &byte, 1, MSG_DONTWAIT) == 0) break;  // closed by the server
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+                }
+                close(fd);
+            }
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_read_timeout(5, 0);
+    double slowest = 0;
+    int answered = 0;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+    while (std::chrono::steady_clock::now() < end) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto health = client.Get("/healthz");
+        const auto search = client.Post("/api/search", R"({"id": "#1", "k": 1})", "application/json");
+        slowest = std::max(slowest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (health && health->status == 200 && search && search->status == 200) ++answered;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    done = true;
+    for (auto& attacker : attackers) attacker.join();
+    EXPECT_GE(answered, 10);
+    EXPECT_LT(slowest, 1.0) << "a probe waited behind the slow clients";
+    EXPECT_GT(opened.load(), 40) << "the slow connections were cut off and reopened";
+    const json stats = json::parse(client.Get("/api/stats")->body);
+    EXPECT_GT(stats.at("server").at("refused_connections").get<int64_t>(), 0);
+    EXPECT_EQ(server.stop(), 0);
 }

@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,28 @@ CommandResult run_pupembed_with_interrupt(const std::string& args, const std::st
                                "for i in $(seq 1200); do grep -qF " + quote(marker) + " " + err +
                                " && break; sleep 0.05; done; kill -INT $pid; wait $pid";
     return collect("bash -c " + quote(script), dir);
+}
+
+std::string png_bytes(int width, int height) {
+    auto big_endian = [](uint32_t value) {
+        std::string out(4, '\0');
+        for (int i = 0; i < 4; ++i) out[size_t(i)] = char((value >> (24 - 8 * i)) & 0xff);
+        return out;
+    };
+    auto chunk = [&](const std::string& type, const std::string& data) {
+        const std::string body = type + data;
+        const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()));
+        return big_endian(uint32_t(data.size())) + body + big_endian(uint32_t(crc));
+    };
+    std::string rows;
+    for (int y = 0; y < height; ++y) rows += std::string(1, '\0') + std::string(size_t(width) * 3, char(0x80));
+    std::string packed(compressBound(uLong(rows.size())), '\0');
+    uLongf packed_size = uLongf(packed.size());
+    compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size, reinterpret_cast<const Bytef*>(rows.data()),
+              uLong(rows.size()), 9);
+    packed.resize(packed_size);
+    const std::string header = big_endian(uint32_t(width)) + big_endian(uint32_t(height)) + std::string("\x08\x02\0\0\0", 5);
+    return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", packed) + chunk("IEND", "");
 }
 
 }  // namespace pupembed::testing

@@ -51,6 +51,10 @@ CommandResult run_pupembed_with_interrupt(const std::string& args, const std::st
 /// Quotes `text` for the shell.
 std::string quote(const std::string& text);
 
+/// A grey 8-bit RGB PNG of `width` x `height` pixels, written by hand (a few hundred bytes even
+/// for a 1 x 20,000 strip: the rows compress to nothing).
+std::string png_bytes(int width, int height);
+
 }  // namespace pupembed::testing
 
 // Skips the current test with a message unless `relative` exists in the shared folder.

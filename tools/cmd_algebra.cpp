@@ -1,4 +1,5 @@
 // pupembed algebra "a.jpg + b.jpg - c.jpg" -k 5 --db G
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -32,11 +33,18 @@ void register_algebra(CLI::App& app) {
         try {
             terms = parse_algebra(o->expression);
         } catch (const Error& e) {
-            // Show the expression with a caret under the column, above the error line.
+            // One line: the expression around the column, the character there in brackets.
             int column = 0;
-            if (std::sscanf(e.what(), "column %d:", &column) == 1 && column >= 1)
-                std::fprintf(stderr, "  %s\n  %s^\n", o->expression.c_str(), std::string(size_t(column) - 1, ' ').c_str());
-            throw;
+            if (std::sscanf(e.what(), "column %d:", &column) != 1 || column < 1) throw;
+            const size_t at = std::min(size_t(column) - 1, o->expression.size());
+            const size_t from = at > 30 ? at - 30 : 0;
+            std::string here = (from > 0 ? "..." : "") + o->expression.substr(from, at - from) + "[" +
+                               o->expression.substr(at, at < o->expression.size() ? 1 : 0) + "]" +
+                               o->expression.substr(std::min(at + 1, o->expression.size()), 30);
+            if (at + 31 < o->expression.size()) here += "...";
+            for (char& c : here)
+                if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+            throw Error(std::string(e.what()) + " (here: " + here + ")");
         }
         Gallery gallery = Gallery::open(o->gallery.db, false);
         std::vector<std::string> operands;
@@ -54,6 +62,7 @@ void register_algebra(CLI::App& app) {
             if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
         const auto neighbours = search_gallery(gallery, combine(photos, weights), o->k, exclude,
                                                index_choice_from_name(o->gallery.index));
+        print_gallery_warnings(gallery);
         if (o->json) {
             nlohmann::json inputs = nlohmann::json::array();
             for (size_t i = 0; i < photos.size(); ++i) {

@@ -32,7 +32,7 @@ void register_extract(CLI::App& app) {
     command->add_option("--seed", o->extract.seed, "Seed of the random crops")->capture_default_str();
     command->add_option("--cache-dir", o->extract.cache_dir, "Where decoded photos are cached");
     command->add_flag("--strict", o->extract.strict, "Fail on an unreadable photo instead of skipping it");
-    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->callback([o] {
         set_thread_count(o->threads);
         Model model = load_model(o->model);

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "pupembed/query_json.hpp"
 #include "pupembed/model.hpp"
 
 namespace pupembed::cli {
@@ -37,7 +38,9 @@ void register_classes_command(CLI::App& app, const char* name, const char* descr
                 nlohmann::json top = nlohmann::json::array();
                 for (const auto& score : prediction.top)
                     top.push_back({{"index", score.index}, {"id", score.id}, {"name", score.name}, {"probability", score.probability}});
-                out.push_back({{"path", prediction.path}, {"top", top}});
+                nlohmann::json item = {{"top", top}};
+                set_text(item, "path", prediction.path);
+                out.push_back(item);
             }
             print_json({{"model", model_path}, {"predictions", out}});
             return;

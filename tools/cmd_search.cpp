@@ -33,6 +33,7 @@ void register_search(CLI::App& app) {
         if (photos[0].gallery_id >= 0) exclude.push_back(photos[0].gallery_id);
         const auto neighbours =
             search_gallery(gallery, photos[0].vector, o->k, exclude, index_choice_from_name(o->gallery.index));
+        print_gallery_warnings(gallery);
         if (o->json) {
             print_json({{"gallery", o->gallery.db}, {"query", photo_json(photos[0])}, {"results", neighbours_json(neighbours)}});
             return;

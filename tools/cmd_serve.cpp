@@ -38,12 +38,20 @@ void register_serve(CLI::App& app) {
     command->add_option("--max-pixels", o->server.load.max_pixels, "Largest image accepted, decoded pixels")
         ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
         ->capture_default_str();
-    command->add_option("--timeout", o->server.timeout_seconds, "Seconds a client may take to send or receive")
+    command->add_option("--timeout", o->server.timeout_seconds, "Seconds one read or write of a connection may wait")
         ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    command->add_option("--request-timeout", o->server.request_seconds,
+                        "Seconds a client has to send a request's headers (its body gets 1 s more per 64 KiB)")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    command->add_option("--max-connections-per-client", o->server.max_connections_per_client,
+                        "Connections one client address may have open at once (more: 503)")
+        ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     command->add_flag("--allow-upload-to-gallery", o->server.allow_upload_to_gallery,
                       "Let POST /api/images add uploaded photos to the gallery (kept in GALLERY.uploads/)");
-    command->add_option("--threads", o->threads, "Threads for the network (0: one per core)")->check(CLI::NonNegativeNumber);
+    command->add_option("--threads", o->threads, "Threads for the network (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->callback([o] {
         ServerOptions options = o->server;
         options.max_upload_bytes = int64_t(o->max_upload_mb) << 20;

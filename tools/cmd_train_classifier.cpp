@@ -61,7 +61,7 @@ void register_train_classifier(CLI::App& app) {
     command->add_option("--dropout", t.dropout, "Dropout before the head's linear layer")->check(CLI::Range(0.0, 0.9))->capture_default_str();
     command->add_flag("--no-flip", o->no_flip, "No random horizontal flips");
     command->add_option("--seed", t.seed, "Random seed")->capture_default_str();
-    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads))->capture_default_str();
     command->add_flag("--strict", t.strict, "Fail on an unreadable image instead of skipping it");
     command->add_option("--max-pixels", t.max_pixels, "Refuse images larger than this")->check(CLI::PositiveNumber)->capture_default_str();
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps in all, resumable (as Ctrl-C)")

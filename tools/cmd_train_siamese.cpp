@@ -109,7 +109,7 @@ void register_train_siamese(CLI::App& app) {
         ->check(CLI::Range(16, 1024));
     command->add_option("--cache-dir", f.cache_dir, "--finetune-trunk: decoded-image cache (default: ~/.cache/pupembed)");
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps, resumable")->check(CLI::NonNegativeNumber);
-    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::NonNegativeNumber);
+    command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->add_flag("--json", o->json, "Print the outcome as JSON");
     command->callback([o, command] {
         set_thread_count(o->threads);

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "pupembed/error.hpp"
+#include "pupembed/query_json.hpp"
 #include "pupembed/runtime.hpp"
 
 namespace pupembed::cli {
@@ -19,10 +20,10 @@ bool progress_drawn = false;
 
 void add_runtime_options(CLI::App& command, RuntimeOptions& options) {
     command.add_option("--threads", options.threads, "Threads for the network (0: one per core)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(CLI::Range(0, kMaxThreads))
         ->capture_default_str();
     command.add_option("--batch", options.batch, "Images per network batch")
-        ->check(CLI::PositiveNumber)
+        ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     command.add_option("--max-pixels", options.max_pixels, "Refuse images that would decode to more pixels than this")
         ->check(CLI::PositiveNumber)
@@ -83,7 +84,7 @@ void finish_progress() {
 }
 
 void print_json(const nlohmann::json& value) {
-    std::cout << value.dump(2) << "\n";
+    std::cout << to_json_text(value, 2) << "\n";
 }
 
 }  // namespace pupembed::cli

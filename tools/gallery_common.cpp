@@ -40,4 +40,8 @@ void print_neighbours(const std::vector<Neighbour>& neighbours) {
                     n.image.path.c_str());
 }
 
+void print_gallery_warnings(Gallery& gallery) {
+    for (const auto& warning : gallery.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
+}
+
 }  // namespace pupembed::cli

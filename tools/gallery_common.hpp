@@ -25,6 +25,9 @@ void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_req
 /// there, else the default model.
 std::string model_for_gallery(const std::string& given, const Gallery& gallery);
 
+/// Prints the gallery's warnings (e.g. an index file it could not save) on stderr.
+void print_gallery_warnings(Gallery& gallery);
+
 /// One line per neighbour: rank, distance, similarity, id, breed, path.
 void print_neighbours(const std::vector<Neighbour>& neighbours);
 

@@ -16,9 +16,17 @@ struct AlgebraTerm {
     int column = 1;       ///< where the operand starts in the expression (1-based)
 };
 
+/// Limits on what parse_algebra() accepts, so that no expression can exhaust the stack, the
+/// memory or the time of the process that reads it.
+constexpr size_t kMaxAlgebraLength = 10'000;  ///< characters
+constexpr size_t kMaxAlgebraOperands = 100;
+constexpr int kMaxAlgebraNesting = 32;        ///< parentheses and weights ("2*(3*(...))") inside one another
+
 /// Parses `expression`. Throws Error whose message starts "column N:" and says what was expected
 /// for a syntax error (an empty expression, a missing operand or operator, unbalanced parentheses,
-/// a number without * and an operand after it, an unterminated quote).
+/// a number without * and an operand after it, an unterminated quote), a weight that is not a
+/// finite number or whose product with the weights around it overflows, or an expression over
+/// the limits above.
 std::vector<AlgebraTerm> parse_algebra(const std::string& expression);
 
 /// True for "#<digits>", setting `id`.

@@ -17,6 +17,14 @@ namespace pupembed {
 
 /// Newest gallery schema version this build reads and writes.
 constexpr int kGalleryVersion = 1;
+/// The largest embedding size a gallery may record.
+constexpr int64_t kMaxGalleryDimension = 65536;
+
+/// What Gallery::put() did: photos new to the gallery, and photos whose row it replaced.
+struct GalleryPutResult {
+    int64_t added = 0;
+    int64_t updated = 0;
+};
 
 struct GalleryImage {
     int64_t id = 0;             ///< assigned by the gallery, never reused
@@ -65,13 +73,20 @@ public:
     /// In one transaction: records `model` (replacing another only when `replace_model`, which
     /// drops every image embedded with the old one), and adds or replaces (by path) `images`
     /// with their vectors (images.size() x model.dimension floats). Sets each image's id.
-    void put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model = false);
+    /// Whether each photo is new is judged inside the transaction, so two processes adding the
+    /// same photos at once count each photo as added once.
+    GalleryPutResult put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model = false);
     /// Removes the images with these ids in one transaction; returns how many there were.
     int64_t remove(const std::vector<int64_t>& ids);
 
     /// The search index over every vector: exact, or HNSW. An HNSW index is read from
     /// PATH.index when that file matches the gallery, else built and written there.
+    /// A damaged index file (bad links, levels or ids, whatever its checksum says) is rebuilt.
+    /// If the file cannot be written, the index is used anyway and take_warnings() says so.
     const VectorIndex& index(IndexKind kind, const HnswSettings& hnsw = {});
+
+    /// Warnings gathered since the last call (e.g. an index file that could not be saved).
+    std::vector<std::string> take_warnings();
 
 private:
     struct State;

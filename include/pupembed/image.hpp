@@ -12,7 +12,16 @@ namespace pupembed {
 struct ImageLoadOptions {
     /// Images whose header says they would decode to more pixels than this are refused unread.
     int64_t max_pixels = 50'000'000;
+    /// Images whose longer side is more than this many times their shorter side are refused
+    /// unread: scaling the shorter side up to the network's input would make them huge (a
+    /// 1 x 20,000 strip becomes 182 x 3,640,000 pixels).
+    int64_t max_aspect_ratio = 20;
+    /// Files larger than this are refused unread.
+    int64_t max_file_bytes = int64_t{512} << 20;
 };
+
+/// resize_shorter_side() refuses to make images of more pixels than this.
+constexpr int64_t kMaxResizedPixels = 64'000'000;
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved (R, G, B).
 struct Image {
@@ -32,15 +41,17 @@ struct Preprocessing {
 
 /// Loads a JPEG, PNG, WebP or BMP file as RGB: the EXIF orientation is applied, grey becomes RGB,
 /// an alpha channel is composited over white, 16-bit samples become 8-bit.
-/// Throws Error naming the file if it is empty, not one of these formats, truncated, damaged or
-/// larger than `options.max_pixels`.
+/// Throws Error naming the file if it is empty, not one of these formats, truncated, damaged,
+/// larger than `options.max_pixels` or more elongated than `options.max_aspect_ratio`; all of
+/// these limits are judged from the header, before any pixel is decoded.
 Image load_image(const std::string& path, const ImageLoadOptions& options = {});
 
 /// As load_image, from the file's bytes; `name` is used in error messages.
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options = {});
 
 /// Resizes so that the shorter side is `shorter` pixels, keeping the aspect ratio
-/// (area averaging when shrinking, bilinear when enlarging).
+/// (area averaging when shrinking, bilinear when enlarging). Throws Error if the result would
+/// have more than kMaxResizedPixels pixels.
 Image resize_shorter_side(const Image& image, int shorter);
 
 /// The `width` x `height` region whose top-left corner is (`x`, `y`); throws Error if it does not fit.

@@ -3,12 +3,25 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "pupembed/gallery.hpp"
 #include "pupembed/queries.hpp"
 
 namespace pupembed {
+
+/// `value` as JSON text (`indent` < 0: one line). JSON text is UTF-8: bytes that are not valid
+/// UTF-8 (possible in file names, which are bytes on Linux) become U+FFFD instead of failing.
+std::string to_json_text(const nlohmann::json& value, int indent = -1);
+
+/// Sets `object[key]` to `text`. Text that is not valid UTF-8 is written with U+FFFD for each
+/// bad byte, and its exact bytes go base64-encoded into `object[key + "_base64"]`, so a path
+/// survives the trip through JSON unchanged.
+void set_text(nlohmann::json& object, const std::string& key, const std::string& text);
+
+/// Whether `text` is valid UTF-8 (no overlong forms, no surrogates).
+bool is_valid_utf8(const std::string& text);
 
 /// id, path, content_hash, file_size, width, height, added, breed, breed_probability.
 nlohmann::json image_json(const GalleryImage& image);

@@ -12,7 +12,11 @@ namespace pupembed {
 ///    pass, which made SqueezeNet inference ten times slower here (100 against 1,000 images/s).
 void configure_process(char** argv);
 
+/// The most threads --threads accepts.
+constexpr int kMaxThreads = 256;
+
 /// Sets the number of threads LibTorch uses; 0 means one per core. Returns the number set.
+/// Throws Error for a negative count or one above kMaxThreads.
 int set_thread_count(int threads);
 
 }  // namespace pupembed

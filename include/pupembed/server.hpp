@@ -24,8 +24,16 @@ struct ServerOptions {
     int port = 8080;                       ///< 0: any free port (see Server::port())
     int64_t max_upload_bytes = 20 << 20;   ///< larger requests get 413 unread
     ImageLoadOptions load;                 ///< decoded-pixel limit for uploads and thumbnails
-    int workers = 8;                       ///< request threads; further connections wait
+    int workers = 16;                      ///< request threads; further connections wait
     int timeout_seconds = 30;              ///< socket read and write timeouts
+    /// A client has this long from connecting to finish sending a request's headers, and the
+    /// body gets one more second for each `min_upload_bytes_per_second` bytes it declares;
+    /// slower requests are cut off, so a slow client cannot hold a worker for long.
+    int request_seconds = 10;
+    int64_t min_upload_bytes_per_second = 64 << 10;
+    /// Connections one client address may have open at once; more are answered 503 at once,
+    /// so one client can never take every worker.
+    int max_connections_per_client = 8;
     bool allow_upload_to_gallery = false;  ///< POST /api/images adds uploads to the gallery
     std::string upload_folder;             ///< where added uploads are kept ("": GALLERY.uploads/)
     int thumbnail_size = 192;              ///< longer side of thumbnails, pixels
