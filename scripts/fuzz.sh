@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A fuzzing campaign: builds the sanitizer build (build-fuzz: clang, libFuzzer, AddressSanitizer
+# and UndefinedBehaviorSanitizer), makes the seed corpora, then runs every fuzz target for SECONDS
+# (JOBS at a time) and prints, per target, executions, coverage, corpus size and what it found.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 seconds, every target
+# The corpus each target grows is kept in build-fuzz/campaign/TARGET/corpus and reused by the
+# next campaign; crashes, leaks, timeouts and out-of-memory inputs are left beside it
+# (crash-*, leak-*, timeout-*, oom-*); exit status 1 when any target found one.
+# Environment: FUZZ_BUILD_DIR (build-fuzz), JOBS (number of cores), PUPEMBED_SHARED (../shared).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-600}"
+shift || true
+build="${FUZZ_BUILD_DIR:-build-fuzz}"
+jobs="${JOBS:-$(nproc)}"
+shared="${PUPEMBED_SHARED:-$(cd .. && pwd)/shared}"
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, got \"$seconds\"" >&2; exit 2; }
+
+CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "$build" -DPUPEMBED_SHARED="$shared" > /dev/null
+cmake --build "$build" -j "$jobs" > /dev/null
+"$build/fuzz_seeds" "$build/corpus" "$shared"
+
+targets=("$@")
+if [[ ${#targets[@]} -eq 0 ]]; then
+  for program in "$build"/fuzz_*; do
+    name=$(basename "$program")
+    [[ -x "$program" && "$name" != fuzz_seeds ]] && targets+=("$name")
+  done
+fi
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:detect_container_overflow=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export OMP_WAIT_POLICY=passive
+run_one() {
+  local target=$1 build=$2 seconds=$3
+  local dir="$build/campaign/$target"
+  mkdir -p "$dir/corpus"
+  rm -f "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*
+  "$build/$target" "$dir/corpus" "$build/corpus/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
+    -print_final_stats=1 -artifact_prefix="$dir/" > "$dir/log.txt" 2>&1 || true
+}
+export -f run_one
+echo "fuzz.sh: ${#targets[@]} targets, $seconds s each, $jobs at a time (logs in $build/campaign/TARGET/log.txt)" >&2
+printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {} "$build" "$seconds"
+
+found=0
+printf '%-20s %12s %10s %8s %8s %8s %7s %6s %4s\n' target executions exec/s edges features corpus crashes hangs oom
+for target in "${targets[@]}"; do
+  dir="$build/campaign/$target"
+  log="$dir/log.txt"
+  stat() { grep -o "stat::$1: *[0-9]*" "$log" | grep -o '[0-9]*$' | tail -n 1; }
+  last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+  edges=$(grep -o 'cov: [0-9]*' <<< "$last" | grep -o '[0-9]*' || true)
+  features=$(grep -o 'ft: [0-9]*' <<< "$last" | grep -o '[0-9]*' || true)
+  crashes=$(find "$dir" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' \) | wc -l)
+  hangs=$(find "$dir" -maxdepth 1 -name 'timeout-*' | wc -l)
+  ooms=$(find "$dir" -maxdepth 1 -name 'oom-*' | wc -l)
+  if grep -q -E 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+    [[ $crashes -gt 0 || $hangs -gt 0 || $ooms -gt 0 ]] || crashes=1
+  fi
+  printf '%-20s %12s %10s %8s %8s %8s %7s %6s %4s\n' "$target" "$(stat number_of_executed_units)" \
+    "$(stat average_exec_per_sec)" "${edges:-?}" "${features:-?}" "$(find "$dir/corpus" -type f | wc -l)" "$crashes" "$hangs" "$ooms"
+  [[ $crashes -eq 0 && $hangs -eq 0 && $ooms -eq 0 ]] || found=1
+done
+exit $found
