@@ -10,6 +10,7 @@
 
 #include "image_header.hpp"
 #include "jpeg_decoder.hpp"
+#include "png_decoder.hpp"
 #include "pupembed/error.hpp"
 #include "pupembed/file_io.hpp"
 
@@ -113,8 +114,13 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
         return from_mat(apply_orientation(decode_jpeg_rgb(bytes, name), header.orientation));
     cv::Mat decoded;
     try {
-        const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-        decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+        // PNG through libpng directly: OpenCV lets libpng print on stderr, and keeps truncated images.
+        if (header.format == ImageFormat::Png) {
+            decoded = decode_png(bytes, name);
+        } else {
+            const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+            decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+        }
     } catch (const cv::Exception& e) {
         throw Error(name, std::string("cannot decode ") + format_name(header.format) + ": " + e.msg);
     }

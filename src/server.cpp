@@ -2,31 +2,23 @@
 
 #include <c10/util/Exception.h>
 #include <httplib.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstdio>
+#include <filesystem>
 #include <future>
 #include <map>
-#include <numeric>
-#include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "gallery_map.hpp"
+#include "http_transport.hpp"
 #include "image_header.hpp"
-#include "request_fields.hpp"
 #include "inference_queue.hpp"
 #include "pupembed/algebra.hpp"
 #include "pupembed/error.hpp"
@@ -37,6 +29,7 @@
 #include "pupembed/queries.hpp"
 #include "pupembed/query_json.hpp"
 #include "pupembed/version.hpp"
+#include "request_fields.hpp"
 #include "thumbnail.hpp"
 #include "web_assets.hpp"
 
@@ -55,229 +48,6 @@ void send_json(httplib::Response& res, const json& body, int status = 200) {
 void send_error(httplib::Response& res, int status, const std::string& message) {
     send_json(res, {{"error", message}, {"status", status}}, status);
 }
-
-/// httplib's thread pool with a bounded queue: when every worker is busy and `queue_limit`
-/// connections wait, the listener waits too (new connections stay in the kernel's backlog).
-class BoundedThreadPool : public httplib::TaskQueue {
-public:
-    BoundedThreadPool(size_t workers, size_t queue_limit) : limit_(std::max<size_t>(1, queue_limit)) {
-        for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) threads_.emplace_back([this] { work(); });
-    }
-    void enqueue(std::function<void()> fn) override {
-        std::unique_lock<std::mutex> lock(mutex_);
-        room_.wait(lock, [this] { return jobs_.size() < limit_ || stopping_; });
-        jobs_.push_back(std::move(fn));
-        lock.unlock();
-        ready_.notify_one();
-    }
-    void shutdown() override {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        ready_.notify_all();
-        room_.notify_all();
-        for (auto& thread : threads_) thread.join();
-    }
-
-private:
-    void work() {
-        for (;;) {
-            std::function<void()> job;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-                if (jobs_.empty()) return;
-                job = std::move(jobs_.front());
-                jobs_.pop_front();
-            }
-            room_.notify_one();
-            job();
-        }
-    }
-    const size_t limit_;
-    std::mutex mutex_;
-    std::condition_variable ready_, room_;
-    std::deque<std::function<void()>> jobs_;
-    std::vector<std::thread> threads_;
-    bool stopping_ = false;
-};
-
-/// When the request on this worker's connection must have arrived. Set while a connection is
-/// served (one connection per worker thread at a time); the pre-routing handler extends it
-/// for the declared body, and the route handler ends it (after that the server only writes).
-struct RequestClock {
-    std::chrono::steady_clock::time_point deadline;
-    bool receiving = true;
-};
-thread_local RequestClock* current_request_clock = nullptr;
-
-/// A socket as httplib's Stream, with a read-ahead buffer, whose reads give up at the request's
-/// deadline as well as after each read's own timeout: httplib's socket stream bounds every
-/// read but not the request, so a client sending one byte every few seconds would hold a
-/// worker forever (slowloris).
-class DeadlineSocketStream : public httplib::Stream {
-public:
-    DeadlineSocketStream(int fd, RequestClock& clock, int read_timeout_seconds, int write_timeout_seconds)
-        : fd_(fd), clock_(clock), read_timeout_ms_(read_timeout_seconds * 1000), write_timeout_ms_(write_timeout_seconds * 1000) {}
-
-    bool is_readable() const override { return begin_ < end_ || wait(POLLIN); }
-    bool is_writable() const override { return wait(POLLOUT); }
-    ssize_t read(char* ptr, size_t size) override {
-        if (begin_ == end_) {
-            if (!wait(POLLIN)) return -1;
-            ssize_t got = 0;
-            do got = ::recv(fd_, buffer_, sizeof(buffer_), 0);
-            while (got < 0 && errno == EINTR);
-            if (got <= 0) return got;
-            begin_ = 0;
-            end_ = size_t(got);
-        }
-        const size_t n = std::min(size, end_ - begin_);
-        std::memcpy(ptr, buffer_ + begin_, n);
-        begin_ += n;
-        return ssize_t(n);
-    }
-    ssize_t write(const char* ptr, size_t size) override {
-        if (!wait(POLLOUT)) return -1;
-        ssize_t sent = 0;
-        do sent = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-        while (sent < 0 && errno == EINTR);
-        return sent;
-    }
-    void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(true, ip, port); }
-    void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(false, ip, port); }
-    socket_t socket() const override { return fd_; }
-
-    /// The numeric address of the socket's peer (or its own end), "" when unknown.
-    static std::string address(int fd, bool peer) {
-        sockaddr_storage storage{};
-        socklen_t length = sizeof(storage);
-        auto* any = reinterpret_cast<sockaddr*>(&storage);
-        if ((peer ? ::getpeername(fd, any, &length) : ::getsockname(fd, any, &length)) != 0) return "";
-        char host[NI_MAXHOST] = {0};
-        if (::getnameinfo(any, length, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0) return "";
-        std::string text = host;
-        if (text.rfind("::ffff:", 0) == 0 && text.find('.') != std::string::npos) text = text.substr(7);  // IPv4 in IPv6
-        return text;
-    }
-
-private:
-    bool wait(short events) const {
-        int timeout_ms = events == POLLIN ? read_timeout_ms_ : write_timeout_ms_;
-        if (events == POLLIN && clock_.receiving) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            timeout_ms = int(std::min<int64_t>(timeout_ms, left.count()));
-        }
-        pollfd descriptor{fd_, events, 0};
-        int ready = 0;
-        do ready = ::poll(&descriptor, 1, timeout_ms);
-        while (ready < 0 && errno == EINTR);
-        return ready > 0;
-    }
-    void address_of(bool peer, std::string& ip, int& port) const {
-        ip = address(fd_, peer);
-        sockaddr_storage storage{};
-        socklen_t length = sizeof(storage);
-        auto* any = reinterpret_cast<sockaddr*>(&storage);
-        port = 0;
-        if ((peer ? ::getpeername(fd_, any, &length) : ::getsockname(fd_, any, &length)) != 0) return;
-        char service[NI_MAXSERV] = {0};
-        if (::getnameinfo(any, length, nullptr, 0, service, sizeof(service), NI_NUMERICSERV) == 0) port = std::atoi(service);
-    }
-
-    int fd_;
-    RequestClock& clock_;
-    int read_timeout_ms_, write_timeout_ms_;
-    char buffer_[4096];
-    size_t begin_ = 0, end_ = 0;
-};
-
-/// httplib's server, serving each connection through a DeadlineSocketStream (one request per
-/// connection), with at most `per_client` connections open from one address.
-class GuardedHttpServer : public httplib::Server {
-public:
-    GuardedHttpServer() = default;
-    void configure(int request_seconds, int io_timeout_seconds, int per_client) {
-        request_seconds_ = request_seconds;
-        io_timeout_seconds_ = io_timeout_seconds;
-        per_client_ = per_client;
-    }
-    int64_t refused_connections() const { return refused_.load(); }
-
-private:
-    bool process_and_close_socket(socket_t sock) override {
-        const std::string client = DeadlineSocketStream::address(sock, true);
-        bool admitted = false;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            int& open = open_[client];
-            if (open < per_client_) {
-                ++open;
-                admitted = true;
-            }
-        }
-        bool served = false;
-        if (admitted) {
-            RequestClock clock;
-            clock.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(request_seconds_);
-            DeadlineSocketStream stream(sock, clock, io_timeout_seconds_, io_timeout_seconds_);
-            current_request_clock = &clock;
-            bool closed = false;
-            served = process_request(stream, true, closed, nullptr);
-            current_request_clock = nullptr;
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (--open_[client] == 0) open_.erase(client);
-        } else {
-            ++refused_;
-            static const std::string body = R"({"error":"too many connections from this address; try again","status":503})";
-            const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                       "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                       std::to_string(body.size()) + "\r\n\r\n" + body;
-            (void)!::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        }
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
-        return served;
-    }
-
-    int request_seconds_ = 10, io_timeout_seconds_ = 30, per_client_ = 8;
-    std::mutex mutex_;
-    std::map<std::string, int> open_;
-    std::atomic<int64_t> refused_{0};
-};
-
-/// At most `slots` holders at once; the others wait. Bounds the memory of decoding uploads.
-class Slots {
-public:
-    explicit Slots(int slots) : free_(std::max(1, slots)) {}
-    class Held {
-    public:
-        explicit Held(Slots& slots) : slots_(slots) {
-            std::unique_lock<std::mutex> lock(slots_.mutex_);
-            slots_.changed_.wait(lock, [this] { return slots_.free_ > 0; });
-            --slots_.free_;
-        }
-        ~Held() {
-            {
-                std::lock_guard<std::mutex> lock(slots_.mutex_);
-                ++slots_.free_;
-            }
-            slots_.changed_.notify_one();
-        }
-        Held(const Held&) = delete;
-        Held& operator=(const Held&) = delete;
-
-    private:
-        Slots& slots_;
-    };
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    int free_;
-};
 
 /// What a photo file's header says it is: a MIME type and a file extension (the bytes must be a
 /// readable image; anything else is "application/octet-stream" with no extension).
@@ -441,7 +211,7 @@ namespace {
 httplib::Server::Handler guarded(std::function<void(const httplib::Request&, httplib::Response&)> handler,
                                  std::atomic<int64_t>& requests) {
     return [handler = std::move(handler), &requests](const httplib::Request& req, httplib::Response& res) {
-        if (current_request_clock) current_request_clock->receiving = false;  // the request has arrived
+        end_receiving_request();
         ++requests;
         try {
             handler(req, res);
@@ -680,8 +450,7 @@ void Server::State::routes() {
         }
         // The body may take one more second per `upload_rate` bytes it declares.
         const std::string length = req.get_header_value("Content-Length");
-        if (current_request_clock && !length.empty())
-            current_request_clock->deadline += std::chrono::seconds(int64_t(std::stoull(length)) / upload_rate + 1);
+        if (!length.empty()) extend_request_deadline(std::chrono::seconds(int64_t(std::stoull(length)) / upload_rate + 1));
         return httplib::Server::HandlerResponse::Unhandled;
     });
 

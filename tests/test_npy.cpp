@@ -130,3 +130,30 @@ TEST(Npy, ReadNamesMissingFile) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/w.npy"), std::string::npos);
     }
 }
+
+// Found by fuzz_npy: an array with no elements copied its (empty) data from a null pointer.
+TEST(Npy, ReadsArraysWithNoElements) {
+    pupembed::testing::TempDir dir;
+    pupembed::NpyArray empty;
+    empty.shape = {0, 5};
+    pupembed::write_npy((dir / "empty.npy").string(), empty);
+    const pupembed::NpyArray back = pupembed::read_npy((dir / "empty.npy").string());
+    EXPECT_EQ(back.shape, (std::vector<int64_t>{0, 5}));
+    EXPECT_TRUE(back.data.empty());
+}
+
+// Found by reading the code while fuzzing: a damaged header's message quoted the whole header,
+// which a file can make gigabytes long.
+TEST(Npy, ErrorMessagesStayShort) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'junk': '" + std::string(100000, 'x') + "' ";
+    std::string bytes = std::string("\x93NUMPY\x02\x00", 8);
+    const uint32_t length = uint32_t(header.size());
+    bytes.append(reinterpret_cast<const char*>(&length), 4);
+    bytes += header;
+    try {
+        pupembed::parse_npy(bytes, "long.npy");
+        ADD_FAILURE() << "no error";
+    } catch (const pupembed::Error& e) {
+        EXPECT_LT(std::string(e.what()).size(), 400u) << std::string(e.what()).substr(0, 400);
+    }
+}

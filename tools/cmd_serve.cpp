@@ -46,7 +46,7 @@ void register_serve(CLI::App& app) {
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
     command->add_option("--max-connections-per-client", o->server.max_connections_per_client,
-                        "Connections one client address may have open at once (more: 503)")
+                        "Connections one client address may have still sending requests (more: 503)")
         ->check(CLI::Range(1, 4096))
         ->capture_default_str();
     command->add_flag("--allow-upload-to-gallery", o->server.allow_upload_to_gallery,

@@ -31,8 +31,9 @@ struct ServerOptions {
     /// slower requests are cut off, so a slow client cannot hold a worker for long.
     int request_seconds = 10;
     int64_t min_upload_bytes_per_second = 64 << 10;
-    /// Connections one client address may have open at once; more are answered 503 at once,
-    /// so one client can never take every worker.
+    /// Connections one client address may have open at once while still sending their
+    /// requests; more are answered 503 at once, so slow senders from one address can never take
+    /// every worker (a connection whose request has arrived no longer counts).
     int max_connections_per_client = 8;
     bool allow_upload_to_gallery = false;  ///< POST /api/images adds uploads to the gallery
     std::string upload_folder;             ///< where added uploads are kept ("": GALLERY.uploads/)
