@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package pupembed needs, then configures and builds it in Release.
+# Installs every Debian 12 package pupembed needs, then configures and builds it in Release, and
+# builds the sanitizer build (fuzz targets) beside it.
 #   scripts/setup.sh            install packages (needs root or sudo) and build into ./build
 #   scripts/setup.sh --no-apt   only build (packages already present)
-# Environment: BUILD_DIR (default: build), JOBS (default: number of cores).
+# Environment: BUILD_DIR (default: build), FUZZ_BUILD_DIR (default: build-fuzz), JOBS (default:
+# number of cores).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ packages=(
   libtorch-dev                      # tensors, autograd, training, serialisation
   libopencv-dev                     # image decoding (PNG, WebP, BMP) and resizing
   libjpeg62-turbo-dev               # strict JPEG decoding: damaged files are errors, not grey fill
+  libpng-dev                        # strict, silent PNG decoding (OpenCV lets libpng print on stderr)
   libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
   libhnswlib-dev                    # approximate vector search (HNSW) for large galleries
   libcpp-httplib-dev                # `pupembed serve`: HTTP server (and the tests' client)
@@ -25,6 +28,9 @@ packages=(
   zlib1g-dev                        # CRC-32 for model-file integrity
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # benchmarks in bench/
+  clang-14 libclang-rt-14-dev       # the sanitizer build (fuzz/): AddressSanitizer and UBSan runtimes
+  libfuzzer-14-dev                  # coverage-guided fuzzing of every reader of outside bytes
+  libomp-14-dev                     # OpenMP for code compiled by clang
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
@@ -52,3 +58,8 @@ fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" -j "$jobs"
+
+# The sanitizer build (fuzz targets and the torch-free unit tests under AddressSanitizer and
+# UBSan), with clang; scripts/test.sh runs it after the main tests.
+CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "${FUZZ_BUILD_DIR:-build-fuzz}"
+cmake --build "${FUZZ_BUILD_DIR:-build-fuzz}" -j "$jobs"

@@ -2,6 +2,9 @@
 # Runs pupembed's tests (built by scripts/setup.sh):
 #   scripts/test.sh             all tests
 #   scripts/test.sh -L unit     only the quick unit tests (-L e2e: the end-to-end runs of the command)
+# Then the sanitizer build (build-fuzz, made by scripts/setup.sh): the torch-free unit tests under
+# AddressSanitizer and UBSan (-L sanitized) and each fuzz target for 20 s over its seeds (-L fuzz);
+# the same -L/-R arguments select among them. FUZZ_SECONDS changes the 20 s.
 # Tests that need ../shared (data and weights) read it from $PUPEMBED_SHARED (default: ../shared
 # beside the checkout) and skip with a message where it is absent.
 set -euo pipefail
@@ -11,4 +14,15 @@ bash -n scripts/train-squeezenet.sh    # a 30-minute training run: not part of t
 bash -n scripts/train-default-model.sh # a 30-minute training run: the same
 bash -n scripts/recipe-steps.sh
 bash -n scripts/bench-serve.sh         # a 30-second load benchmark: not part of the tests
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"
+bash -n scripts/bench-hostile-serve.sh # two minutes of hostile load: not part of the tests
+bash -n scripts/fuzz.sh                # a fuzzing campaign (10 minutes a target): not part of the tests
+status=0
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@" || status=$?
+fuzz_dir="${FUZZ_BUILD_DIR:-build-fuzz}"
+if [[ -f "$fuzz_dir/CTestTestfile.cmake" ]]; then
+  if [[ -n "${FUZZ_SECONDS:-}" ]]; then cmake -S fuzz -B "$fuzz_dir" -DPUPEMBED_FUZZ_SECONDS="$FUZZ_SECONDS" > /dev/null; fi
+  ctest --test-dir "$fuzz_dir" --output-on-failure -j "$(nproc)" "$@" || status=$?
+else
+  echo "test.sh: no sanitizer build in $fuzz_dir (scripts/setup.sh makes it): fuzz and sanitizer tests not run" >&2
+fi
+exit $status

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Hostile load on `pupembed serve` (build/bench/bench_hostile_serve), each part bounded in time,
+# over a gallery of the val photos on 127.0.0.1:
+#   1. slowloris, against a server with its default settings: CONNECTIONS slow connections from
+#      127.0.0.2 for SECONDS, /healthz and a search by id probed from 127.0.0.1 every half second
+#      (each must be answered within 1 s);
+#   2. uploads: 16 clients for SECONDS POSTing good, damaged, 1 x 20,000 and noise uploads; the
+#      server's peak memory, and that it is still up. The 16 clients share one address, so this
+#      server allows 16 connections per client (the default, 8, would answer half of them 503).
+#   scripts/bench-hostile-serve.sh [GALLERY.db] [CONNECTIONS] [SECONDS]   defaults: build/bench-val.db 50 60
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${PUPEMBED_SHARED:-../shared}"
+db="${1:-build/bench-val.db}"
+connections="${2:-50}"
+seconds="${3:-60}"
+val="$shared/data/stanford-dogs-64/val"
+photo="$val/n02110958-pug/$(ls "$val/n02110958-pug" | sort | head -n 1)"
+
+if [[ ! -f "$db" ]]; then
+  build/pupembed index add "$val" --db "$db"
+fi
+log=$(mktemp)
+server=""
+trap 'if [[ -n "$server" ]]; then kill $server 2>/dev/null || true; fi; rm -f "$log"' EXIT
+start_server() {  # FLAGS...: starts a server, sets $server and $port
+  build/pupembed serve --db "$db" --port 0 "$@" > "$log" &
+  server=$!
+  for _ in $(seq 1 120); do
+    grep -q "http://" "$log" && break
+    sleep 0.5
+  done
+  port=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2)
+  [[ -n "$port" ]] || { echo "bench-hostile-serve: the server did not start" >&2; exit 1; }
+}
+stop_server() {
+  kill "$server"
+  wait "$server" || true
+  server=""
+}
+status=0
+start_server
+build/bench/bench_hostile_serve --port "$port" --mode slowloris --connections "$connections" --seconds "$seconds" || status=1
+stop_server
+start_server --max-connections-per-client 16
+build/bench/bench_hostile_serve --port "$port" --mode uploads --photo "$photo" --clients 16 --seconds "$seconds" \
+  --server-pid "$server" || status=1
+stop_server
+exit $status
