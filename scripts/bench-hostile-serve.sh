@@ -10,34 +10,11 @@
 #   scripts/bench-hostile-serve.sh [GALLERY.db] [CONNECTIONS] [SECONDS]   defaults: build/bench-val.db 50 60
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shared="${PUPEMBED_SHARED:-../shared}"
-db="${1:-build/bench-val.db}"
+DB="${1:-build/bench-val.db}"
 connections="${2:-50}"
 seconds="${3:-60}"
-val="$shared/data/stanford-dogs-64/val"
-photo="$val/n02110958-pug/$(ls "$val/n02110958-pug" | sort | head -n 1)"
-
-if [[ ! -f "$db" ]]; then
-  build/pupembed index add "$val" --db "$db"
-fi
-log=$(mktemp)
-server=""
-trap 'if [[ -n "$server" ]]; then kill $server 2>/dev/null || true; fi; rm -f "$log"' EXIT
-start_server() {  # FLAGS...: starts a server, sets $server and $port
-  build/pupembed serve --db "$db" --port 0 "$@" > "$log" &
-  server=$!
-  for _ in $(seq 1 120); do
-    grep -q "http://" "$log" && break
-    sleep 0.5
-  done
-  port=$(grep -o '127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2)
-  [[ -n "$port" ]] || { echo "bench-hostile-serve: the server did not start" >&2; exit 1; }
-}
-stop_server() {
-  kill "$server"
-  wait "$server" || true
-  server=""
-}
+source scripts/serve-bench-common.sh
+make_val_gallery
 status=0
 start_server
 build/bench/bench_hostile_serve --port "$port" --mode slowloris --connections "$connections" --seconds "$seconds" || status=1

@@ -57,21 +57,6 @@ std::vector<int64_t> brute_force(const std::vector<float>& data, const std::vect
     return best;
 }
 
-std::string error_of(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
-#define EXPECT_ERROR_CONTAINS(action, text)                                   \
-    do {                                                                      \
-        const std::string message_ = error_of([&] { action; });               \
-        EXPECT_NE(message_.find(text), std::string::npos) << message_;        \
-    } while (0)
-
 pupembed::GalleryImage image(const std::string& path, const std::string& hash = "h") {
     pupembed::GalleryImage result;
     result.path = path;

@@ -29,21 +29,6 @@ using pupembed::testing::TempDir;
 
 namespace {
 
-std::string error_of(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
-#define EXPECT_ERROR_CONTAINS(action, text)                            \
-    do {                                                               \
-        const std::string message_ = error_of([&] { action; });        \
-        EXPECT_NE(message_.find(text), std::string::npos) << message_; \
-    } while (0)
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

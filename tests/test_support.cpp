@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pupembed/error.hpp"
+
 namespace fs = std::filesystem;
 
 namespace pupembed::testing {
@@ -117,6 +119,15 @@ std::string png_bytes(int width, int height) {
     packed.resize(packed_size);
     const std::string header = big_endian(uint32_t(width)) + big_endian(uint32_t(height)) + std::string("\x08\x02\0\0\0", 5);
     return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", packed) + chunk("IEND", "");
+}
+
+std::string error_message_of(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "no error";
 }
 
 }  // namespace pupembed::testing

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -48,6 +49,9 @@ nlohmann::json run_pupembed_json(const std::string& args);
 /// and captures its output.
 CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker);
 
+/// The message of the pupembed::Error that `action` throws, or "no error".
+std::string error_message_of(const std::function<void()>& action);
+
 /// Quotes `text` for the shell.
 std::string quote(const std::string& text);
 
@@ -62,4 +66,11 @@ std::string png_bytes(int width, int height);
     do {                                                                          \
         std::string why_;                                                         \
         if (!::pupembed::testing::have_shared(relative, why_)) GTEST_SKIP() << why_; \
+    } while (0)
+
+// Expects `action` to throw pupembed::Error whose message contains `text`.
+#define EXPECT_ERROR_CONTAINS(action, text)                                                          \
+    do {                                                                                             \
+        const std::string message_ = ::pupembed::testing::error_message_of([&] { action; });        \
+        EXPECT_NE(message_.find(text), std::string::npos) << message_;                               \
     } while (0)
