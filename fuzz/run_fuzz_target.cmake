@@ -1,10 +1,15 @@
-# Runs one libFuzzer target for SECONDS over a scratch copy of its seed corpus (new inputs go to
-# the scratch folder, never into the seeds) and fails on a crash, a leak, a timeout or a report.
-#   cmake -DTARGET=... -DCORPUS=... -DWORK=... -DSECONDS=20 -P run_fuzz_target.cmake
+# Runs one libFuzzer target for SECONDS over its seed corpus and the inputs that once crashed it
+# (fuzz/regressions/TARGET, committed), writing new inputs to a scratch folder, never into the
+# seeds; fails on a crash, a leak, a timeout or a sanitizer report.
+#   cmake -DTARGET=... -DCORPUS=... -DREGRESSIONS=... -DWORK=... -DSECONDS=20 -P run_fuzz_target.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/corpus")
+set(inputs "${CORPUS}")
+if(IS_DIRECTORY "${REGRESSIONS}")
+  list(APPEND inputs "${REGRESSIONS}")
+endif()
 execute_process(
-  COMMAND "${TARGET}" "${WORK}/corpus" "${CORPUS}" -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2560
+  COMMAND "${TARGET}" "${WORK}/corpus" ${inputs} -max_total_time=${SECONDS} -timeout=10 -rss_limit_mb=2560
           -print_final_stats=1 -artifact_prefix=${WORK}/
   RESULT_VARIABLE result
   OUTPUT_VARIABLE output

@@ -36,7 +36,9 @@ run_one() {
   local dir="$build/campaign/$target"
   mkdir -p "$dir/corpus"
   rm -f "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*
-  "$build/$target" "$dir/corpus" "$build/corpus/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
+  local regressions=()
+  [[ -d "fuzz/regressions/$target" ]] && regressions=("fuzz/regressions/$target")
+  "$build/$target" "$dir/corpus" "$build/corpus/$target" "${regressions[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 \
     -print_final_stats=1 -artifact_prefix="$dir/" > "$dir/log.txt" 2>&1 || true
 }
 export -f run_one

@@ -37,7 +37,7 @@ nlohmann::json parse_json_bounded(const std::string& text, const std::string& na
         throw Error(name, "JSON nested more than " + std::to_string(max_depth) + " levels deep");
     try {
         return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1e99999
         throw Error(name, std::string("not valid JSON: ") + e.what());
     }
 }

@@ -113,6 +113,9 @@ TEST(HostileJson, NestingIsBoundedBeforeParsing) {
     const std::string text = "{\"a\": \"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}";
     EXPECT_EQ(pupembed::parse_json_bounded(text, "x").at("a").get<std::string>().size(), 2001u);
     EXPECT_ERROR_CONTAINS(pupembed::parse_json_bounded("{not json", "body"), "body: not valid JSON");
+    // Found by fuzz_model_file: a number too large for a double is nlohmann's out_of_range, not
+    // a parse_error, and escaped as a foreign exception (a 500 from the server).
+    EXPECT_ERROR_CONTAINS(pupembed::parse_json_bounded("[9E99999]", "big.json"), "big.json: not valid JSON");
 }
 
 // Defect 5: text that is not UTF-8 (paths are bytes on Linux) never breaks JSON output.

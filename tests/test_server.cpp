@@ -392,6 +392,8 @@ TEST_F(Serve, HostileRequestsAreRefusedWithoutHarm) {
     expect_error(client_->Post("/api/algebra", R"({"expression": "1e999*#1 + #2"})", "application/json"), 400, "not a finite");
     expect_error(client_->Post("/api/algebra", R"({"expression": "1e308*#1 + 1e308*#2"})", "application/json"), 400,
                  "too large");
+    // A number too large for a double (found by fuzzing).
+    expect_error(client_->Post("/api/search", R"({"id": "#1", "k": 9E99999})", "application/json"), 400, "not valid JSON");
     // Deeply nested JSON.
     expect_error(client_->Post("/api/search", std::string(100000, '[') + std::string(100000, ']'), "application/json"), 400,
                  "nested more than");
