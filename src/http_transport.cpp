@@ -199,6 +199,10 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
     return served;
 }
 
+void GuardedHttpServer::widen_backlog() {
+    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, SOMAXCONN);
+}
+
 void end_receiving_request() {
     if (current_request_clock) current_request_clock->end_receiving();
 }

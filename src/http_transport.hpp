@@ -49,6 +49,10 @@ public:
     /// write, `per_client` connections still receiving from one address.
     void configure(int request_seconds, int io_timeout_seconds, int per_client);
     int64_t refused_connections() const { return refused_.load(); }
+    /// After binding: a listen backlog of SOMAXCONN instead of httplib's 5, so that a burst of
+    /// connections (a client reconnecting as fast as it is refused) does not make the kernel
+    /// drop other clients' connection requests (each drop costs a second's retry).
+    void widen_backlog();
 
 private:
     bool process_and_close_socket(socket_t sock) override;

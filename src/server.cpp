@@ -498,6 +498,7 @@ Server::Server(const ServerOptions& options) {
     }
     if (s.port <= 0)
         throw Error(options.host + ":" + std::to_string(options.port), "cannot listen there (in use, or not an address of this machine)");
+    s.http.widen_backlog();
 }
 
 Server::~Server() = default;
