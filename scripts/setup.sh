@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package pupembed needs, then configures and builds it in Release, and
-# builds the sanitizer build (fuzz targets) beside it.
+# beside it, with clang, the same under AddressSanitizer and UBSan and the fuzz targets.
 #   scripts/setup.sh            install packages (needs root or sudo) and build into ./build
 #   scripts/setup.sh --no-apt   only build (packages already present)
-# Environment: BUILD_DIR (default: build), FUZZ_BUILD_DIR (default: build-fuzz), JOBS (default:
-# number of cores).
+# Environment: BUILD_DIR (default: build), ASAN_BUILD_DIR (build-asan), FUZZ_BUILD_DIR
+# (build-fuzz), JOBS (default: number of cores).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ packages=(
   zlib1g-dev                        # CRC-32 for model-file integrity
   libgtest-dev libgmock-dev         # unit tests
   libbenchmark-dev                  # benchmarks in bench/
-  clang-14 libclang-rt-14-dev       # the sanitizer build (fuzz/): AddressSanitizer and UBSan runtimes
+  clang-14 libclang-rt-14-dev       # the sanitizer builds: AddressSanitizer and UBSan runtimes
   libfuzzer-14-dev                  # coverage-guided fuzzing of every reader of outside bytes
   libomp-14-dev                     # OpenMP for code compiled by clang
 )
@@ -59,7 +59,9 @@ fi
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" -j "$jobs"
 
-# The sanitizer build (fuzz targets and the torch-free unit tests under AddressSanitizer and
-# UBSan), with clang; scripts/test.sh runs it after the main tests.
+# With clang, for scripts/test.sh to run after the main tests: the whole project and its tests
+# again under AddressSanitizer and UBSan (build-asan), and the fuzz targets (build-fuzz).
+CC=clang-14 CXX=clang++-14 cmake -S . -B "${ASAN_BUILD_DIR:-build-asan}" -DPUPEMBED_SANITIZE=ON -DPUPEMBED_BUILD_BENCHMARKS=OFF
+cmake --build "${ASAN_BUILD_DIR:-build-asan}" -j "$jobs"
 CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "${FUZZ_BUILD_DIR:-build-fuzz}"
 cmake --build "${FUZZ_BUILD_DIR:-build-fuzz}" -j "$jobs"

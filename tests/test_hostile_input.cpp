@@ -1,6 +1,6 @@
 // Regression tests for hostile input found by an adversarial run (issue 17): each defect it
-// found, reproduced on the library's own functions. No LibTorch here, so these also run in the
-// sanitizer build (fuzz/CMakeLists.txt) under AddressSanitizer and UBSan.
+// found, reproduced on the library's own functions (and, like every test, run again under
+// AddressSanitizer and UBSan in build-asan).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
