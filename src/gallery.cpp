@@ -130,24 +130,27 @@ Gallery Gallery::open(const std::string& path, bool create) {
     // Write-ahead log, synced at checkpoints: a commit survives the process being killed at any
     // moment (only a power cut can lose the latest commits, never consistency), and `index add`
     // does not wait for the disk after every batch.
-    db.execute("PRAGMA journal_mode = WAL");
+    db.use_write_ahead_log();
     db.execute("PRAGMA synchronous = NORMAL");
-    const int64_t application = pragma(db, "PRAGMA application_id");
-    const int64_t tables = pragma(db, "SELECT count(*) FROM sqlite_master");
-    if (application == 0 && tables == 0) {
-        // A new (empty) database: make it a gallery.
+    int64_t application = pragma(db, "PRAGMA application_id");
+    if (application == 0) {
+        // Not (yet) a gallery: if empty, make it one. Looked at again under the write lock, since
+        // another process (a second `index add`) may be making it at this moment.
         SqliteTransaction transaction(db);
-        db.execute(kSchema);
-        db.execute(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
-        db.execute(("PRAGMA user_version = " + std::to_string(kGalleryVersion)).c_str());
-        set_meta(db, "format", "pupembed-gallery");
-        set_meta(db, "created", utc_timestamp());
-        set_meta(db, "generation", "0");
-        set_meta(db, "uid", random_hex(8));
+        application = pragma(db, "PRAGMA application_id");
+        if (application == 0 && pragma(db, "SELECT count(*) FROM sqlite_master") == 0) {
+            db.execute(kSchema);
+            db.execute(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+            db.execute(("PRAGMA user_version = " + std::to_string(kGalleryVersion)).c_str());
+            set_meta(db, "format", "pupembed-gallery");
+            set_meta(db, "created", utc_timestamp());
+            set_meta(db, "generation", "0");
+            set_meta(db, "uid", random_hex(8));
+            application = kApplicationId;
+        }
         transaction.commit();
-    } else if (application != kApplicationId) {
-        throw Error(path, "not a pupembed gallery (an SQLite database of another program)");
     }
+    if (application != kApplicationId) throw Error(path, "not a pupembed gallery (an SQLite database of another program)");
     const int64_t version = pragma(db, "PRAGMA user_version");
     if (version > kGalleryVersion)
         throw Error(path, "gallery version " + std::to_string(version) + " is newer than this build reads (" +

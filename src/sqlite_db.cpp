@@ -1,8 +1,14 @@
 #include "sqlite_db.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "pupembed/error.hpp"
 
 namespace pupembed {
+namespace {
+constexpr int kBusyTimeoutMs = 10000;
+}
 
 SqliteDb::SqliteDb(const std::string& path, bool create) : path_(path) {
     const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
@@ -12,7 +18,7 @@ SqliteDb::SqliteDb(const std::string& path, bool create) : path_(path) {
         db_ = nullptr;
         throw Error(path, "cannot open the gallery (" + message + ")");
     }
-    sqlite3_busy_timeout(db_, 10000);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     sqlite3_extended_result_codes(db_, 1);
 }
 
@@ -31,6 +37,19 @@ void SqliteDb::execute(const char* sql) const {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
         sqlite3_free(error);
         fail("cannot run \"" + std::string(sql).substr(0, 40) + "\"");
+    }
+}
+
+void SqliteDb::use_write_ahead_log() const {
+    // Changing the journal mode needs the file to itself, and SQLite answers "database is locked"
+    // at once, without its busy handler, while another process opens the same new gallery.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+    for (;;) {
+        const int code = sqlite3_exec(db_, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+        if (code == SQLITE_OK) return;
+        const bool busy = (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+        if (!busy || std::chrono::steady_clock::now() > deadline) fail("cannot switch to write-ahead logging");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 }
 

@@ -49,6 +49,9 @@ public:
 
     /// Runs one or more statements that return no rows.
     void execute(const char* sql) const;
+    /// Puts the database in write-ahead-log mode (a setting kept in the file), waiting up to the
+    /// busy timeout for other connections: SQLite does not wait by itself for this one.
+    void use_write_ahead_log() const;
     /// Throws Error naming the file with SQLite's message and `what` was attempted.
     [[noreturn]] void fail(const std::string& what) const;
 
