@@ -14,6 +14,7 @@ namespace pupembed {
 void configure_process(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
         ::setenv("OMP_WAIT_POLICY", "passive", 1);
+        ::setenv("GOMP_SPINCOUNT", "10000", 0);
         ::execv("/proc/self/exe", argv);
         // execv failed (no /proc): carry on with the default policy.
     }

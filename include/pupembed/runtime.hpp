@@ -4,9 +4,10 @@
 namespace pupembed {
 
 /// Sets the process up for fast CPU work; call first thing in main (it may restart the process).
-///  - OMP_WAIT_POLICY=passive: OpenMP reads it when it loads, before main, and with its default
-///    (spinning) policy OpenBLAS and LibTorch steal each other's cores, so the process is
-///    restarted with it set unless it is already set.
+///  - OMP_WAIT_POLICY=passive with GOMP_SPINCOUNT=10000: OpenMP reads them when it loads, before
+///    main, and with its default policy (3 ms of spinning) OpenBLAS, LibTorch and the decoding
+///    threads steal each other's cores, while without any spinning each parallel step waits for
+///    its threads to wake; so the process is restarted with them set unless OMP_WAIT_POLICY is set.
 ///  - malloc keeps freed memory instead of returning it to the kernel: a network's activations
 ///    (tens of MB a batch) would otherwise be mmap-ed and page-faulted anew on every forward
 ///    pass, which made SqueezeNet inference ten times slower here (100 against 1,000 images/s).
