@@ -3,7 +3,7 @@
 #   DB=...; make_val_gallery; start_server [FLAGS...]  (sets $server and $port); stop_server
 shared="${PUPEMBED_SHARED:-../shared}"
 val="$shared/data/stanford-dogs-64/val"
-photo="$val/n02110958-pug/$(ls "$val/n02110958-pug" | sort | head -n 1)"
+photo="${PHOTO:-$val/n02110958-pug/$(ls "$val/n02110958-pug" | sort | head -n 1)}"  # the photo the clients send
 server=""
 server_log=$(mktemp)
 trap 'if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi; rm -f "$server_log"' EXIT

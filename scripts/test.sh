@@ -15,6 +15,7 @@ bash -n scripts/train-default-model.sh # a 30-minute training run: the same
 bash -n scripts/recipe-steps.sh
 bash -n scripts/bench-serve.sh         # a 30-second load benchmark: not part of the tests
 bash -n scripts/bench-hostile-serve.sh # two minutes of hostile load: not part of the tests
+bash -n scripts/bench-large-photos.sh  # makes 400 large photos, then minutes of timing: not part of the tests
 bash -n scripts/serve-bench-common.sh
 bash -n scripts/fuzz.sh                # a fuzzing campaign (10 minutes a target): not part of the tests
 status=0

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -34,27 +35,31 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     float* data = slots.data_ptr<float>();
     std::vector<std::string> errors(count);
     std::vector<std::array<int, 2>> sizes(count);
-    auto load_range = [&](int64_t first, int64_t last) {
-        for (int64_t slot = first; slot < last; ++slot) {
-            const std::string& path = paths_[begin + size_t(slot)];
+    auto load_one = [&](size_t slot) {
+        const std::string& path = paths_[begin + slot];
+        try {
+            const Image image = load_image(path, load_, preprocessing_.resize_shorter);
             try {
-                const Image image = load_image(path, load_);
-                try {
-                    preprocess(image, preprocessing_, data + size_t(slot) * plane);
-                } catch (const Error& e) {
-                    throw Error(path, e.what());
-                }
-                sizes[size_t(slot)] = {image.width, image.height};
+                preprocess(image, preprocessing_, data + slot * plane);
             } catch (const Error& e) {
-                errors[size_t(slot)] = e.what();
-                if (errors[size_t(slot)].empty()) errors[size_t(slot)] = path + ": unreadable";
-            } catch (const std::bad_alloc&) {
-                errors[size_t(slot)] = path + ": out of memory while decoding";
+                throw Error(path, e.what());
             }
+            sizes[slot] = {image.photo_width, image.photo_height};
+        } catch (const Error& e) {
+            errors[slot] = e.what();
+            if (errors[slot].empty()) errors[slot] = path + ": unreadable";
+        } catch (const std::bad_alloc&) {
+            errors[slot] = path + ": out of memory while decoding";
         }
     };
-    if (background_) load_range(0, int64_t(count));  // on the worker thread: one thread is enough
-    else at::parallel_for(0, int64_t(count), 1, load_range);  // on the network's threads, between batches
+    // Each thread takes the next photo not yet taken: photos differ in size, and fixed shares
+    // would leave one thread idle while the other finishes its larger ones.
+    std::atomic<size_t> next{0};
+    auto take_photos = [&](int64_t, int64_t) {
+        for (size_t slot = next++; slot < count; slot = next++) load_one(slot);
+    };
+    if (background_) take_photos(0, 1);  // on the worker thread: one thread is enough
+    else at::parallel_for(0, at::get_num_threads(), 1, take_photos);  // on the network's threads, between batches
     LoadedBatch batch;
     for (size_t slot = 0; slot < count; ++slot) {
         if (!errors[slot].empty()) {

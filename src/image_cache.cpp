@@ -43,11 +43,13 @@ private:
     uint64_t value_ = 0xcbf29ce484222325ULL;
 };
 
-/// A key naming the cache: every image's path, label and content CRC, and the size.
-std::string cache_key(const Dataset& dataset, int size) {
+/// A key naming the cache: every image's path, label and content CRC, the size, and how JPEGs
+/// larger than that size were decoded (reduced scale or in full).
+std::string cache_key(const Dataset& dataset, int size, bool full_decode) {
     Hash64 hash;
     hash.add(uint64_t{kCacheVersion});
     hash.add(uint64_t(size));
+    hash.add(std::string(full_decode ? "full decode" : "reduced decode"));
     for (const Sample& sample : dataset.samples) {
         hash.add(sample.path);
         hash.add(dataset.class_names.at(sample.label));
@@ -75,7 +77,7 @@ CachedImages build(const Dataset& dataset, const ImageCacheOptions& options) {
             for (int64_t i = first; i < last; ++i) {
                 try {
                     const Image image = center_crop(
-                        resize_shorter_side(load_image(dataset.samples[size_t(i)].path, options.load), options.size),
+                        resize_shorter_side(load_image(dataset.samples[size_t(i)].path, options.load, options.size), options.size),
                         options.size);
                     std::memcpy(pixels[i].data_ptr(), image.rgb.data(), image.rgb.size());
                 } catch (const std::exception& e) {
@@ -114,7 +116,7 @@ CachedImages load_image_cache(const Dataset& dataset, const ImageCacheOptions& o
         throw Error("cache image size", "must be 16 to 1024 pixels, got " + std::to_string(options.size));
     if (dataset.samples.empty()) throw Error("no images to cache");
     const std::string dir = options.dir.empty() ? default_cache_dir() : options.dir;
-    const std::string key = cache_key(dataset, options.size);
+    const std::string key = cache_key(dataset, options.size, options.load.full_decode);
     const std::string file = (fs::path(dir) / ("images-" + key + "-" + std::to_string(options.size) + ".cache")).string();
 
     CachedImages cached;

@@ -3,6 +3,7 @@
 // decoders would otherwise fill with grey and return as if nothing were wrong.
 #include "image_header.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <zlib.h>
 
@@ -25,6 +26,16 @@ public:
     uint32_t le16(size_t o) const { return uint32_t{data_[o]} | (uint32_t{data_[o + 1]} << 8); }
     uint32_t le24(size_t o) const { return le16(o) | (uint32_t{data_[o + 2]} << 16); }
     uint32_t le32(size_t o) const { return le16(o) | (le16(o + 2) << 16); }
+    /// Whether the two bytes `first`, `second` occur one after the other from `offset` on.
+    bool holds_pair(size_t offset, unsigned char first, unsigned char second) const {
+        const unsigned char* end = data_ + size_;
+        for (const unsigned char* at = data_ + std::min(offset, size_); at + 1 < end; ++at) {
+            at = static_cast<const unsigned char*>(std::memchr(at, first, size_t(end - 1 - at)));
+            if (!at) return false;
+            if (at[1] == second) return true;
+        }
+        return false;
+    }
     bool starts_with(size_t offset, const char* text) const { return starts_with(offset, text, std::strlen(text)); }
     bool starts_with(size_t offset, const char* text, size_t n) const {
         return has(offset, n) && std::memcmp(data_ + offset, text, n) == 0;
@@ -88,8 +99,7 @@ ImageHeader read_jpeg(const Bytes& b, const std::string& name) {
             if (!have_size || header.width == 0 || header.height == 0)
                 throw Error(name, "damaged JPEG (no frame size before the image data)");
             // Entropy-coded data never holds 0xFF 0xD9: a complete file has its end marker after here.
-            for (size_t i = payload + length - 2; i + 1 < b.size(); ++i)
-                if (b.at(i) == 0xFF && b.at(i + 1) == 0xD9) return header;
+            if (b.holds_pair(payload + length - 2, 0xFF, 0xD9)) return header;
             throw Error(name, "truncated JPEG (no end-of-image marker)");
         }
         pos += 2 + length;

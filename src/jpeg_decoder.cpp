@@ -1,5 +1,6 @@
 #include "jpeg_decoder.hpp"
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <vector>
@@ -43,10 +44,11 @@ void on_message(j_common_ptr info, int level) {
     }
 }
 
-/// Runs libjpeg over `bytes` into `pixels` (RGB or CMYK rows). Returns false with `message` set
-/// on failure. Holds no C++ objects across setjmp, so longjmp skips no destructors.
-bool run_decoder(const std::string& bytes, std::vector<unsigned char>& pixels, int& width, int& height,
-                 bool& cmyk, char* message) {
+/// Runs libjpeg over `bytes` into `pixels` (RGB or CMYK rows, at the scale for `min_shorter_side`).
+/// Returns false with `message` set on failure. Holds no C++ objects across setjmp, so longjmp
+/// skips no destructors.
+bool run_decoder(const std::string& bytes, int min_shorter_side, std::vector<uint8_t>& pixels, int& width,
+                 int& height, bool& cmyk, char* message) {
     jpeg_decompress_struct info;
     StrictErrorManager errors;
     info.err = jpeg_std_error(&errors.base);
@@ -62,6 +64,8 @@ bool run_decoder(const std::string& bytes, std::vector<unsigned char>& pixels, i
     jpeg_read_header(&info, TRUE);
     cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    info.scale_num = jpeg_scale_eighths(info.image_width, info.image_height, min_shorter_side);
+    info.scale_denom = 8;
     jpeg_start_decompress(&info);
     width = static_cast<int>(info.output_width);
     height = static_cast<int>(info.output_height);
@@ -78,24 +82,30 @@ bool run_decoder(const std::string& bytes, std::vector<unsigned char>& pixels, i
 
 }  // namespace
 
-cv::Mat decode_jpeg_rgb(const std::string& bytes, const std::string& name) {
-    std::vector<unsigned char> pixels;
-    int width = 0, height = 0;
+unsigned jpeg_scale_eighths(int64_t width, int64_t height, int min_shorter_side) {
+    const int64_t shorter = std::min(width, height);
+    if (min_shorter_side <= 0) return 8;
+    for (unsigned eighths = 1; eighths < 8; ++eighths)
+        if ((shorter * eighths + 7) / 8 >= min_shorter_side) return eighths;  // libjpeg rounds up
+    return 8;
+}
+
+Image decode_jpeg(const std::string& bytes, const std::string& name, int min_shorter_side) {
+    Image image;
     bool cmyk = false;
     char message[JMSG_LENGTH_MAX] = {0};
-    if (!run_decoder(bytes, pixels, width, height, cmyk, message))
+    if (!run_decoder(bytes, min_shorter_side, image.rgb, image.width, image.height, cmyk, message))
         throw Error(name, std::string("damaged JPEG (") + message + ")");
-    cv::Mat rgb(height, width, CV_8UC3);
-    if (!cmyk) {
-        std::copy(pixels.begin(), pixels.end(), rgb.data);
-        return rgb;
-    }
+    if (!cmyk) return image;
     // libjpeg gives Adobe's inverted CMYK: channel value v means ink 255 - v.
-    for (size_t i = 0, n = size_t(width) * height; i < n; ++i) {
-        const unsigned k = pixels[i * 4 + 3];
-        for (int c = 0; c < 3; ++c) rgb.data[i * 3 + c] = static_cast<unsigned char>((pixels[i * 4 + c] * k + 127) / 255);
+    const std::vector<uint8_t> cmyk_pixels = std::move(image.rgb);
+    const size_t count = size_t(image.width) * size_t(image.height);
+    image.rgb.resize(count * 3);
+    for (size_t i = 0; i < count; ++i) {
+        const unsigned k = cmyk_pixels[i * 4 + 3];
+        for (int c = 0; c < 3; ++c) image.rgb[i * 3 + c] = static_cast<uint8_t>((cmyk_pixels[i * 4 + c] * k + 127) / 255);
     }
-    return rgb;
+    return image;
 }
 
 }  // namespace pupembed

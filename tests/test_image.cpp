@@ -6,11 +6,14 @@
 
 #include "pupembed/error.hpp"
 #include "pupembed/image.hpp"
+#include "photo_fixtures.hpp"
 #include "test_support.hpp"
 
 using pupembed::decode_image;
 using pupembed::Error;
 using pupembed::Image;
+using pupembed::testing::with_jpeg_orientation;
+using pupembed::testing::with_png_orientation;
 
 namespace {
 
@@ -35,31 +38,6 @@ std::array<int, 3> pixel(const Image& image, int x, int y) {
 
 bool is_red(const std::array<int, 3>& p) { return p[0] > 200 && p[1] < 60 && p[2] < 60; }
 bool is_blue(const std::array<int, 3>& p) { return p[0] < 60 && p[1] < 60 && p[2] > 200; }
-
-/// A little-endian TIFF block holding one IFD entry: orientation = `value`.
-std::string tiff_orientation(int value) {
-    return std::string("II\x2a\x00\x08\x00\x00\x00", 8) + std::string("\x01\x00", 2) +
-           std::string("\x12\x01\x03\x00\x01\x00\x00\x00", 8) + char(value) + std::string("\x00\x00\x00", 3) +
-           std::string(4, '\0');
-}
-
-std::string with_jpeg_orientation(const std::string& jpeg, int value) {
-    const std::string payload = std::string("Exif\0\0", 6) + tiff_orientation(value);
-    const size_t length = payload.size() + 2;
-    const std::string segment = std::string("\xFF\xE1", 2) + char(length >> 8) + char(length & 0xff) + payload;
-    return jpeg.substr(0, 2) + segment + jpeg.substr(2);
-}
-
-std::string with_png_orientation(const std::string& png, int value) {
-    const std::string data = tiff_orientation(value);
-    const std::string type_and_data = "eXIf" + data;
-    const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(type_and_data.data()),
-                                                     static_cast<uInt>(type_and_data.size())));
-    auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)}; };
-    const std::string chunk = be32(uint32_t(data.size())) + type_and_data + be32(crc);
-    const size_t after_ihdr = 8 + 25;
-    return png.substr(0, after_ihdr) + chunk + png.substr(after_ihdr);
-}
 
 std::string error_of(const std::string& bytes, const pupembed::ImageLoadOptions& options = {}) {
     try {

@@ -52,6 +52,10 @@ void register_serve(CLI::App& app) {
     command->add_flag("--allow-upload-to-gallery", o->server.allow_upload_to_gallery,
                       "Let POST /api/images add uploaded photos to the gallery (kept in GALLERY.uploads/)");
     command->add_option("--threads", o->threads, "Threads for the network (0: one per core)")->check(CLI::Range(0, kMaxThreads));
+    command->add_option("--decode-threads", o->server.decode_threads,
+                        "Uploads decoded at once, beside the network's threads (0: one per core)")
+        ->check(CLI::Range(0, kMaxThreads))
+        ->capture_default_str();
     command->callback([o] {
         ServerOptions options = o->server;
         options.max_upload_bytes = int64_t(o->max_upload_mb) << 20;

@@ -11,11 +11,12 @@
 
 namespace pupembed::cli {
 
-/// --threads, --batch and --max-pixels, for commands that run a network over images.
+/// --threads, --batch, --max-pixels and --full-decode, for commands that run a network over images.
 struct RuntimeOptions {
     int threads = 0;
     int batch = 64;
     int64_t max_pixels = ImageLoadOptions{}.max_pixels;
+    bool full_decode = false;
 };
 void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 

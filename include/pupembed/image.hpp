@@ -18,6 +18,9 @@ struct ImageLoadOptions {
     int64_t max_aspect_ratio = 20;
     /// Files larger than this are refused unread.
     int64_t max_file_bytes = int64_t{512} << 20;
+    /// Decode every pixel even where a smaller image is asked for (see load_image): slower on
+    /// large photos, for comparing with the reduced decode.
+    bool full_decode = false;
 };
 
 /// resize_shorter_side() refuses to make images of more pixels than this.
@@ -28,6 +31,10 @@ struct Image {
     int width = 0;
     int height = 0;
     std::vector<uint8_t> rgb;  ///< width * height * 3 bytes
+    /// For an image loaded from a file, the photo's full size, upright: larger than width x height
+    /// when it was decoded at a reduced scale. 0 for images made otherwise.
+    int photo_width = 0;
+    int photo_height = 0;
 };
 
 /// How an image becomes network input: resize so the shorter side is `resize_shorter`, take the
@@ -41,13 +48,19 @@ struct Preprocessing {
 
 /// Loads a JPEG, PNG, WebP or BMP file as RGB: the EXIF orientation is applied, grey becomes RGB,
 /// an alpha channel is composited over white, 16-bit samples become 8-bit.
+/// With `min_shorter_side` > 0 (the size the caller will shrink it to, such as a network's
+/// resize size), a larger JPEG is decoded at the smallest of libjpeg's scales 1/8 .. 8/8 whose
+/// shorter side is still at least that (a 4032 x 3024 photo for 182 pixels: 504 x 378), unless
+/// `options.full_decode`; other formats are decoded in full. photo_width and photo_height give
+/// the full size either way.
 /// Throws Error naming the file if it is empty, not one of these formats, truncated, damaged,
 /// larger than `options.max_pixels` or more elongated than `options.max_aspect_ratio`; all of
-/// these limits are judged from the header, before any pixel is decoded.
-Image load_image(const std::string& path, const ImageLoadOptions& options = {});
+/// these limits are judged from the header's full size, before any pixel is decoded.
+Image load_image(const std::string& path, const ImageLoadOptions& options = {}, int min_shorter_side = 0);
 
 /// As load_image, from the file's bytes; `name` is used in error messages.
-Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options = {});
+Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options = {},
+                   int min_shorter_side = 0);
 
 /// Resizes so that the shorter side is `shorter` pixels, keeping the aspect ratio
 /// (area averaging when shrinking, bilinear when enlarging). Throws Error if the result would

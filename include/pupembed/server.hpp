@@ -40,6 +40,8 @@ struct ServerOptions {
     int thumbnail_size = 192;              ///< longer side of thumbnails, pixels
     int64_t thumbnail_cache_bytes = 64 << 20;
     int max_batch = 16;                    ///< uploads embedded together when requests overlap
+    /// Uploads (and thumbnails) decoded at once, beside the network's threads; 0: one per core.
+    int decode_threads = 0;
 };
 
 class Server {

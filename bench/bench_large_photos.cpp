@@ -1,0 +1,166 @@
+// Photos as people take them, for timing JPEG decoding at the scale the network needs against
+// decoding every pixel (scripts/bench-large-photos.sh runs both):
+//   build/bench/bench_large_photos make OUT [--from DIR] [--count 200] [--large 8] [--noise 8]
+//       OUT/12mp/: COUNT photos from DIR (default ../shared/data/imagewoof-320-dev, searched
+//       recursively) cropped to 4:3, enlarged to 4032 x 3024 and given sensor-like noise (standard
+//       deviation NOISE grey levels; without it enlarged photos are smooth and compress, and so
+//       decode, unlike a phone's), JPEG quality 90. Every 8th is stored sideways with EXIF
+//       orientation 6, as a phone held upright writes it; every 16th is progressive.
+//       OUT/48mp/: LARGE photos made the same way at 8000 x 6000.
+//   build/bench/bench_large_photos compare A.npy B.npy
+//       Cosine between matching rows of two `pupembed embed` outputs of the same photos (their
+//       .tsv path lists must agree): minimum, median and mean, as JSON.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "photo_fixtures.hpp"
+#include "pupembed/embed.hpp"
+#include "pupembed/file_io.hpp"
+#include "pupembed/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The centre of `image` with the aspect ratio `width`:`height`.
+cv::Mat crop_to_aspect(const cv::Mat& image, int width, int height) {
+    const int cols = std::min(image.cols, int(int64_t(image.rows) * width / height));
+    const int rows = std::min(image.rows, int(int64_t(cols) * height / width));
+    return image(cv::Rect((image.cols - cols) / 2, (image.rows - rows) / 2, cols, rows));
+}
+
+std::string encode_jpeg(const cv::Mat& bgr, bool progressive) {
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}))
+        throw std::runtime_error("cannot encode a JPEG");
+    return std::string(bytes.begin(), bytes.end());
+}
+
+/// Writes `count` photos of `width` x `height` made from `sources` into `folder`; returns their bytes.
+int64_t make_photos(const std::vector<std::string>& sources, size_t first, int count, int width, int height, double noise,
+                    const fs::path& folder) {
+    fs::create_directories(folder);
+    cv::RNG rng(1234);
+    int64_t total = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::string& source = sources[(first + size_t(i)) % sources.size()];
+        const cv::Mat photo = cv::imread(source, cv::IMREAD_COLOR);
+        if (photo.empty()) throw std::runtime_error(source + ": cannot read");
+        // A portrait photo is stored as the sensor saw it with the phone held upright: turned
+        // left, with EXIF orientation 6 saying to turn it right.
+        const bool sideways = i % 8 == 7;
+        const cv::Size upright = sideways ? cv::Size(height, width) : cv::Size(width, height);
+        cv::Mat large;
+        cv::resize(crop_to_aspect(photo, upright.width, upright.height), large, upright, 0, 0, cv::INTER_CUBIC);
+        cv::Mat grain(large.size(), CV_16SC3), noisy;
+        rng.fill(grain, cv::RNG::NORMAL, 0, noise);
+        large.convertTo(noisy, CV_16SC3);
+        noisy += grain;
+        noisy.convertTo(large, CV_8UC3);  // saturates
+        std::string bytes;
+        if (sideways) {
+            cv::Mat stored;
+            cv::rotate(large, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+            bytes = pupembed::testing::with_jpeg_orientation(encode_jpeg(stored, false), 6);
+        } else {
+            bytes = encode_jpeg(large, i % 16 == 15);
+        }
+        char name[64];
+        std::snprintf(name, sizeof(name), "photo-%04d%s.jpg", i, sideways ? "-portrait" : "");
+        pupembed::write_file_atomically((folder / name).string(), bytes);
+        total += int64_t(bytes.size());
+        std::fprintf(stderr, "\r%s: %d/%d", folder.string().c_str(), i + 1, count);
+    }
+    std::fprintf(stderr, "\n");
+    return total;
+}
+
+int make(int argc, char** argv) {
+    if (argc < 3) throw std::runtime_error("usage: bench_large_photos make OUT [--from DIR] [--count 200] [--large 8] [--noise 8]");
+    const fs::path out = argv[2];
+    std::string from = std::string(PUPEMBED_SOURCE_DIR) + "/../shared/data/imagewoof-320-dev";
+    int count = 200, large = 8;
+    double noise = 8;
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (std::strcmp(argv[i], "--from") == 0) from = argv[i + 1];
+        else if (std::strcmp(argv[i], "--count") == 0) count = std::stoi(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--large") == 0) large = std::stoi(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--noise") == 0) noise = std::stod(argv[i + 1]);
+        else throw std::runtime_error(std::string("unknown option ") + argv[i]);
+    }
+    std::vector<std::string> sources = pupembed::collect_image_paths({from});
+    if (sources.empty()) throw std::runtime_error(from + ": no photos");
+    // Spread over the breeds (the folders are sorted by breed).
+    std::vector<std::string> spread;
+    const size_t step = std::max<size_t>(1, sources.size() / size_t(count + large));
+    for (size_t i = 0; i < sources.size(); i += step) spread.push_back(sources[i]);
+    const int64_t bytes12 = make_photos(spread, 0, count, 4032, 3024, noise, out / "12mp");
+    const int64_t bytes48 = make_photos(spread, size_t(count), large, 8000, 6000, noise, out / "48mp");
+    nlohmann::json report = {{"folder", out.string()},
+                             {"12mp", {{"photos", count}, {"size", "4032x3024"}, {"mean_bytes", count ? bytes12 / count : 0}}},
+                             {"48mp", {{"photos", large}, {"size", "8000x6000"}, {"mean_bytes", large ? bytes48 / large : 0}}}};
+    std::printf("%s\n", report.dump().c_str());
+    return 0;
+}
+
+std::vector<std::string> table_paths(const std::string& npy) {
+    std::ifstream in(fs::path(npy).replace_extension(".tsv"));
+    if (!in) throw std::runtime_error(npy + ": no .tsv beside it");
+    std::vector<std::string> paths;
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] != '#') paths.push_back(line);
+    return paths;
+}
+
+int compare(int argc, char** argv) {
+    if (argc != 4) throw std::runtime_error("usage: bench_large_photos compare A.npy B.npy");
+    const pupembed::NpyArray a = pupembed::read_npy(argv[2]), b = pupembed::read_npy(argv[3]);
+    if (a.shape != b.shape || a.shape.size() != 2) throw std::runtime_error("the two files differ in shape");
+    if (table_paths(argv[2]) != table_paths(argv[3])) throw std::runtime_error("the two files list other photos");
+    const int64_t rows = a.shape[0], columns = a.shape[1];
+    std::vector<double> cosines;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* x = a.data.data() + r * columns;
+        const float* y = b.data.data() + r * columns;
+        double dot = 0, xx = 0, yy = 0;
+        for (int64_t c = 0; c < columns; ++c) {
+            dot += double(x[c]) * y[c];
+            xx += double(x[c]) * x[c];
+            yy += double(y[c]) * y[c];
+        }
+        cosines.push_back(dot / std::sqrt(xx * yy));
+    }
+    if (cosines.empty()) throw std::runtime_error("no rows");
+    std::vector<double> sorted = cosines;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                            : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+    const double mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / double(sorted.size());
+    std::printf("%s\n", nlohmann::json{{"photos", rows}, {"min", sorted.front()}, {"median", median}, {"mean", mean}}.dump().c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "make") return make(argc, argv);
+    if (mode == "compare") return compare(argc, argv);
+    throw std::runtime_error("usage: bench_large_photos make OUT [...] | compare A.npy B.npy");
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_large_photos: %s\n", e.what());
+    return 1;
+}

@@ -1,0 +1,71 @@
+#include "photo_fixtures.hpp"
+
+#include <cstdint>
+#include <cstdio>  // jpeglib.h needs FILE
+#include <cstdlib>
+#include <vector>
+
+#include <jpeglib.h>
+#include <zlib.h>
+
+namespace pupembed::testing {
+
+std::string tiff_orientation(int value) {
+    return std::string("II\x2a\x00\x08\x00\x00\x00", 8) + std::string("\x01\x00", 2) +
+           std::string("\x12\x01\x03\x00\x01\x00\x00\x00", 8) + char(value) + std::string("\x00\x00\x00", 3) +
+           std::string(4, '\0');
+}
+
+std::string with_jpeg_orientation(const std::string& jpeg, int value) {
+    const std::string payload = std::string("Exif\0\0", 6) + tiff_orientation(value);
+    const size_t length = payload.size() + 2;
+    const std::string segment = std::string("\xFF\xE1", 2) + char(length >> 8) + char(length & 0xff) + payload;
+    return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+}
+
+std::string with_png_orientation(const std::string& png, int value) {
+    const std::string data = tiff_orientation(value);
+    const std::string type_and_data = "eXIf" + data;
+    const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(type_and_data.data()),
+                                                     static_cast<uInt>(type_and_data.size())));
+    auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)}; };
+    const std::string chunk = be32(uint32_t(data.size())) + type_and_data + be32(crc);
+    const size_t after_ihdr = 8 + 25;
+    return png.substr(0, after_ihdr) + chunk + png.substr(after_ihdr);
+}
+
+
+std::string cmyk_jpeg(int width, int height) {
+    jpeg_compress_struct info;
+    jpeg_error_mgr errors;
+    info.err = jpeg_std_error(&errors);  // the fixture's own input: libjpeg's default exit is fine
+    jpeg_create_compress(&info);
+    unsigned char* buffer = nullptr;
+    unsigned long size = 0;
+    jpeg_mem_dest(&info, &buffer, &size);
+    info.image_width = JDIMENSION(width);
+    info.image_height = JDIMENSION(height);
+    info.input_components = 4;
+    info.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&info);
+    jpeg_set_quality(&info, 95, TRUE);
+    jpeg_start_compress(&info, TRUE);
+    std::vector<unsigned char> row(size_t(width) * 4);
+    for (int x = 0; x < width; ++x) {
+        const bool inked = x >= width / 2;
+        // Inverted: 255 is no ink; C, M, Y without ink, K full on the right.
+        row[size_t(x) * 4 + 0] = row[size_t(x) * 4 + 1] = row[size_t(x) * 4 + 2] = 255;
+        row[size_t(x) * 4 + 3] = inked ? 0 : 255;
+    }
+    while (info.next_scanline < info.image_height) {
+        unsigned char* rows[] = {row.data()};
+        jpeg_write_scanlines(&info, rows, 1);
+    }
+    jpeg_finish_compress(&info);
+    jpeg_destroy_compress(&info);
+    std::string bytes(reinterpret_cast<const char*>(buffer), size);
+    std::free(buffer);
+    return bytes;
+}
+
+}  // namespace pupembed::testing

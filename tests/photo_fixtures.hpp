@@ -1,0 +1,22 @@
+// Photo bytes made by hand for the tests and benchmarks: EXIF orientation blocks spliced into
+// encoded JPEGs and PNGs, and a CMYK JPEG (which OpenCV cannot write).
+#pragma once
+
+#include <string>
+
+namespace pupembed::testing {
+
+/// A little-endian TIFF block holding one IFD entry: orientation = `value` (1-8).
+std::string tiff_orientation(int value);
+
+/// `jpeg` with an APP1 Exif segment saying orientation `value`, right after its SOI marker.
+std::string with_jpeg_orientation(const std::string& jpeg, int value);
+
+/// `png` with an eXIf chunk saying orientation `value`, right after its IHDR chunk.
+std::string with_png_orientation(const std::string& png, int value);
+
+/// A `width` x `height` CMYK JPEG in Adobe's inverted convention (as Photoshop writes them):
+/// its left half without ink (white), its right half full black ink.
+std::string cmyk_jpeg(int width, int height);
+
+}  // namespace pupembed::testing
