@@ -1,12 +1,14 @@
 // Photos as people take them, for timing JPEG decoding at the scale the network needs against
 // decoding every pixel (scripts/bench-large-photos.sh runs both):
-//   build/bench/bench_large_photos make OUT [--from DIR] [--count 200] [--large 8] [--noise 8]
-//       OUT/12mp/: COUNT photos from DIR (default ../shared/data/imagewoof-320-dev, searched
-//       recursively) cropped to 4:3, enlarged to 4032 x 3024 and given sensor-like noise (standard
-//       deviation NOISE grey levels; without it enlarged photos are smooth and compress, and so
-//       decode, unlike a phone's), JPEG quality 90. Every 8th is stored sideways with EXIF
-//       orientation 6, as a phone held upright writes it; every 16th is progressive.
-//       OUT/48mp/: LARGE photos made the same way at 8000 x 6000.
+//   build/bench/bench_large_photos make OUT [--from DIR] [--count 200] [--size 4032x3024]
+//                                         [--large 8] [--large-size 8000x6000] [--noise 8]
+//       OUT/4032x3024/: COUNT photos from DIR (default ../shared/data/imagewoof-320-dev, searched
+//       recursively) cropped to the size's aspect, enlarged to that size and given sensor-like
+//       noise (standard deviation NOISE grey levels; without it enlarged photos are smooth and
+//       compress, and so decode, unlike a phone's), JPEG quality 90. Every 8th is stored sideways
+//       with EXIF orientation 6, as a phone held upright writes it; every 16th is progressive.
+//       Each photo goes in a folder named as its source's (the breed): `pupembed eval` scores them.
+//       OUT/8000x6000/: LARGE photos made the same way at the large size.
 //   build/bench/bench_large_photos compare A.npy B.npy
 //       Cosine between matching rows of two `pupembed embed` outputs of the same photos (their
 //       .tsv path lists must agree): minimum, median and mean, as JSON.
@@ -78,9 +80,12 @@ int64_t make_photos(const std::vector<std::string>& sources, size_t first, int c
         } else {
             bytes = encode_jpeg(large, i % 16 == 15);
         }
+        // In a folder named as the source's (its breed), so that `pupembed eval` can score them.
         char name[64];
         std::snprintf(name, sizeof(name), "photo-%04d%s.jpg", i, sideways ? "-portrait" : "");
-        pupembed::write_file_atomically((folder / name).string(), bytes);
+        const fs::path breed = folder / fs::path(source).parent_path().filename();
+        fs::create_directories(breed);
+        pupembed::write_file_atomically((breed / name).string(), bytes);
         total += int64_t(bytes.size());
         std::fprintf(stderr, "\r%s: %d/%d", folder.string().c_str(), i + 1, count);
     }
@@ -89,29 +94,44 @@ int64_t make_photos(const std::vector<std::string>& sources, size_t first, int c
 }
 
 int make(int argc, char** argv) {
-    if (argc < 3) throw std::runtime_error("usage: bench_large_photos make OUT [--from DIR] [--count 200] [--large 8] [--noise 8]");
+    if (argc < 3) throw std::runtime_error("usage: bench_large_photos make OUT [--from DIR] [--count 200] [--size WxH] [--large 8] [--large-size WxH] [--noise 8]");
     const fs::path out = argv[2];
     std::string from = std::string(PUPEMBED_SOURCE_DIR) + "/../shared/data/imagewoof-320-dev";
+    std::string size = "4032x3024", large_size = "8000x6000";
     int count = 200, large = 8;
     double noise = 8;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--from") == 0) from = argv[i + 1];
         else if (std::strcmp(argv[i], "--count") == 0) count = std::stoi(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--size") == 0) size = argv[i + 1];
         else if (std::strcmp(argv[i], "--large") == 0) large = std::stoi(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--large-size") == 0) large_size = argv[i + 1];
         else if (std::strcmp(argv[i], "--noise") == 0) noise = std::stod(argv[i + 1]);
         else throw std::runtime_error(std::string("unknown option ") + argv[i]);
     }
+    const auto dimensions = [](const std::string& text) {
+        int width = 0, height = 0;
+        if (std::sscanf(text.c_str(), "%dx%d", &width, &height) != 2 || width < 1 || height < 1)
+            throw std::runtime_error("a size is WIDTHxHEIGHT, got " + text);
+        return cv::Size(width, height);
+    };
+    const cv::Size main_size = dimensions(size), large_dimensions = dimensions(large_size);
     std::vector<std::string> sources = pupembed::collect_image_paths({from});
     if (sources.empty()) throw std::runtime_error(from + ": no photos");
     // Spread over the breeds (the folders are sorted by breed).
     std::vector<std::string> spread;
     const size_t step = std::max<size_t>(1, sources.size() / size_t(count + large));
     for (size_t i = 0; i < sources.size(); i += step) spread.push_back(sources[i]);
-    const int64_t bytes12 = make_photos(spread, 0, count, 4032, 3024, noise, out / "12mp");
-    const int64_t bytes48 = make_photos(spread, size_t(count), large, 8000, 6000, noise, out / "48mp");
-    nlohmann::json report = {{"folder", out.string()},
-                             {"12mp", {{"photos", count}, {"size", "4032x3024"}, {"mean_bytes", count ? bytes12 / count : 0}}},
-                             {"48mp", {{"photos", large}, {"size", "8000x6000"}, {"mean_bytes", large ? bytes48 / large : 0}}}};
+    nlohmann::json report = {{"folder", out.string()}};
+    if (count > 0) {
+        const int64_t bytes = make_photos(spread, 0, count, main_size.width, main_size.height, noise, out / size);
+        report[size] = {{"photos", count}, {"mean_bytes", bytes / count}};
+    }
+    if (large > 0) {
+        const int64_t bytes = make_photos(spread, size_t(count), large, large_dimensions.width, large_dimensions.height, noise,
+                                          out / large_size);
+        report[large_size] = {{"photos", large}, {"mean_bytes", bytes / large}};
+    }
     std::printf("%s\n", report.dump().c_str());
     return 0;
 }

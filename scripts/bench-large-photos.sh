@@ -7,8 +7,8 @@
 #       also times `embed` with that build (one from before reduced decoding) in each round
 # Made once, under build/large-photos/ (build/bench/bench_large_photos make):
 #   upscaled/  the set: 600 val photos enlarged to 4032 x 3024, JPEG quality 90 (smooth,
-#              about 0.5 MB each), every 8th a portrait stored sideways with EXIF orientation 6;
-#              and 8 at 8000 x 6000 (48mp/)
+#              about 0.5 MB each), every 8th a portrait stored sideways with EXIF orientation 6
+#              (4032x3024/); and 8 at 8000 x 6000 (8000x6000/)
 #   phone/     the same from imagewoof-320-dev photos with sensor-like noise added, so that
 #              files are as large as a phone's (about 3.3 MB each): slower to decode, since
 #              reading the compressed data is what remains of the work at 1/8 scale
@@ -20,10 +20,10 @@ shared="${PUPEMBED_SHARED:-../shared}"
 root=build/large-photos
 maker=build/bench/bench_large_photos
 [[ -x "$maker" && -x build/pupembed ]] || { echo "bench-large-photos.sh: build first (scripts/setup.sh)" >&2; exit 1; }
-if [[ ! -d "$root/upscaled/12mp" ]]; then
+if [[ ! -d "$root/upscaled/4032x3024" ]]; then
   "$maker" make "$root/upscaled" --from "$shared/data/stanford-dogs-64/val" --noise 0 --count 600
 fi
-if [[ ! -d "$root/phone/12mp" ]]; then
+if [[ ! -d "$root/phone/4032x3024" ]]; then
   "$maker" make "$root/phone" --from "$shared/data/imagewoof-320-dev" --noise 8
 fi
 work=$(mktemp -d)
@@ -38,7 +38,7 @@ index_rate() {
 }
 
 for set in upscaled phone; do
-  for size in 12mp 48mp; do
+  for size in 4032x3024 8000x6000; do
     dir="$root/$set/$size"
     count=$(find "$dir" -name '*.jpg' | wc -l)
     bytes=$(( $(du -sb "$dir" | cut -f1) / count ))

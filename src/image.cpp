@@ -118,7 +118,8 @@ Image decode_image(const std::string& bytes, const std::string& name, const Imag
         return image;
     };
     if (header.format == ImageFormat::Jpeg) {
-        Image decoded = decode_jpeg(bytes, name, options.full_decode ? 0 : min_shorter_side);
+        const unsigned eighths = options.full_decode ? 8 : jpeg_scale_eighths(header.width, header.height, min_shorter_side);
+        Image decoded = decode_jpeg(bytes, name, eighths);
         if (header.orientation != 1) decoded = from_mat(apply_orientation(as_mat(decoded), header.orientation));
         return upright(std::move(decoded));
     }

@@ -44,10 +44,10 @@ void on_message(j_common_ptr info, int level) {
     }
 }
 
-/// Runs libjpeg over `bytes` into `pixels` (RGB or CMYK rows, at the scale for `min_shorter_side`).
+/// Runs libjpeg over `bytes` into `pixels` (RGB or CMYK rows, at `eighths` / 8 of the full size).
 /// Returns false with `message` set on failure. Holds no C++ objects across setjmp, so longjmp
 /// skips no destructors.
-bool run_decoder(const std::string& bytes, int min_shorter_side, std::vector<uint8_t>& pixels, int& width,
+bool run_decoder(const std::string& bytes, unsigned eighths, std::vector<uint8_t>& pixels, int& width,
                  int& height, bool& cmyk, char* message) {
     jpeg_decompress_struct info;
     StrictErrorManager errors;
@@ -64,7 +64,7 @@ bool run_decoder(const std::string& bytes, int min_shorter_side, std::vector<uin
     jpeg_read_header(&info, TRUE);
     cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
-    info.scale_num = jpeg_scale_eighths(info.image_width, info.image_height, min_shorter_side);
+    info.scale_num = eighths;
     info.scale_denom = 8;
     jpeg_start_decompress(&info);
     width = static_cast<int>(info.output_width);
@@ -85,16 +85,17 @@ bool run_decoder(const std::string& bytes, int min_shorter_side, std::vector<uin
 unsigned jpeg_scale_eighths(int64_t width, int64_t height, int min_shorter_side) {
     const int64_t shorter = std::min(width, height);
     if (min_shorter_side <= 0) return 8;
-    for (unsigned eighths = 1; eighths < 8; ++eighths)
+    for (const unsigned eighths : {1u, 2u})
         if ((shorter * eighths + 7) / 8 >= min_shorter_side) return eighths;  // libjpeg rounds up
     return 8;
 }
 
-Image decode_jpeg(const std::string& bytes, const std::string& name, int min_shorter_side) {
+Image decode_jpeg(const std::string& bytes, const std::string& name, unsigned eighths) {
+    if (eighths < 1 || eighths > 8) throw Error(name, "JPEG scale must be 1/8 to 8/8, got " + std::to_string(eighths) + "/8");
     Image image;
     bool cmyk = false;
     char message[JMSG_LENGTH_MAX] = {0};
-    if (!run_decoder(bytes, min_shorter_side, image.rgb, image.width, image.height, cmyk, message))
+    if (!run_decoder(bytes, eighths, image.rgb, image.width, image.height, cmyk, message))
         throw Error(name, std::string("damaged JPEG (") + message + ")");
     if (!cmyk) return image;
     // libjpeg gives Adobe's inverted CMYK: channel value v means ink 255 - v.

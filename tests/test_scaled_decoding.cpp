@@ -46,17 +46,21 @@ double difference_from_shrunk(const Image& image, const Image& reference) {
 
 }  // namespace
 
-TEST(ScaledDecoding, ChoosesTheSmallestScaleThatStillGivesTheSizeAskedFor) {
+TEST(ScaledDecoding, ChoosesAQuarterOrAnEighthWhereTheyStillGiveTheSizeAskedFor) {
     using pupembed::jpeg_scale_eighths;
     EXPECT_EQ(jpeg_scale_eighths(4032, 3024, 182), 1u);  // 504 x 378
     EXPECT_EQ(jpeg_scale_eighths(3024, 4032, 182), 1u);
-    EXPECT_EQ(jpeg_scale_eighths(320, 240, 182), 7u);    // 6/8 would give 180
-    EXPECT_EQ(jpeg_scale_eighths(320, 240, 180), 6u);
+    EXPECT_EQ(jpeg_scale_eighths(1940, 1449, 182), 1u);  // libjpeg rounds 181.1 up to 182
+    EXPECT_EQ(jpeg_scale_eighths(1940, 1448, 182), 2u);  // 1/8 gives exactly 181
+    EXPECT_EQ(jpeg_scale_eighths(970, 725, 182), 2u);    // 1/4: 181.25, rounded up
+    EXPECT_EQ(jpeg_scale_eighths(966, 724, 182), 8u);    // 3/8 .. 7/8 are never used
+    EXPECT_EQ(jpeg_scale_eighths(320, 240, 182), 8u);
     EXPECT_EQ(jpeg_scale_eighths(64, 64, 182), 8u);      // smaller than asked for: in full
     EXPECT_EQ(jpeg_scale_eighths(4032, 3024, 0), 8u);    // nothing asked for: in full
     EXPECT_EQ(jpeg_scale_eighths(1, 1, 1), 1u);          // ceil(1/8) is still 1 pixel
     EXPECT_EQ(jpeg_scale_eighths(9, 1000, 2), 1u);       // ceil(9 * 1/8) = 2
     EXPECT_EQ(jpeg_scale_eighths(9, 1000, 3), 2u);       // ceil(9 * 2/8) = 3
+    EXPECT_EQ(jpeg_scale_eighths(9, 1000, 4), 8u);
 }
 
 TEST(ScaledDecoding, EachScaleGivesItsSizeAndThePicture) {
@@ -66,25 +70,30 @@ TEST(ScaledDecoding, EachScaleGivesItsSizeAndThePicture) {
             const std::string jpeg = jpeg_of(pattern(width, height), progressive);
             const Image full = decode_image(jpeg, "full.jpg");
             ASSERT_EQ(full.width, width);
-            const int shorter = std::min(width, height);
-            for (int eighths = 1; eighths <= 8; ++eighths) {
-                const int asked = eighths_to_ceil(shorter, eighths);
-                if (eighths > 1 && asked == eighths_to_ceil(shorter, eighths - 1)) continue;  // a smaller scale gives it
-                const Image scaled = decode_image(jpeg, "scaled.jpg", {}, asked);
+            for (unsigned eighths = 1; eighths <= 8; ++eighths) {
                 const std::string label = std::to_string(width) + "x" + std::to_string(height) + (progressive ? " progressive" : "") +
                                           " at " + std::to_string(eighths) + "/8";
-                EXPECT_EQ(scaled.width, eighths_to_ceil(width, eighths)) << label;
-                EXPECT_EQ(scaled.height, eighths_to_ceil(height, eighths)) << label;
-                EXPECT_GE(std::min(scaled.width, scaled.height), asked) << label;
-                EXPECT_EQ(scaled.photo_width, width) << label;
-                EXPECT_EQ(scaled.photo_height, height) << label;
+                const Image scaled = pupembed::decode_jpeg(jpeg, "scaled.jpg", eighths);
+                EXPECT_EQ(scaled.width, eighths_to_ceil(width, int(eighths))) << label;
+                EXPECT_EQ(scaled.height, eighths_to_ceil(height, int(eighths))) << label;
                 ASSERT_EQ(scaled.rgb.size(), size_t(scaled.width) * scaled.height * 3) << label;
                 // The same picture as the full decode shrunk to that size (a smooth pattern: a few
                 // levels of 255 apart at most, mostly from the edges of the tiny sizes).
                 EXPECT_LT(difference_from_shrunk(scaled, full), std::min(width, height) < 64 ? 12.0 : 4.0) << label;
             }
+            // Through decode_image: the scale chosen for the size asked for, and the full size kept.
+            for (const int asked : {1, 2, 30, 60, 120, 182}) {
+                const unsigned eighths = pupembed::jpeg_scale_eighths(width, height, asked);
+                const Image image = decode_image(jpeg, "photo.jpg", {}, asked);
+                EXPECT_EQ(image.width, eighths_to_ceil(width, int(eighths))) << asked;
+                EXPECT_EQ(image.height, eighths_to_ceil(height, int(eighths))) << asked;
+                EXPECT_GE(std::min(image.width, image.height), std::min({asked, width, height})) << asked;
+                EXPECT_EQ(image.photo_width, width);
+                EXPECT_EQ(image.photo_height, height);
+            }
         }
     }
+    EXPECT_ERROR_CONTAINS(pupembed::decode_jpeg(jpeg_of(pattern(8, 8)), "a.jpg", 9), "a.jpg: JPEG scale must be 1/8 to 8/8");
 }
 
 TEST(ScaledDecoding, OnePixelAndFullDecodeOption) {
@@ -129,8 +138,8 @@ TEST(ScaledDecoding, CmykAndGreyJpegs) {
         EXPECT_LT(at(image.width * 7 / 8, image.height / 2), 15) << "full black ink is black";
     }
     cv::Mat grey(300, 500, CV_8UC1, cv::Scalar(90));
-    const Image scaled = decode_image(jpeg_of(grey), "grey.jpg", {}, 100);
-    EXPECT_EQ(scaled.width, 188);  // 3/8: 113 x 188
+    const Image scaled = decode_image(jpeg_of(grey), "grey.jpg", {}, 75);
+    EXPECT_EQ(scaled.width, 125);  // 1/4: 125 x 75
     EXPECT_NEAR(scaled.rgb[0], 90, 2);
     EXPECT_EQ(scaled.rgb[0], scaled.rgb[2]);
 }

@@ -49,10 +49,10 @@ struct Preprocessing {
 /// Loads a JPEG, PNG, WebP or BMP file as RGB: the EXIF orientation is applied, grey becomes RGB,
 /// an alpha channel is composited over white, 16-bit samples become 8-bit.
 /// With `min_shorter_side` > 0 (the size the caller will shrink it to, such as a network's
-/// resize size), a larger JPEG is decoded at the smallest of libjpeg's scales 1/8 .. 8/8 whose
-/// shorter side is still at least that (a 4032 x 3024 photo for 182 pixels: 504 x 378), unless
-/// `options.full_decode`; other formats are decoded in full. photo_width and photo_height give
-/// the full size either way.
+/// resize size), a JPEG at least 4 times that on its shorter side is decoded at 1/8 or 1/4 of
+/// each side in libjpeg's DCT domain, as long as the shorter side stays at least that (a
+/// 4032 x 3024 photo for 182 pixels: 504 x 378), unless `options.full_decode`; other images are
+/// decoded in full. photo_width and photo_height give the full size either way.
 /// Throws Error naming the file if it is empty, not one of these formats, truncated, damaged,
 /// larger than `options.max_pixels` or more elongated than `options.max_aspect_ratio`; all of
 /// these limits are judged from the header's full size, before any pixel is decoded.
