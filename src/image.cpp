@@ -167,15 +167,18 @@ Image resize_shorter_side(const Image& image, int shorter) {
     const int height = image.height < image.width ? shorter : int(longer);
     // Shrinking by 2 or more: halve first, as often as the result stays large enough, through
     // OpenCV's exact-2x area path (the same box filter, several times faster than the general
-    // one), then shrink the rest of the way.
+    // one), then shrink the rest of the way (by less than 2) bilinearly: OpenCV's general area
+    // resize took 0.43 ms for 252 x 189 -> 242 x 182, bilinear 0.03.
     cv::Mat halved = source;
+    bool was_halved = false;
     while (scale < 1 && std::min(cvRound(halved.cols * 0.5), cvRound(halved.rows * 0.5)) >= shorter) {
         cv::Mat half;
         cv::resize(halved, half, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
         halved = half;
+        was_halved = true;
     }
     cv::Mat resized;
-    cv::resize(halved, resized, cv::Size(width, height), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::resize(halved, resized, cv::Size(width, height), 0, 0, scale < 1 && !was_halved ? cv::INTER_AREA : cv::INTER_LINEAR);
     return from_mat(resized);
 }
 

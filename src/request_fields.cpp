@@ -56,17 +56,18 @@ RequestFields::RequestFields(const httplib::Request& req) : req_(req) {
 }
 
 bool RequestFields::is_upload(const std::string& name) const {
-    if (!req_.has_file(name)) return false;
-    const auto file = req_.get_file_value(name);
-    return !file.filename.empty() || file.content_type.rfind("image/", 0) == 0 || file.content_type == "application/octet-stream";
+    const auto file = req_.files.find(name);
+    if (file == req_.files.end()) return false;
+    const auto& type = file->second.content_type;
+    return !file->second.filename.empty() || type.rfind("image/", 0) == 0 || type == "application/octet-stream";
 }
 
-std::optional<std::pair<std::string, std::string>> RequestFields::upload(const std::string& name, bool raw_fallback) const {
+std::optional<Upload> RequestFields::upload(const std::string& name, bool raw_fallback) const {
     if (is_upload(name)) {
-        const auto file = req_.get_file_value(name);
-        return std::make_pair(file.content, file.filename.empty() ? name : file.filename);
+        const auto& file = req_.files.find(name)->second;
+        return Upload{&file.content, file.filename.empty() ? name : file.filename};
     }
-    if (raw_fallback && raw_image_) return std::make_pair(req_.body, std::string("request body"));
+    if (raw_fallback && raw_image_) return Upload{&req_.body, "request body"};
     return std::nullopt;
 }
 

@@ -33,6 +33,13 @@ std::pair<int, std::string> refusal_from_headers(const httplib::Request& req, in
 /// A gallery id from "#12" or "12"; fails with 400 for anything else.
 int64_t gallery_id_of(const std::string& text, const std::string& field);
 
+/// An uploaded photo: its bytes, held by the request (not copied: phone photos are megabytes),
+/// and a name for messages.
+struct Upload {
+    const std::string* bytes;
+    std::string name;
+};
+
 /// The fields of a request, whichever way they came: a JSON body, multipart form fields or the
 /// URL's query string. Uploaded files are multipart fields with a file name or an image type.
 /// Bad input fails with 400 (RequestFailure).
@@ -42,7 +49,7 @@ public:
 
     bool is_upload(const std::string& name) const;
     /// The bytes and name of upload `name`; with `raw_fallback`, the whole body when it is an image.
-    std::optional<std::pair<std::string, std::string>> upload(const std::string& name, bool raw_fallback) const;
+    std::optional<Upload> upload(const std::string& name, bool raw_fallback) const;
     /// A text field (a JSON string or integer, a form field, a query parameter).
     std::optional<std::string> text(const std::string& name) const;
     /// A whole number from `low` to `high`; `fallback` when absent.

@@ -173,7 +173,7 @@ struct Server::State {
 
     /// Field `name` as a photo: an uploaded file, or a gallery id.
     QueryPhoto photo_field(const RequestFields& fields, const std::string& name, bool raw_fallback) {
-        if (const auto upload = fields.upload(name, raw_fallback)) return photo_from_upload(upload->first, upload->second);
+        if (const auto upload = fields.upload(name, raw_fallback)) return photo_from_upload(*upload->bytes, upload->name);
         const auto text = fields.text(name);
         if (!text) fail(400, "missing \"" + name + "\": send a photo file in a multipart field of that name, or a gallery id");
         const int64_t id = gallery_id_of(*text, name);
@@ -329,7 +329,7 @@ void Server::State::routes() {
         if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
         std::vector<float> probabilities;
         Image image;
-        const QueryPhoto photo = s.photo_from_upload(upload->first, upload->second, &probabilities, &image);
+        const QueryPhoto photo = s.photo_from_upload(*upload->bytes, upload->name, &probabilities, &image);
         json top = json::array();
         std::vector<size_t> order(probabilities.size());
         std::iota(order.begin(), order.end(), 0);
@@ -345,7 +345,7 @@ void Server::State::routes() {
                     {"breed", photo.breed},
                     {"breed_probability", photo.breed_probability},
                     {"top", top}};
-        set_text(out, "name", upload->second);
+        set_text(out, "name", upload->name);
         send_json(res, out);
     });
     post("/api/search", [&s](const httplib::Request& req, httplib::Response& res) {
@@ -388,7 +388,7 @@ void Server::State::routes() {
                 photos.push_back(s.photo_from_gallery(id, term.operand));
                 exclude.push_back(id);
             } else if (const auto upload = fields.upload(term.operand, false)) {
-                photos.push_back(s.photo_from_upload(upload->first, term.operand));
+                photos.push_back(s.photo_from_upload(*upload->bytes, term.operand));
             } else {
                 fail(400, "column " + std::to_string(term.column) + ": \"" + term.operand +
                               "\" is neither a gallery id (#12) nor the name of an uploaded photo field");
@@ -415,13 +415,13 @@ void Server::State::routes() {
         const RequestFields fields(req);
         const auto upload = fields.upload("image", true);
         if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
-        s.decode_upload(upload->first, upload->second);
+        s.decode_upload(*upload->bytes, upload->name);
         // The file name comes from the content, never from the request.
         const std::string path =
-            (fs::path(s.upload_folder) / (sha256_hex(upload->first).substr(0, 24) + image_type_of(upload->first).second)).string();
+            (fs::path(s.upload_folder) / (sha256_hex(*upload->bytes).substr(0, 24) + image_type_of(*upload->bytes).second)).string();
         std::error_code error;
         fs::create_directories(s.upload_folder, error);
-        if (!fs::exists(path, error)) write_file_atomically(path, upload->first);
+        if (!fs::exists(path, error)) write_file_atomically(path, *upload->bytes);
         std::lock_guard<std::mutex> lock(s.gallery_mutex);
         const bool known = s.gallery.find_path(path).has_value();
         IndexingOptions indexing;
