@@ -44,13 +44,6 @@ cv::Mat crop_to_aspect(const cv::Mat& image, int width, int height) {
     return image(cv::Rect((image.cols - cols) / 2, (image.rows - rows) / 2, cols, rows));
 }
 
-std::string encode_jpeg(const cv::Mat& bgr, bool progressive) {
-    std::vector<uchar> bytes;
-    if (!cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}))
-        throw std::runtime_error("cannot encode a JPEG");
-    return std::string(bytes.begin(), bytes.end());
-}
-
 /// Writes `count` photos of `width` x `height` made from `sources` into `folder`; returns their bytes.
 int64_t make_photos(const std::vector<std::string>& sources, size_t first, int count, int width, int height, double noise,
                     const fs::path& folder) {
@@ -61,8 +54,7 @@ int64_t make_photos(const std::vector<std::string>& sources, size_t first, int c
         const std::string& source = sources[(first + size_t(i)) % sources.size()];
         const cv::Mat photo = cv::imread(source, cv::IMREAD_COLOR);
         if (photo.empty()) throw std::runtime_error(source + ": cannot read");
-        // A portrait photo is stored as the sensor saw it with the phone held upright: turned
-        // left, with EXIF orientation 6 saying to turn it right.
+        // Every 8th a portrait, stored sideways as a phone writes it.
         const bool sideways = i % 8 == 7;
         const cv::Size upright = sideways ? cv::Size(height, width) : cv::Size(width, height);
         cv::Mat large;
@@ -72,14 +64,8 @@ int64_t make_photos(const std::vector<std::string>& sources, size_t first, int c
         large.convertTo(noisy, CV_16SC3);
         noisy += grain;
         noisy.convertTo(large, CV_8UC3);  // saturates
-        std::string bytes;
-        if (sideways) {
-            cv::Mat stored;
-            cv::rotate(large, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
-            bytes = pupembed::testing::with_jpeg_orientation(encode_jpeg(stored, false), 6);
-        } else {
-            bytes = encode_jpeg(large, i % 16 == 15);
-        }
+        const std::string bytes =
+            sideways ? pupembed::testing::sideways_jpeg(large, 90) : pupembed::testing::jpeg_bytes(large, 90, i % 16 == 15);
         // In a folder named as the source's (its breed), so that `pupembed eval` can score them.
         char name[64];
         std::snprintf(name, sizeof(name), "photo-%04d%s.jpg", i, sideways ? "-portrait" : "");

@@ -3,9 +3,12 @@
 #include <cstdint>
 #include <cstdio>  // jpeglib.h needs FILE
 #include <cstdlib>
+#include <stdexcept>
 #include <vector>
 
 #include <jpeglib.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <zlib.h>
 
 namespace pupembed::testing {
@@ -34,6 +37,19 @@ std::string with_png_orientation(const std::string& png, int value) {
     return png.substr(0, after_ihdr) + chunk + png.substr(after_ihdr);
 }
 
+
+std::string jpeg_bytes(const cv::Mat& bgr, int quality, bool progressive) {
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}))
+        throw std::runtime_error("cannot encode a JPEG");
+    return std::string(bytes.begin(), bytes.end());
+}
+
+std::string sideways_jpeg(const cv::Mat& bgr, int quality) {
+    cv::Mat stored;
+    cv::rotate(bgr, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+    return with_jpeg_orientation(jpeg_bytes(stored, quality), 6);
+}
 
 std::string cmyk_jpeg(int width, int height) {
     jpeg_compress_struct info;

@@ -1,8 +1,10 @@
 // Photo bytes made by hand for the tests and benchmarks: EXIF orientation blocks spliced into
-// encoded JPEGs and PNGs, and a CMYK JPEG (which OpenCV cannot write).
+// encoded JPEGs and PNGs, photos stored sideways, and a CMYK JPEG (which OpenCV cannot write).
 #pragma once
 
 #include <string>
+
+#include <opencv2/core.hpp>
 
 namespace pupembed::testing {
 
@@ -14,6 +16,13 @@ std::string with_jpeg_orientation(const std::string& jpeg, int value);
 
 /// `png` with an eXIf chunk saying orientation `value`, right after its IHDR chunk.
 std::string with_png_orientation(const std::string& png, int value);
+
+/// `bgr` as a JPEG of `quality` (1-100), baseline or progressive.
+std::string jpeg_bytes(const cv::Mat& bgr, int quality, bool progressive = false);
+
+/// The upright photo `bgr` as a phone held upright stores it: turned left, with EXIF orientation
+/// 6 saying to turn it right.
+std::string sideways_jpeg(const cv::Mat& bgr, int quality);
 
 /// A `width` x `height` CMYK JPEG in Adobe's inverted convention (as Photoshop writes them):
 /// its left half without ink (white), its right half full black ink.

@@ -25,12 +25,6 @@ namespace {
 const char kVal[] = "data/stanford-dogs-64/val";
 const char kBreed[] = "n02099601-golden_retriever";
 
-std::string jpeg_of(const cv::Mat& bgr) {
-    std::vector<uchar> bytes;
-    cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 90});
-    return std::string(bytes.begin(), bytes.end());
-}
-
 class LargePhotos : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -45,15 +39,8 @@ protected:
             const bool portrait = i == 3;
             cv::Mat large;
             cv::resize(photo, large, portrait ? cv::Size(3024, 4032) : cv::Size(4032, 3024), 0, 0, cv::INTER_CUBIC);
-            std::string bytes;
-            if (portrait) {
-                // As a phone held upright stores it: turned left, EXIF orientation 6.
-                cv::Mat stored;
-                cv::rotate(large, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
-                bytes = pupembed::testing::with_jpeg_orientation(jpeg_of(stored), 6);
-            } else {
-                bytes = jpeg_of(large);
-            }
+            const std::string bytes =
+                portrait ? pupembed::testing::sideways_jpeg(large, 90) : pupembed::testing::jpeg_bytes(large, 90);
             pupembed::testing::write_bytes(dir_ / "photos" / ("dog" + std::to_string(i) + ".jpg"), bytes);
         }
     }

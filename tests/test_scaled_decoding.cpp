@@ -28,9 +28,7 @@ cv::Mat pattern(int width, int height) {
 }
 
 std::string jpeg_of(const cv::Mat& bgr, bool progressive = false, int quality = 95) {
-    std::vector<uchar> bytes;
-    cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0});
-    return std::string(bytes.begin(), bytes.end());
+    return pupembed::testing::jpeg_bytes(bgr, quality, progressive);
 }
 
 int eighths_to_ceil(int side, int eighths) { return (side * eighths + 7) / 8; }
