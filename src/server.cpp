@@ -270,7 +270,7 @@ void Server::State::routes() {
                         {"id", s.identity.id},
                         {"backbone", s.model.info.backbone},
                         {"input_size", s.model.info.preprocessing.input_size},
-                    {"dimension", s.identity.dimension},
+                        {"dimension", s.identity.dimension},
                         {"classes", s.model.info.class_names.size()}};
         out["server"] = {{"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count()},
                          {"requests", s.requests.load()},

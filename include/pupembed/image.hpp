@@ -62,8 +62,9 @@ Image load_image(const std::string& path, const ImageLoadOptions& options = {}, 
 Image decode_image(const std::string& bytes, const std::string& name, const ImageLoadOptions& options = {},
                    int min_shorter_side = 0);
 
-/// Resizes so that the shorter side is `shorter` pixels, keeping the aspect ratio
-/// (area averaging when shrinking, bilinear when enlarging). Throws Error if the result would
+/// Resizes so that the shorter side is `shorter` pixels, keeping the aspect ratio: area averaging
+/// when shrinking (by 2 or more: exact halvings, then bilinear for the rest), bilinear when
+/// enlarging. Throws Error if the result would
 /// have more than kMaxResizedPixels pixels.
 Image resize_shorter_side(const Image& image, int shorter);
 
