@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pupembed/error.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/queries.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/queries.hpp"
 
 namespace {
 

@@ -35,7 +35,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "pupembed/file_io.hpp"
+#include "pupembed/io/file_io.hpp"
 
 namespace {
 

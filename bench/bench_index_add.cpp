@@ -13,11 +13,11 @@
 
 #include <torch/torch.h>
 
-#include "pupembed/embed.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/indexing.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/ingest.hpp"
+#include "pupembed/inference/embed.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

@@ -29,9 +29,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "photo_fixtures.hpp"
-#include "pupembed/embed.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/npy.hpp"
+#include "pupembed/inference/embed.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/npy.hpp"
 
 namespace fs = std::filesystem;
 

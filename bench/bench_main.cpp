@@ -2,7 +2,7 @@
 // (OpenMP wait policy, malloc keeping activations), then Google Benchmark.
 #include <benchmark/benchmark.h>
 
-#include "pupembed/runtime.hpp"
+#include "pupembed/core/runtime.hpp"
 
 int main(int argc, char** argv) {
     pupembed::configure_process(argv);

@@ -31,10 +31,10 @@
 #include <fstream>
 #include <map>
 
-#include "pupembed/error.hpp"
-#include "pupembed/npy.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/vector_index.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/gallery/vector_index.hpp"
+#include "pupembed/io/npy.hpp"
 
 namespace {
 

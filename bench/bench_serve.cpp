@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pupembed/file_io.hpp"
+#include "pupembed/io/file_io.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"  // set_thread_count
+#include "pupembed/model/model.hpp"
+#include "pupembed/core/runtime.hpp"  // set_thread_count
 
 namespace {
 

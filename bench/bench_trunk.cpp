@@ -4,8 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "pupembed/network.hpp"
-#include "pupembed/runtime.hpp"  // set_thread_count
+#include "pupembed/model/network.hpp"
+#include "pupembed/core/runtime.hpp"  // set_thread_count
 
 namespace {
 

@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "pupembed/dataset.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/npy.hpp"
-#include "pupembed/vector_index.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/vector_index.hpp"
+#include "pupembed/io/dataset.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/npy.hpp"
 
 namespace fs = std::filesystem;
 

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pupembed/file_io.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

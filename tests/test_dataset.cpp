@@ -3,8 +3,8 @@
 #include <fstream>
 #include <set>
 
-#include "pupembed/dataset.hpp"
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/dataset.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -10,13 +10,13 @@
 #include <numeric>
 #include <random>
 
-#include "gallery_map.hpp"
-#include "pupembed/algebra.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/queries.hpp"
-#include "pupembed/vector_index.hpp"
+#include "gallery/gallery_map.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/vector_index.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

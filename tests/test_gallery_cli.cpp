@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "pupembed/file_io.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/queries.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/queries.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <future>
 
-#include "pupembed/file_io.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

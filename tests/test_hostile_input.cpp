@@ -12,15 +12,15 @@
 #include <functional>
 #include <random>
 
-#include "json_input.hpp"
-#include "pupembed/algebra.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/image.hpp"
-#include "pupembed/query_json.hpp"
-#include "pupembed/vector_index.hpp"
-#include "request_fields.hpp"
+#include "core/json_input.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/query_json.hpp"
+#include "pupembed/gallery/vector_index.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/image.hpp"
+#include "serve/request_fields.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -4,9 +4,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <random>
 
-#include "pupembed/error.hpp"
-#include "pupembed/image.hpp"
 #include "photo_fixtures.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/image.hpp"
 #include "test_support.hpp"
 
 using pupembed::decode_image;

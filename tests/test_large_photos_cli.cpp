@@ -11,7 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "photo_fixtures.hpp"
-#include "pupembed/npy.hpp"
+#include "pupembed/io/npy.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

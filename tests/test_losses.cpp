@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "pupembed/losses.hpp"
+#include "train/losses.hpp"
 
 TEST(ContrastiveLoss, MatchesTheFormulaOnAHandMadeBatch) {
     // Pair 0: same class, 90 degrees apart: d = 1, loss 1.

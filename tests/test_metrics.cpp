@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "pupembed/metrics.hpp"
+#include "pupembed/inference/metrics.hpp"
 
 namespace {
 

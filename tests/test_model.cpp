@@ -3,10 +3,10 @@
 
 #include <fstream>
 
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/npy.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/npy.hpp"
+#include "pupembed/model/model.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

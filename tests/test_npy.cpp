@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/npy.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/npy.hpp"
 #include "test_support.hpp"
 
 using pupembed::Error;

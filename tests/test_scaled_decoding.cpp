@@ -6,10 +6,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "jpeg_decoder.hpp"
+#include "io/jpeg_decoder.hpp"
 #include "photo_fixtures.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/image.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/image.hpp"
 #include "test_support.hpp"
 
 using pupembed::decode_image;

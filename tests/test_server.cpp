@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "pupembed/file_io.hpp"
-#include "pupembed/image.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/image.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "pupembed/error.hpp"
-#include "pupembed/features.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/train_siamese.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/model.hpp"
+#include "pupembed/train/features.hpp"
+#include "pupembed/train/train_siamese.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

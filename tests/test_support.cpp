@@ -12,7 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
 
 namespace fs = std::filesystem;
 

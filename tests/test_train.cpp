@@ -5,11 +5,11 @@
 
 #include <fstream>
 
-#include "pupembed/error.hpp"
-#include "pupembed/file_io.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/train_classifier.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/model/model.hpp"
+#include "pupembed/train/train_classifier.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "gallery_common.hpp"
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
 
 namespace pupembed::cli {
 

@@ -3,9 +3,9 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/embed.hpp"
-#include "pupembed/features.hpp"
-#include "pupembed/model.hpp"
+#include "pupembed/inference/embed.hpp"
+#include "pupembed/io/npy.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 
@@ -37,7 +37,7 @@ void register_embed(CLI::App& app) {
         write_embedding_set(o->output, set, o->model);
         std::printf("wrote %s (%lld x %lld) and %s; %.0f images/s%s\n", o->output.c_str(),
                     static_cast<long long>(set.vectors.size(0)), static_cast<long long>(set.vectors.size(1)),
-                    feature_table_path(o->output).c_str(), double(set.paths.size()) / set.seconds,
+                    row_table_path(o->output).c_str(), double(set.paths.size()) / set.seconds,
                     set.failures.empty() ? "" : (", " + std::to_string(set.failures.size()) + " skipped").c_str());
     });
 }

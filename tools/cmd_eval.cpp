@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/report.hpp"
+#include "pupembed/inference/report.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 

@@ -3,9 +3,10 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/features.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/model.hpp"
+#include "pupembed/io/npy.hpp"
+#include "pupembed/train/features.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {
@@ -43,7 +44,7 @@ void register_extract(CLI::App& app) {
         finish_progress();
         write_feature_set(o->output, set);
         std::printf("wrote %s (%lld x %lld) and %s\n", o->output.c_str(), static_cast<long long>(set.features.size(0)),
-                    static_cast<long long>(set.features.size(1)), feature_table_path(o->output).c_str());
+                    static_cast<long long>(set.features.size(1)), row_table_path(o->output).c_str());
     });
 }
 

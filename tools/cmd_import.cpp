@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/model.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 

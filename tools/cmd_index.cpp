@@ -5,9 +5,9 @@
 #include <memory>
 
 #include "gallery_common.hpp"
-#include "pupembed/embed.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/indexing.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/ingest.hpp"
+#include "pupembed/inference/embed.hpp"
 
 namespace fs = std::filesystem;
 

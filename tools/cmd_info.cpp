@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/model.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 

@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/dataset.hpp"
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/dataset.hpp"
 
 namespace pupembed::cli {
 

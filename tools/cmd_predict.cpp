@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/query_json.hpp"
-#include "pupembed/model.hpp"
+#include "pupembed/gallery/query_json.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "gallery_common.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/server.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/serve/server.hpp"
 
 namespace pupembed::cli {
 

@@ -3,9 +3,9 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/backbone.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/train_classifier.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/backbone.hpp"
+#include "pupembed/train/train_classifier.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {

@@ -4,9 +4,9 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/train_classifier.hpp"
-#include "pupembed/train_siamese.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/train/train_classifier.hpp"
+#include "pupembed/train/train_siamese.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {

@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "pupembed/error.hpp"
-#include "pupembed/query_json.hpp"
-#include "pupembed/runtime.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/gallery/query_json.hpp"
 
 namespace pupembed::cli {
 namespace {

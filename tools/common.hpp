@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pupembed/classify.hpp"
+#include "pupembed/inference/classify.hpp"
 
 namespace pupembed::cli {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
 
 namespace pupembed::cli {
 

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "common.hpp"
-#include "pupembed/gallery.hpp"
-#include "pupembed/model.hpp"
-#include "pupembed/indexing.hpp"
-#include "pupembed/queries.hpp"
-#include "pupembed/query_json.hpp"
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/ingest.hpp"
+#include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/query_json.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 

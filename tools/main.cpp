@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "common.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/runtime.hpp"
-#include "pupembed/version.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/core/runtime.hpp"
+#include "pupembed/core/version.hpp"
 
 namespace {
 

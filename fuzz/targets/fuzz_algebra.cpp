@@ -2,8 +2,8 @@
 #include <cmath>
 
 #include "fuzz_support.hpp"
-#include "pupembed/algebra.hpp"
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string expression = pupembed::fuzz::bytes_of(data, size);

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/gallery.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/gallery.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = pupembed::fuzz::scratch_path("g.db");

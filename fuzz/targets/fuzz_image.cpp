@@ -1,8 +1,8 @@
 // Photo decoding (JPEG, PNG, WebP, BMP; EXIF; grey, CMYK, alpha, 16 bit) and preprocessing:
 // any bytes give an image or pupembed::Error, nothing else.
 #include "fuzz_support.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/image.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/image.hpp"
 
 #include <vector>
 

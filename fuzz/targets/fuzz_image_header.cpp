@@ -1,7 +1,7 @@
 // The image-header reader alone (format, size, EXIF orientation), judged before any decoding.
 #include "fuzz_support.hpp"
-#include "image_header.hpp"
-#include "pupembed/error.hpp"
+#include "io/image_header.hpp"
+#include "pupembed/core/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

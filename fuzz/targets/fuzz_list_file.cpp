@@ -1,7 +1,7 @@
 // Dataset list files (path<TAB>label lines) and the class names they carry.
 #include "fuzz_support.hpp"
-#include "pupembed/dataset.hpp"
-#include "pupembed/error.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/dataset.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = pupembed::fuzz::scratch_file("list.txt", pupembed::fuzz::bytes_of(data, size));

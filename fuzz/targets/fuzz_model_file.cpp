@@ -6,10 +6,10 @@
 
 #include <cstring>
 
+#include "core/json_input.hpp"
 #include "fuzz_support.hpp"
-#include "json_input.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/model.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace {
 

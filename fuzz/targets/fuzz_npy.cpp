@@ -1,7 +1,7 @@
 // NumPy .npy files (versions 1-3): an array of the size the header says, or pupembed::Error.
 #include "fuzz_support.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/npy.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/io/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {

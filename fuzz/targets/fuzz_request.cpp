@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "fuzz_support.hpp"
-#include "pupembed/algebra.hpp"
-#include "pupembed/error.hpp"
-#include "request_fields.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
+#include "serve/request_fields.hpp"
 
 namespace {
 

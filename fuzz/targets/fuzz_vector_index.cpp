@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
-#include "hnsw_graph.hpp"
-#include "pupembed/error.hpp"
-#include "pupembed/vector_index.hpp"
+#include "gallery/hnsw_graph.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/vector_index.hpp"
 
 namespace {
 

@@ -1,0 +1,106 @@
+// A gallery: photos added one by one, their metadata in SQLite, their embeddings searched
+// exactly or with an HNSW graph (vector_index.hpp). One SQLite file (application id "PUPG", schema version in user_version); every change
+// is one transaction, so a gallery killed at any moment holds exactly what was committed. The
+// search index is built from the stored vectors; an HNSW index is kept beside the file
+// (PATH.index) and rebuilt whenever it does not match the gallery's generation counter.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pupembed/gallery/vector_index.hpp"
+
+namespace pupembed {
+
+/// Newest gallery schema version this build reads and writes.
+constexpr int kGalleryVersion = 1;
+/// The largest embedding size a gallery may record.
+constexpr int64_t kMaxGalleryDimension = 65536;
+
+/// What Gallery::put() did: photos new to the gallery, and photos whose row it replaced.
+struct GalleryPutResult {
+    int64_t added = 0;
+    int64_t updated = 0;
+};
+
+struct GalleryImage {
+    int64_t id = 0;             ///< assigned by the gallery, never reused
+    std::string path;           ///< absolute path of the photo when added
+    std::string content_hash;   ///< SHA-256 of the file's bytes, hex
+    int64_t file_size = 0;      ///< bytes
+    int width = 0, height = 0;  ///< pixels, after the EXIF orientation
+    std::string added;          ///< UTC time it was (last) embedded, ISO 8601
+    std::string breed;          ///< the model's most probable breed, "" without a classifier
+    double breed_probability = 0;
+};
+
+/// The model a gallery's vectors come from: a fingerprint of the model file's bytes, the file
+/// it was read from, and the embedding size.
+struct GalleryModel {
+    std::string id;
+    std::string path;
+    int64_t dimension = 0;
+};
+
+class Gallery {
+public:
+    /// Opens the gallery at `path`; with `create`, makes an empty one when there is no file.
+    /// Throws Error naming the file when it is missing, is not a pupembed gallery (another
+    /// SQLite database, or not SQLite at all), is of a newer version, or is damaged.
+    static Gallery open(const std::string& path, bool create);
+    ~Gallery();
+    Gallery(Gallery&&) noexcept;
+    Gallery& operator=(Gallery&&) noexcept;
+
+    const std::string& path() const;
+    /// The model the vectors come from; empty id for a gallery nothing was added to yet.
+    GalleryModel model() const;
+    /// A number that changes with every committed change.
+    int64_t generation() const;
+
+    int64_t size() const;
+    std::optional<GalleryImage> find(int64_t id) const;
+    std::optional<GalleryImage> find_path(const std::string& path) const;
+    std::vector<GalleryImage> images() const;  ///< by id
+    /// The stored vector of image `id` (empty when there is none).
+    std::vector<float> vector(int64_t id) const;
+    /// Every vector (size() x dimension, by id) and the ids.
+    void vectors(std::vector<int64_t>& ids, std::vector<float>& values) const;
+
+    /// In one transaction: records `model` (replacing another only when `replace_model`, which
+    /// drops every image embedded with the old one), and adds or replaces (by path) `images`
+    /// with their vectors (images.size() x model.dimension floats). Sets each image's id.
+    /// Whether each photo is new is judged inside the transaction, so two processes adding the
+    /// same photos at once count each photo as added once.
+    GalleryPutResult put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model = false);
+    /// Removes the images with these ids in one transaction; returns how many there were.
+    int64_t remove(const std::vector<int64_t>& ids);
+
+    /// The search index over every vector: exact, or HNSW. An HNSW index is read from
+    /// PATH.index when that file matches the gallery, else built and written there.
+    /// A damaged index file (bad links, levels or ids, whatever its checksum says) is rebuilt.
+    /// If the file cannot be written, the index is used anyway and take_warnings() says so.
+    const VectorIndex& index(IndexKind kind, const HnswSettings& hnsw = {});
+
+    /// Warnings gathered since the last call (e.g. an index file that could not be saved).
+    std::vector<std::string> take_warnings();
+
+private:
+    struct State;
+    explicit Gallery(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+/// Galleries of at least this many images use an HNSW index unless told otherwise.
+constexpr int64_t kApproximateSearchFrom = 200000;
+
+/// The current UTC time as ISO 8601, e.g. "2026-11-28T22:31:30Z".
+std::string utc_timestamp();
+
+/// SHA-256 of `bytes` as 64 hex digits.
+std::string sha256_hex(const std::string& bytes);
+
+}  // namespace pupembed

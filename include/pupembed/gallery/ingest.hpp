@@ -1,0 +1,49 @@
+// Growing a gallery from photo files: new photos are embedded and added, changed ones (another
+// SHA-256) re-embedded, unchanged ones skipped; photos whose file is gone can be pruned.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/inference/classify.hpp"
+
+namespace pupembed {
+
+struct Model;
+
+/// The identity a gallery records for a model file: the first 16 hex digits of the SHA-256 of
+/// its bytes, its absolute path, and the model's embedding size.
+GalleryModel gallery_model_of(const std::string& model_path, const Model& model);
+
+/// Loads a model ready for inference; with a gallery that has vectors, checks that they were
+/// made with this model (throws Error saying which model it was built with otherwise).
+Model load_query_model(const std::string& path, const Gallery* gallery);
+
+struct IndexingOptions {
+    InferenceOptions inference;
+    /// Re-embed every photo, the gallery's too; needed to switch a gallery to another model.
+    bool reembed = false;
+    /// An unreadable photo is listed in the report's failures; without this it is an Error.
+    bool skip_bad = true;
+};
+
+struct IndexingReport {
+    int64_t added = 0, updated = 0, unchanged = 0;
+    std::vector<std::string> failures;  ///< "path: reason"
+    int64_t embedded = 0;               ///< photos run through the network
+    double embed_seconds = 0;           ///< wall time of decoding, the network and the writes
+    double seconds = 0;                 ///< all of it, hashing included
+};
+
+/// Adds the photos `paths` to `gallery` with `model`, one transaction per batch, so a run that is
+/// killed keeps every batch committed before. Throws Error when the gallery was built with
+/// another model and `reembed` is not set.
+IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel& identity,
+                              const std::vector<std::string>& paths, const IndexingOptions& options);
+
+/// Removes the images whose file no longer exists and returns them.
+std::vector<GalleryImage> prune_gallery(Gallery& gallery);
+
+}  // namespace pupembed

@@ -1,0 +1,33 @@
+// The JSON shapes of gallery images, query photos and search results, shared by the commands'
+// --json output and the HTTP API so that a program reads both the same way.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/queries.hpp"
+
+namespace pupembed {
+
+/// `value` as JSON text (`indent` < 0: one line). JSON text is UTF-8: bytes that are not valid
+/// UTF-8 (possible in file names, which are bytes on Linux) become U+FFFD instead of failing.
+std::string to_json_text(const nlohmann::json& value, int indent = -1);
+
+/// Sets `object[key]` to `text`. Text that is not valid UTF-8 is written with U+FFFD for each
+/// bad byte, and its exact bytes go base64-encoded into `object[key + "_base64"]`, so a path
+/// survives the trip through JSON unchanged.
+void set_text(nlohmann::json& object, const std::string& key, const std::string& text);
+
+/// Whether `text` is valid UTF-8 (no overlong forms, no surrogates).
+bool is_valid_utf8(const std::string& text);
+
+/// id, path, content_hash, file_size, width, height, added, breed, breed_probability.
+nlohmann::json image_json(const GalleryImage& image);
+/// image_json of each neighbour plus rank (from 1), similarity and distance.
+nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours);
+/// query (as given), path, breed, breed_probability, gallery_id (null when not in the gallery).
+nlohmann::json photo_json(const QueryPhoto& photo);
+
+}  // namespace pupembed

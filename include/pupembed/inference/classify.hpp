@@ -1,0 +1,45 @@
+// Breed (class) prediction with a model's classifier, and its accuracy on a labelled dataset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pupembed/io/dataset.hpp"
+#include "pupembed/io/image.hpp"
+
+namespace pupembed {
+
+struct Model;
+
+/// Settings for running a model over many images.
+struct InferenceOptions {
+    int batch_size = 64;
+    ImageLoadOptions load;
+    /// Called after each batch with (images done, total); may be empty.
+    std::function<void(int64_t, int64_t)> on_progress;
+};
+
+struct ClassScore {
+    int index = 0;  ///< the model's class index
+    std::string id;
+    std::string name;
+    float probability = 0;
+};
+
+struct Prediction {
+    std::string path;
+    std::vector<ClassScore> top;  ///< most probable first
+};
+
+/// The `k` most probable classes of each image (softmax over all the model's classes).
+/// Throws Error if the model has no classifier, k < 1, or an image cannot be loaded.
+std::vector<Prediction> predict_classes(Model& model, const std::vector<std::string>& paths, int k,
+                                        const InferenceOptions& options = {});
+
+/// For each dataset class, the index of the matching model class: by WordNet id (the
+/// `n02085620` of `n02085620-Chihuahua`) or by exact id or name. Throws Error if one has no match.
+std::vector<int64_t> match_classes(const Model& model, const std::vector<std::string>& class_names);
+
+}  // namespace pupembed

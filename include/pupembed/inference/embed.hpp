@@ -1,0 +1,66 @@
+// Photos in, embeddings out: batched, with decoding on a worker thread overlapping the network.
+#pragma once
+
+#include <torch/types.h>
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pupembed/inference/classify.hpp"
+
+namespace pupembed {
+
+struct Model;
+
+struct EmbeddingSet {
+    torch::Tensor vectors;               ///< (N, D) unit vectors, one per photo embedded
+    std::vector<std::string> paths;      ///< the photo of each row
+    std::vector<std::string> failures;   ///< "path: reason" of photos skipped
+    double seconds = 0;                  ///< wall time, decoding included
+};
+
+/// The image files named by `inputs`: files as given, folders searched recursively for
+/// .jpg/.jpeg/.png/.webp/.bmp (sorted). Throws Error for an input that does not exist.
+std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs);
+
+/// One batch of photos embedded.
+struct EmbeddedBatch {
+    std::vector<size_t> indices;            ///< positions in the path list of the photos embedded
+    std::vector<std::array<int, 2>> sizes;  ///< each photo's width and height
+    torch::Tensor embeddings;               ///< (n, D) unit vectors
+    torch::Tensor probabilities;            ///< (n, classes) when asked for and the model has a classifier
+    std::vector<std::string> failures;      ///< "path: reason" of photos that could not be read
+};
+
+/// Runs the model over `paths` batch by batch, decoding the next batch on another thread while
+/// the network runs, and hands each batch to `on_batch`. With `skip_bad`, unreadable photos are
+/// listed in the batch's failures; without, the first is thrown as Error.
+void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                             bool skip_bad, bool with_probabilities,
+                             const std::function<void(const EmbeddedBatch&)>& on_batch);
+
+/// Embeds `paths` with the model's embedding head (or its normalised pooled features). With
+/// `skip_bad` an unreadable photo is listed in `failures` and skipped; without it, it is an Error.
+EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
+                          bool skip_bad);
+
+struct Image;
+
+/// A decoded photo run through the model.
+struct DecodedEmbedding {
+    std::vector<float> vector;         ///< unit embedding
+    std::vector<float> probabilities;  ///< one per class, empty for a model without a classifier
+};
+
+/// Embeds decoded images in one batch (preprocessed with the model's settings), with the class
+/// probabilities when `with_probabilities` and the model has a classifier.
+std::vector<DecodedEmbedding> embed_decoded(Model& model, const std::vector<const Image*>& images,
+                                            bool with_probabilities);
+
+/// Writes the vectors to `npy_path` and, beside it (.tsv), a `# pupembed embeddings v1` line,
+/// a `# model<TAB>FILE` line and one path per row.
+void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file);
+
+}  // namespace pupembed

@@ -1,0 +1,94 @@
+// A model: a network plus everything needed to use it (preprocessing, class names), stored as
+// one `.pt`-named file in pupembed's own format.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pupembed/io/image.hpp"
+#include "pupembed/model/network.hpp"
+
+namespace pupembed {
+
+/// Newest model-file format version this build writes and reads.
+constexpr uint32_t kModelFormatVersion = 1;
+
+/// What a model is, apart from its weights.
+struct ModelInfo {
+    std::string backbone = "squeezenet1.1";  ///< trunk, see make_trunk
+    Preprocessing preprocessing;
+    std::string classifier;                  ///< classifier head kind, "" when there is none
+    std::vector<std::string> class_ids;      ///< e.g. WordNet ids ("n02085620"); one per class
+    std::vector<std::string> class_names;    ///< human-readable names ("Chihuahua"); one per class
+    std::string embedding;                   ///< embedding head kind, "" when there is none
+    int embedding_hidden = 512;              ///< the embedding head's hidden width
+    int embedding_dim = 128;                 ///< the embedding's size
+    std::string source;                      ///< where the weights came from, for `info`
+};
+
+/// The network of a model: a trunk and an optional classifier head on its feature map.
+class NetworkImpl : public torch::nn::Module {
+public:
+    /// Builds the modules `info` describes, with freshly initialised weights.
+    explicit NetworkImpl(const ModelInfo& info);
+
+    /// Class scores (N, classes) for normalised images (N, 3, H, W); throws Error without a classifier.
+    torch::Tensor logits(const torch::Tensor& images);
+    /// Globally average-pooled trunk features (N, C).
+    torch::Tensor pooled_features(const torch::Tensor& images);
+
+    /// Class scores and/or embeddings from one trunk pass (undefined tensors where not asked).
+    /// The embedding is the embedding head's output, or without one the L2-normalised pooled
+    /// trunk features.
+    struct Outputs {
+        torch::Tensor logits, embeddings;
+    };
+    Outputs run(const torch::Tensor& images, bool want_logits, bool want_embeddings);
+
+    /// Size of the embedding run() gives.
+    int64_t embedding_size() const;
+
+    std::shared_ptr<TrunkImpl> trunk;
+    std::shared_ptr<HeadImpl> classifier;  ///< null when the model has none
+    EmbeddingHead embedding{nullptr};      ///< null when the model has none
+};
+
+struct Model {
+    ModelInfo info;
+    std::shared_ptr<NetworkImpl> network;
+};
+
+/// A model with freshly initialised weights, as `info` describes. Throws Error if `info` is
+/// inconsistent (unknown backbone or head, class ids and names of different lengths).
+Model create_model(const ModelInfo& info);
+
+/// Writes `model` atomically: magic "PUPMODEL", format version, settings, class names, weights
+/// (as float16 when `float16`, half the size; they are float32 again once loaded).
+void save_model(const std::string& path, const Model& model, bool float16 = false);
+
+/// Reads a model file. Throws Error naming the file if it is not a pupembed model, is of an
+/// unsupported version, is damaged, or its weights do not fit the network it describes.
+Model load_model(const std::string& path);
+
+/// Readies a model for fast inference: evaluation mode, weights in channels_last.
+void prepare_for_inference(Model& model);
+
+/// Packs normalised CHW images (each 3 x size x size floats, back to back) as an (N, 3, size, size)
+/// channels_last tensor.
+torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size);
+
+/// Reads ImageNet SqueezeNet 1.1 weights in `dir` (weights/squeezenet0_conv{0..25}_{weight,bias}.npy
+/// and imagenet_synsets.txt) into a model with SqueezeNet's 1000-class classifier and the given
+/// preprocessing. Throws Error naming the file for a missing file or a weight of the wrong shape.
+Model import_imagenet_squeezenet(const std::string& dir, const Preprocessing& preprocessing);
+
+/// Reads the ImageNet MobileNetV2 feature extractor in `dir` (weights/conv_<k>_{weight,bias}.npy,
+/// batch norm folded in, the 52 convolutions in forward order by k) into a model with no
+/// classifier. Throws Error naming the file for a missing file or a weight of the wrong shape.
+Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& preprocessing);
+
+/// The importer for `backbone` (squeezenet1.1 or mobilenetv2).
+Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing);
+
+}  // namespace pupembed

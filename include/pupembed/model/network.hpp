@@ -1,0 +1,161 @@
+// The networks: a convolutional trunk (image batch to feature map) and replaceable heads on it.
+// Include only where LibTorch is needed: it is slow to compile.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pupembed/model/backbone.hpp"
+
+namespace pupembed {
+
+/// A convolutional trunk: (N, 3, H, W) normalised images to an (N, C, h, w) feature map.
+class TrunkImpl : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(torch::Tensor images) = 0;
+    /// The feature map after the layer named `layer` (one of layer_names()); throws Error for
+    /// another name. The last name gives what forward() gives.
+    virtual torch::Tensor forward_until(torch::Tensor images, const std::string& layer) = 0;
+    /// The layers forward_until can stop after, in order.
+    virtual std::vector<std::string> layer_names() const = 0;
+    /// C, the number of channels of the feature map.
+    virtual int64_t out_channels() const = 0;
+    /// The backbone's name as recorded in model files, e.g. "squeezenet1.1".
+    virtual std::string backbone() const = 0;
+};
+
+/// A SqueezeNet fire module: 1x1 squeeze, ReLU, then 1x1 and 3x3 expansions, ReLU, concatenated.
+class FireImpl : public torch::nn::Module {
+public:
+    FireImpl(int64_t in_channels, int64_t squeeze, int64_t expand1x1, int64_t expand3x3);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d squeeze{nullptr}, expand1x1{nullptr}, expand3x3{nullptr};
+};
+TORCH_MODULE(Fire);
+
+/// SqueezeNet 1.1 up to fire9: 512 channels at about 1/18 of the input size, e.g. 7 x 7
+/// for 128 x 128 input.
+class SqueezeNetTrunkImpl : public TrunkImpl {
+public:
+    SqueezeNetTrunkImpl();
+    torch::Tensor forward(torch::Tensor images) override;
+    /// Layers as the SqueezeNet paper names them: conv1, fire2 ... fire9.
+    torch::Tensor forward_until(torch::Tensor images, const std::string& layer) override;
+    std::vector<std::string> layer_names() const override;
+    int64_t out_channels() const override { return 512; }
+    std::string backbone() const override { return "squeezenet1.1"; }
+
+    torch::nn::Conv2d conv0{nullptr};
+    Fire fire[8] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+};
+
+/// A MobileNetV2 inverted-residual block: 1x1 expansion + ReLU6 (absent when the expansion
+/// ratio is 1), 3x3 depthwise + ReLU6, 1x1 linear projection; the input is added back when the
+/// stride is 1 and the channels match. The convolutions have biases and there is no batch
+/// normalisation: the published weights have it folded into the convolutions.
+class InvertedResidualImpl : public torch::nn::Module {
+public:
+    InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride, int64_t expand_ratio);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d expand{nullptr};  ///< null when the expansion ratio is 1
+    torch::nn::Conv2d depthwise{nullptr}, project{nullptr};
+    bool residual = false;
+};
+TORCH_MODULE(InvertedResidual);
+
+/// MobileNetV2 (width 1.0) up to its last 1x1 convolution: 1280 channels at 1/32 of the input
+/// size, e.g. 5 x 5 for 160 x 160 input.
+class MobileNetV2TrunkImpl : public TrunkImpl {
+public:
+    MobileNetV2TrunkImpl();
+    torch::Tensor forward(torch::Tensor images) override;
+    /// Layers: stem, block1 ... block17, last (the 1280-channel 1x1 convolution).
+    torch::Tensor forward_until(torch::Tensor images, const std::string& layer) override;
+    std::vector<std::string> layer_names() const override;
+    int64_t out_channels() const override { return 1280; }
+    std::string backbone() const override { return "mobilenetv2"; }
+    /// Every convolution in forward order (stem, each block's, last), as the weights list them.
+    std::vector<torch::nn::Conv2d> convolutions() const;
+
+    torch::nn::Conv2d stem{nullptr}, last{nullptr};
+    std::vector<InvertedResidual> blocks;
+};
+
+/// A head: takes the trunk's (N, C, h, w) feature map, gives an (N, D) output.
+class HeadImpl : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(torch::Tensor feature_map) = 0;
+    /// The head's kind as recorded in model files, e.g. "conv1x1-relu-avgpool".
+    virtual std::string kind() const = 0;
+};
+
+/// SqueezeNet's own ImageNet classifier: dropout, 1x1 convolution to one map per class, ReLU,
+/// global average pooling. Takes the trunk's feature map, gives (N, classes) logits.
+class ConvClassifierHeadImpl : public HeadImpl {
+public:
+    static constexpr const char* kKind = "conv1x1-relu-avgpool";
+    ConvClassifierHeadImpl(int64_t in_channels, int64_t classes);
+    torch::Tensor forward(torch::Tensor feature_map) override;
+    std::string kind() const override { return kKind; }
+
+    torch::nn::Dropout dropout{nullptr};
+    torch::nn::Conv2d conv{nullptr};
+};
+
+/// The stage-1 breed classifier: global average pooling, batch normalisation of the pooled
+/// features, dropout, a linear layer. Normalising first matters: pooled SqueezeNet features
+/// average about 4 per channel, and a plain linear head on them starts at a loss of 7-13 whose
+/// gradients wreck the pretrained trunk within a few steps.
+class LinearClassifierHeadImpl : public HeadImpl {
+public:
+    static constexpr const char* kKind = "pool-bn-linear";
+    LinearClassifierHeadImpl(int64_t in_channels, int64_t classes, double dropout = 0.2);
+    torch::Tensor forward(torch::Tensor feature_map) override;
+    /// The same from already pooled (N, C) features.
+    torch::Tensor forward_pooled(torch::Tensor pooled);
+    std::string kind() const override { return kKind; }
+
+    torch::nn::BatchNorm1d norm{nullptr};
+    torch::nn::Dropout dropout{nullptr};
+    torch::nn::Linear linear{nullptr};
+};
+
+/// The embedding head trained in stage 2 (the Siamese stage): on pooled trunk features,
+/// BatchNorm1d, Linear(C, hidden), ReLU, Linear(hidden, D), then L2 normalisation.
+class EmbeddingHeadImpl : public torch::nn::Module {
+public:
+    static constexpr const char* kKind = "bn-mlp-l2";
+    EmbeddingHeadImpl(int64_t in_channels, int64_t hidden, int64_t dimension);
+    /// (N, C) pooled features to (N, D) unit vectors.
+    torch::Tensor forward(torch::Tensor pooled);
+
+    torch::nn::BatchNorm1d norm{nullptr};
+    torch::nn::Linear hidden{nullptr}, output{nullptr};
+};
+TORCH_MODULE(EmbeddingHead);
+
+/// Creates the classifier head of kind `kind` mapping `in_channels` to `classes`; throws Error for
+/// an unknown kind.
+std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes);
+
+/// Creates the trunk named `backbone` (one of known_backbones()); throws Error for an unknown name.
+std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone);
+
+/// Converts every 4-D parameter and buffer of `module` to channels_last, which makes
+/// convolutions on the CPU about twice as fast (feed it channels_last input too).
+void to_channels_last(torch::nn::Module& module);
+
+/// Global average pooling of an (N, C, h, w) map to (N, C).
+torch::Tensor global_average_pool(const torch::Tensor& feature_map);
+
+}  // namespace pupembed

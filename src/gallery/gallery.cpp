@@ -1,0 +1,357 @@
+#include "pupembed/gallery/gallery.hpp"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "gallery/sqlite_db.hpp"
+#include "pupembed/core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pupembed {
+namespace {
+
+constexpr int32_t kApplicationId = 0x50555047;  // "PUPG"
+
+const char kSchema[] = R"(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    added TEXT NOT NULL,
+    breed TEXT NOT NULL,
+    breed_probability REAL NOT NULL,
+    model_id TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX images_by_hash ON images (content_hash);
+)";
+
+const char kColumns[] = "id, path, content_hash, file_size, width, height, added, breed, breed_probability";
+
+GalleryImage image_from(const SqliteStatement& row) {
+    GalleryImage image;
+    image.id = row.integer(0);
+    image.path = row.text(1);
+    image.content_hash = row.text(2);
+    image.file_size = row.integer(3);
+    image.width = int(row.integer(4));
+    image.height = int(row.integer(5));
+    image.added = row.text(6);
+    image.breed = row.text(7);
+    image.breed_probability = row.real(8);
+    return image;
+}
+
+std::string meta_value(const SqliteDb& db, const std::string& key) {
+    SqliteStatement query(db, "SELECT value FROM meta WHERE key = ?");
+    query.bind(1, key);
+    return query.step() ? query.text(0) : "";
+}
+
+void set_meta(const SqliteDb& db, const std::string& key, const std::string& value) {
+    SqliteStatement update(db, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    update.bind(1, key).bind(2, value).run();
+}
+
+int64_t pragma(const SqliteDb& db, const char* sql) {
+    SqliteStatement query(db, sql);
+    return query.step() ? query.integer(0) : 0;
+}
+
+std::string random_hex(int bytes) {
+    std::random_device device;
+    std::string text;
+    const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < bytes; ++i) {
+        const unsigned value = device() & 0xff;
+        text += digits[value >> 4];
+        text += digits[value & 15];
+    }
+    return text;
+}
+
+}  // namespace
+
+std::string utc_timestamp() {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+std::string sha256_hex(const std::string& bytes) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+        throw Error("SHA-256 failed");
+    static const char digits[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned i = 0; i < length; ++i) {
+        text += digits[digest[i] >> 4];
+        text += digits[digest[i] & 15];
+    }
+    return text;
+}
+
+struct Gallery::State {
+    std::unique_ptr<SqliteDb> db;
+    std::unique_ptr<VectorIndex> index;
+    int64_t index_generation = -1;
+    IndexKind index_kind = IndexKind::Exact;
+    std::vector<std::string> warnings;
+};
+
+Gallery::Gallery(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Gallery::~Gallery() = default;
+Gallery::Gallery(Gallery&&) noexcept = default;
+Gallery& Gallery::operator=(Gallery&&) noexcept = default;
+
+Gallery Gallery::open(const std::string& path, bool create) {
+    std::error_code error;
+    const bool exists = fs::exists(path, error);
+    if (!exists && !create) throw Error(path, "no such gallery (`pupembed index add PHOTOS --db " + path + "` makes one)");
+    if (exists && fs::is_directory(path, error)) throw Error(path, "is a folder, not a gallery file");
+    auto state = std::make_unique<State>();
+    state->db = std::make_unique<SqliteDb>(path, create);
+    SqliteDb& db = *state->db;
+    // Write-ahead log, synced at checkpoints: a commit survives the process being killed at any
+    // moment (only a power cut can lose the latest commits, never consistency), and `index add`
+    // does not wait for the disk after every batch.
+    db.use_write_ahead_log();
+    db.execute("PRAGMA synchronous = NORMAL");
+    int64_t application = pragma(db, "PRAGMA application_id");
+    if (application == 0) {
+        // Not (yet) a gallery: if empty, make it one. Looked at again under the write lock, since
+        // another process (a second `index add`) may be making it at this moment.
+        SqliteTransaction transaction(db);
+        application = pragma(db, "PRAGMA application_id");
+        if (application == 0 && pragma(db, "SELECT count(*) FROM sqlite_master") == 0) {
+            db.execute(kSchema);
+            db.execute(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+            db.execute(("PRAGMA user_version = " + std::to_string(kGalleryVersion)).c_str());
+            set_meta(db, "format", "pupembed-gallery");
+            set_meta(db, "created", utc_timestamp());
+            set_meta(db, "generation", "0");
+            set_meta(db, "uid", random_hex(8));
+            application = kApplicationId;
+        }
+        transaction.commit();
+    }
+    if (application != kApplicationId) throw Error(path, "not a pupembed gallery (an SQLite database of another program)");
+    const int64_t version = pragma(db, "PRAGMA user_version");
+    if (version > kGalleryVersion)
+        throw Error(path, "gallery version " + std::to_string(version) + " is newer than this build reads (" +
+                              std::to_string(kGalleryVersion) + "); update pupembed");
+    if (version < 1 || meta_value(db, "format") != "pupembed-gallery")
+        throw Error(path, "damaged gallery (no format record)");
+    Gallery gallery(std::move(state));
+    gallery.model();       // throws naming the file if the dimension record is damaged
+    gallery.generation();  // the same for the generation counter
+    return gallery;
+}
+
+const std::string& Gallery::path() const { return state_->db->path(); }
+
+GalleryModel Gallery::model() const {
+    GalleryModel model;
+    model.id = meta_value(*state_->db, "model_id");
+    model.path = meta_value(*state_->db, "model_path");
+    const std::string dimension = meta_value(*state_->db, "dimension");
+    if (!dimension.empty()) {
+        // A number from 1 to kMaxDimension, digits only.
+        const bool digits = dimension.size() <= 6 && dimension.find_first_not_of("0123456789") == std::string::npos;
+        model.dimension = digits ? std::stoll(dimension) : 0;
+        if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
+            throw Error(path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
+    }
+    return model;
+}
+
+int64_t Gallery::generation() const {
+    const std::string value = meta_value(*state_->db, "generation");
+    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(path(), "damaged gallery (generation record \"" + value.substr(0, 40) + "\")");
+    return std::stoll(value);
+}
+
+int64_t Gallery::size() const { return pragma(*state_->db, "SELECT count(*) FROM images"); }
+
+std::optional<GalleryImage> Gallery::find(int64_t id) const {
+    SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images WHERE id = ?").c_str());
+    query.bind(1, id);
+    if (!query.step()) return std::nullopt;
+    return image_from(query);
+}
+
+std::optional<GalleryImage> Gallery::find_path(const std::string& image_path) const {
+    SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images WHERE path = ?").c_str());
+    query.bind(1, image_path);
+    if (!query.step()) return std::nullopt;
+    return image_from(query);
+}
+
+std::vector<GalleryImage> Gallery::images() const {
+    SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images ORDER BY id").c_str());
+    std::vector<GalleryImage> all;
+    while (query.step()) all.push_back(image_from(query));
+    return all;
+}
+
+std::vector<float> Gallery::vector(int64_t id) const {
+    SqliteStatement query(*state_->db, "SELECT vector FROM images WHERE id = ?");
+    query.bind(1, id);
+    if (!query.step()) return {};
+    size_t bytes = 0;
+    const void* data = query.blob(0, bytes);
+    const int64_t dimension = model().dimension;
+    if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
+        throw Error(path(), "damaged gallery (vector of image " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes)");
+    std::vector<float> values(static_cast<size_t>(dimension));
+    std::memcpy(values.data(), data, bytes);
+    return values;
+}
+
+void Gallery::vectors(std::vector<int64_t>& ids, std::vector<float>& values) const {
+    const int64_t dimension = model().dimension;
+    const int64_t count = size();
+    ids.clear();
+    values.clear();
+    ids.reserve(size_t(count));
+    values.reserve(size_t(count * dimension));
+    SqliteStatement query(*state_->db, "SELECT id, vector FROM images ORDER BY id");
+    while (query.step()) {
+        size_t bytes = 0;
+        const auto* data = static_cast<const float*>(query.blob(1, bytes));
+        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
+            throw Error(path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
+                                    std::to_string(bytes) + " bytes, expected " + std::to_string(dimension * 4) + ")");
+        ids.push_back(query.integer(0));
+        values.insert(values.end(), data, data + dimension);
+    }
+}
+
+GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors,
+                              bool replace_model) {
+    SqliteDb& db = *state_->db;
+    SqliteTransaction transaction(db);
+    const GalleryModel current = this->model();
+    if (current.id != model.id) {
+        if (!current.id.empty() && !replace_model)
+            throw Error(path(), "was built with another model (" + current.path + "); use it, or --reembed");
+        db.execute("DELETE FROM images");
+        set_meta(db, "model_id", model.id);
+        set_meta(db, "dimension", std::to_string(model.dimension));
+    } else if (current.dimension != model.dimension) {
+        throw Error(path(), "damaged gallery (model dimension " + std::to_string(current.dimension) + ")");
+    }
+    set_meta(db, "model_path", model.path);
+    GalleryPutResult result;
+    SqliteStatement known(db, "SELECT 1 FROM images WHERE path = ?");
+    SqliteStatement upsert(db,
+                           "INSERT INTO images (path, content_hash, file_size, width, height, added, breed, breed_probability, "
+                           "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                           "content_hash = excluded.content_hash, file_size = excluded.file_size, width = excluded.width, "
+                           "height = excluded.height, added = excluded.added, breed = excluded.breed, "
+                           "breed_probability = excluded.breed_probability, model_id = excluded.model_id, "
+                           "vector = excluded.vector RETURNING id");
+    for (size_t i = 0; i < images.size(); ++i) {
+        GalleryImage& image = images[i];
+        known.bind(1, image.path);
+        ++(known.step() ? result.updated : result.added);
+        known.reset();
+        upsert.bind(1, image.path)
+            .bind(2, image.content_hash)
+            .bind(3, image.file_size)
+            .bind(4, int64_t(image.width))
+            .bind(5, int64_t(image.height))
+            .bind(6, image.added)
+            .bind(7, image.breed)
+            .bind(8, image.breed_probability)
+            .bind(9, model.id)
+            .bind_blob(10, vectors + i * size_t(model.dimension), size_t(model.dimension) * sizeof(float));
+        if (upsert.step()) image.id = upsert.integer(0);
+        upsert.reset();
+    }
+    set_meta(db, "generation", std::to_string(generation() + 1));
+    transaction.commit();
+    return result;
+}
+
+int64_t Gallery::remove(const std::vector<int64_t>& ids) {
+    SqliteDb& db = *state_->db;
+    SqliteTransaction transaction(db);
+    SqliteStatement erase(db, "DELETE FROM images WHERE id = ?");
+    int64_t removed = 0;
+    for (const int64_t id : ids) {
+        erase.bind(1, id).run();
+        removed += sqlite3_changes(db.handle());
+    }
+    if (removed > 0) set_meta(db, "generation", std::to_string(generation() + 1));
+    transaction.commit();
+    return removed;
+}
+
+const VectorIndex& Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
+    const int64_t current = generation();
+    if (state_->index && state_->index_generation == current && state_->index_kind == kind) return *state_->index;
+    const GalleryModel model = this->model();
+    const std::string uid = meta_value(*state_->db, "uid");
+    const nlohmann::json note = {{"gallery", uid}, {"generation", current}, {"kind", index_kind_name(kind)},
+                                 {"links", hnsw.links}, {"build_candidates", hnsw.build_candidates}};
+    const std::string sidecar = path() + ".index";
+    if (kind == IndexKind::Hnsw && fs::exists(sidecar)) {
+        try {
+            std::string stored;
+            VectorIndex loaded = VectorIndex::load(sidecar, &stored);
+            if (stored == note.dump() && loaded.size() == size() && loaded.dimension() == model.dimension) {
+                loaded.set_search_candidates(hnsw.search_candidates);
+                state_->index = std::make_unique<VectorIndex>(std::move(loaded));
+                state_->index_generation = current;
+                state_->index_kind = kind;
+                return *state_->index;
+            }
+        } catch (const Error&) {
+            // A damaged or stale index file is rebuilt below.
+        }
+    }
+    std::vector<int64_t> ids;
+    std::vector<float> values;
+    vectors(ids, values);
+    auto index = std::make_unique<VectorIndex>(std::max<int64_t>(1, model.dimension), kind, hnsw);
+    index->add(values.data(), ids.data(), int64_t(ids.size()));
+    if (kind == IndexKind::Hnsw) {
+        // The index is a cache: when it cannot be saved (a full disk, a read-only folder) the
+        // search still runs on the graph just built, and the caller is told.
+        try {
+            index->save(sidecar, note.dump());
+        } catch (const Error& e) {
+            state_->warnings.push_back(std::string("the search index was not saved, so the next search builds it again: ") +
+                                       e.what());
+        }
+    }
+    state_->index = std::move(index);
+    state_->index_generation = current;
+    state_->index_kind = kind;
+    return *state_->index;
+}
+
+std::vector<std::string> Gallery::take_warnings() {
+    std::vector<std::string> taken;
+    taken.swap(state_->warnings);
+    return taken;
+}
+
+}  // namespace pupembed

@@ -1,0 +1,67 @@
+#include "inference/inference_queue.hpp"
+
+#include <algorithm>
+
+#include "pupembed/model/model.hpp"
+
+namespace pupembed {
+
+InferenceQueue::InferenceQueue(Model& model, int max_batch)
+    : model_(model), max_batch_(size_t(std::max(1, max_batch))), thread_([this] { run(); }) {}
+
+InferenceQueue::~InferenceQueue() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+DecodedEmbedding InferenceQueue::embed(const Image& image) {
+    Job job{&image, {}};
+    auto result = job.done.get_future();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        jobs_.push_back(&job);
+    }
+    wake_.notify_one();
+    return result.get();
+}
+
+int64_t InferenceQueue::batches() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return batches_;
+}
+
+int64_t InferenceQueue::images() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return images_;
+}
+
+void InferenceQueue::run() {
+    for (;;) {
+        std::vector<Job*> batch;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping, nothing left
+            while (!jobs_.empty() && batch.size() < max_batch_) {
+                batch.push_back(jobs_.front());
+                jobs_.pop_front();
+            }
+            ++batches_;
+            images_ += int64_t(batch.size());
+        }
+        std::vector<const Image*> images;
+        for (const Job* job : batch) images.push_back(job->image);
+        try {
+            auto results = embed_decoded(model_, images, true);
+            for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+        } catch (...) {
+            for (Job* job : batch) job->done.set_exception(std::current_exception());
+        }
+    }
+}
+
+}  // namespace pupembed

@@ -1,7 +1,0 @@
-#include "pupembed/version.hpp"
-
-namespace pupembed {
-
-const char* version() { return PUPEMBED_VERSION; }
-
-}  // namespace pupembed
