@@ -17,6 +17,8 @@
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/inference/embed.hpp"
+#include "pupembed/inference/embedder.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
@@ -56,11 +58,12 @@ int main(int argc, char** argv) try {
     int64_t photos = 0;
     {
         pupembed::Gallery gallery = pupembed::Gallery::open(gallery_path.string(), true);
-        pupembed::IndexingOptions options;
-        options.inference.batch_size = batch;
+        pupembed::InferenceOptions inference;
+        inference.batch_size = batch;
+        pupembed::BatchEmbedder embedder(model, inference);
         const auto start = Clock::now();
-        const auto report = pupembed::add_to_gallery(gallery, model, pupembed::gallery_model_of(model_path, model),
-                                                     paths, options);
+        const auto report = pupembed::add_to_gallery(gallery, embedder, pupembed::gallery_model_of(model_path, model),
+                                                     paths, {});
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         photos = report.embedded;
         add_rate = double(report.embedded) / seconds;

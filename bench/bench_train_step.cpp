@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/core/runtime.hpp"  // set_thread_count
 

@@ -4,7 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "pupembed/model/network.hpp"
+#include "model/network.hpp"
 #include "pupembed/core/runtime.hpp"  // set_thread_count
 
 namespace {

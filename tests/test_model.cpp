@@ -6,6 +6,7 @@
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "pupembed/io/npy.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "test_support.hpp"
 

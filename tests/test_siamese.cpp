@@ -8,6 +8,7 @@
 
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"
 #include "pupembed/train/train_siamese.hpp"

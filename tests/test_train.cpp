@@ -8,6 +8,7 @@
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/io/file_io.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/train_classifier.hpp"
 #include "test_support.hpp"

@@ -53,10 +53,7 @@ void register_algebra(CLI::App& app) {
             operands.push_back(term.operand);
             weights.push_back(term.weight);
         }
-        std::unique_ptr<Model> model;
-        if (needs_model(operands))
-            model = std::make_unique<Model>(load_query_model(model_for_gallery(o->gallery.model, gallery), &gallery));
-        const auto photos = resolve_photos(model.get(), operands, &gallery, start_inference(o->runtime, ""));
+        const auto photos = resolve_command_photos(operands, &gallery, o->gallery, o->runtime);
         std::vector<int64_t> exclude;
         for (const auto& photo : photos)
             if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);

@@ -36,7 +36,7 @@ void register_embed(CLI::App& app) {
         for (const auto& failure : set.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
         write_embedding_set(o->output, set, o->model);
         std::printf("wrote %s (%lld x %lld) and %s; %.0f images/s%s\n", o->output.c_str(),
-                    static_cast<long long>(set.vectors.size(0)), static_cast<long long>(set.vectors.size(1)),
+                    static_cast<long long>(set.vectors.rows), static_cast<long long>(set.vectors.columns),
                     row_table_path(o->output).c_str(), double(set.paths.size()) / set.seconds,
                     set.failures.empty() ? "" : (", " + std::to_string(set.failures.size()) + " skipped").c_str());
     });

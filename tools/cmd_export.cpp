@@ -24,12 +24,12 @@ void register_export(CLI::App& app) {
     command->add_flag("--allow-partial", o->allow_partial, "Export a model without an embedding head or classifier");
     command->callback([o] {
         const Model model = load_model(o->model);
-        if (!o->allow_partial && (!model.network->embedding || !model.network->classifier))
-            throw Error(o->model, std::string("has no ") + (model.network->embedding ? "classifier" : "embedding head") +
+        if (!o->allow_partial && (!model.has_embedding_head() || !model.has_classifier()))
+            throw Error(o->model, std::string("has no ") + (model.has_embedding_head() ? "classifier" : "embedding head") +
                                       " (train-siamese's best.pt has both; --allow-partial exports it anyway)");
         save_model(o->output, model, o->float16);
         std::printf("wrote %s: %s, %zu classes, %lld-d embedding, %s\n", o->output.c_str(), model.info.backbone.c_str(),
-                    model.info.class_names.size(), static_cast<long long>(model.network->embedding_size()),
+                    model.info.class_names.size(), static_cast<long long>(model.embedding_size()),
                     o->float16 ? "float16 weights" : "float32 weights");
     });
 }

@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "pupembed/core/error.hpp"
+#include "pupembed/model/backbone.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
@@ -43,7 +44,7 @@ void register_import_imagenet(CLI::App& app) {
         const Model model = import_imagenet(options->backbone, options->dir, preprocessing);
         save_model(options->output, model);
         std::cout << "wrote " << options->output << ": " << model.info.backbone << ", "
-                  << (model.network->classifier ? std::to_string(model.info.class_names.size()) + " ImageNet classes"
+                  << (model.has_classifier() ? std::to_string(model.info.class_names.size()) + " ImageNet classes"
                                                 : "features only (no classifier)")
                   << ", input " << preprocessing.input_size << "x"
                   << preprocessing.input_size << " (shorter side resized to " << preprocessing.resize_shorter << "), "

@@ -36,17 +36,15 @@ void register_add(CLI::App& index) {
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
         Gallery gallery = Gallery::open(o->db, true);
-        std::string model_path = o->model;
-        if (model_path.empty() && !o->reembed) model_path = model_for_gallery("", gallery);
-        model_path = model_path_or_default(model_path);
+        const std::string model_path = model_path_for_gallery(o->model, o->reembed ? nullptr : &gallery);
         Model model = load_model(model_path);
         prepare_for_inference(model);
         const GalleryModel identity = gallery_model_of(model_path, model);
-        IndexingOptions options;
-        options.inference = start_inference(o->runtime, "index add");
+        BatchEmbedder embedder(model, start_inference(o->runtime, "index add"));
+        IngestOptions options;
         options.reembed = o->reembed;
         options.skip_bad = !o->strict;
-        const IndexingReport report = add_to_gallery(gallery, model, identity, collect_image_paths(o->inputs), options);
+        const IngestReport report = add_to_gallery(gallery, embedder, identity, collect_image_paths(o->inputs), options);
         finish_progress();
         for (const auto& failure : report.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
         const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
@@ -110,7 +108,7 @@ void register_rm(CLI::App& index) {
             long long id = 0;
             std::optional<GalleryImage> image;
             if (parse_gallery_id(item, id) || parse_gallery_id("#" + item, id)) image = gallery.find(id);
-            if (!image) image = gallery.find_path(fs::absolute(item).lexically_normal().string());
+            if (!image) image = gallery.find_path(item);
             if (!image) throw Error(item, "not in " + o->db + " (give a gallery id or the path it was added with)");
             ids.push_back(image->id);
             removed.push_back(*image);

@@ -19,18 +19,17 @@ void register_info(CLI::App& app) {
     command->callback([options] {
         const Model model = load_model(options->model);
         const ModelInfo& info = model.info;
-        int64_t parameters = 0;
-        for (const auto& p : model.network->parameters()) parameters += p.numel();
+        const int64_t parameters = model.parameter_count();
         const Preprocessing& p = info.preprocessing;
         if (options->json) {
             print_json({{"file", options->model},
                         {"format_version", kModelFormatVersion},
                         {"backbone", info.backbone},
-                        {"feature_channels", model.network->trunk->out_channels()},
+                        {"feature_channels", model.feature_channels()},
                         {"classifier", info.classifier.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.classifier)},
                         {"classes", info.class_names.size()},
                         {"embedding", info.embedding.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.embedding)},
-                        {"embedding_size", model.network->embedding_size()},
+                        {"embedding_size", model.embedding_size()},
                         {"parameters", parameters},
                         {"preprocessing",
                          {{"input_size", p.input_size}, {"resize_shorter", p.resize_shorter}, {"mean", p.mean}, {"std", p.std}}},
@@ -38,13 +37,13 @@ void register_info(CLI::App& app) {
             return;
         }
         std::cout << options->model << "\n"
-                  << "  backbone:      " << info.backbone << " (" << model.network->trunk->out_channels()
+                  << "  backbone:      " << info.backbone << " (" << model.feature_channels()
                   << "-channel features)\n"
                   << "  classifier:    "
                   << (info.classifier.empty() ? "none" : info.classifier + ", " + std::to_string(info.class_names.size()) + " classes")
                   << "\n"
                   << "  embedding:     "
-                  << (info.embedding.empty() ? "none (pooled trunk features, " + std::to_string(model.network->embedding_size()) + "-d)"
+                  << (info.embedding.empty() ? "none (pooled trunk features, " + std::to_string(model.embedding_size()) + "-d)"
                                              : info.embedding + ", " + std::to_string(info.embedding_dim) + "-d (hidden " +
                                                    std::to_string(info.embedding_hidden) + ")")
                   << "\n"

@@ -25,10 +25,7 @@ void register_search(CLI::App& app) {
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
         Gallery gallery = Gallery::open(o->gallery.db, false);
-        std::unique_ptr<Model> model;
-        if (needs_model({o->query}))
-            model = std::make_unique<Model>(load_query_model(model_for_gallery(o->gallery.model, gallery), &gallery));
-        const auto photos = resolve_photos(model.get(), {o->query}, &gallery, start_inference(o->runtime, ""));
+        const auto photos = resolve_command_photos({o->query}, &gallery, o->gallery, o->runtime);
         std::vector<int64_t> exclude;
         if (photos[0].gallery_id >= 0) exclude.push_back(photos[0].gallery_id);
         const auto neighbours =

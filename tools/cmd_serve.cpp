@@ -61,7 +61,7 @@ void register_serve(CLI::App& app) {
         options.max_upload_bytes = int64_t(o->max_upload_mb) << 20;
         {
             const Gallery gallery = Gallery::open(options.gallery, false);
-            options.model = model_for_gallery(options.model, gallery);
+            options.model = model_path_for_gallery(options.model, &gallery);
         }
         set_thread_count(o->threads);
         // Ctrl-C and SIGTERM are taken by one thread that stops the server; every other thread

@@ -27,15 +27,8 @@ void register_similar(CLI::App& app) {
         std::unique_ptr<Gallery> gallery;
         if (!o->gallery.db.empty()) gallery = std::make_unique<Gallery>(Gallery::open(o->gallery.db, false));
         const std::vector<std::string> texts{o->a, o->b};
-        std::unique_ptr<Model> model;
         std::string model_path;
-        if (needs_model(texts)) {
-            model_path = gallery ? model_for_gallery(o->gallery.model, *gallery) : model_path_or_default(o->gallery.model);
-            model = std::make_unique<Model>(load_query_model(model_path, gallery.get()));
-        } else {
-            model_path = gallery->model().path;
-        }
-        const auto photos = resolve_photos(model.get(), texts, gallery.get(), start_inference(o->runtime, ""));
+        const auto photos = resolve_command_photos(texts, gallery.get(), o->gallery, o->runtime, &model_path);
         const float similarity = cosine_similarity(photos[0].vector, photos[1].vector);
         if (o->json) {
             print_json({{"model", model_path}, {"a", photo_json(photos[0])}, {"b", photo_json(photos[1])},

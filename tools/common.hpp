@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pupembed/inference/classify.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
 
@@ -27,14 +28,6 @@ InferenceOptions start_inference(const RuntimeOptions& options, const std::strin
 /// Ends a progress line drawn by start_inference's callback (or one marked with mark_progress_drawn).
 void finish_progress();
 void mark_progress_drawn();
-
-/// The model file to use: `given`, else $PUPEMBED_MODEL, else the default model shipped in the
-/// source tree's models/ (or an install's share/pupembed/). Throws Error saying how to get or
-/// name one when none is found.
-std::string model_path_or_default(const std::string& given);
-
-/// Where the default model is looked for, in order.
-std::vector<std::string> default_model_candidates();
 
 /// Prints `value` to stdout as indented JSON followed by a newline.
 void print_json(const nlohmann::json& value);

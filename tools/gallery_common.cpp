@@ -1,7 +1,6 @@
 #include "gallery_common.hpp"
 
 #include <cstdio>
-#include <filesystem>
 
 #include "pupembed/core/error.hpp"
 
@@ -19,12 +18,19 @@ void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_req
         ->capture_default_str();
 }
 
-std::string model_for_gallery(const std::string& given, const Gallery& gallery) {
-    if (!given.empty()) return given;
-    const GalleryModel model = gallery.model();
-    std::error_code error;
-    if (!model.path.empty() && std::filesystem::is_regular_file(model.path, error)) return model.path;
-    return model_path_or_default("");
+std::vector<QueryPhoto> resolve_command_photos(const std::vector<std::string>& texts, Gallery* gallery,
+                                               const GalleryOptions& options, const RuntimeOptions& runtime,
+                                               std::string* model_path) {
+    const std::vector<PhotoInput> inputs = photo_inputs(texts);
+    if (!needs_model(inputs)) {
+        if (model_path && gallery) *model_path = gallery->model().path;
+        return resolve_photos(nullptr, inputs, gallery);
+    }
+    const std::string path = model_path_for_gallery(options.model, gallery);
+    Model model = load_query_model(path, gallery);
+    BatchEmbedder embedder(model, start_inference(runtime, ""));
+    if (model_path) *model_path = path;
+    return resolve_photos(&embedder, inputs, gallery);
 }
 
 void print_neighbours(const std::vector<Neighbour>& neighbours) {

@@ -21,9 +21,12 @@ struct GalleryOptions {
 };
 void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_required);
 
-/// The model file for `gallery`: `given`, else the gallery's own model file while it is still
-/// there, else the default model.
-std::string model_for_gallery(const std::string& given, const Gallery& gallery);
+/// The photos named on a command line (files, or gallery ids "#12" of `gallery`, which may be
+/// null), resolved: files embedded with the gallery's model (model_path_for_gallery), loaded only
+/// when some are files. `model_path`, when given, is set to the model file the answer comes from.
+std::vector<QueryPhoto> resolve_command_photos(const std::vector<std::string>& texts, Gallery* gallery,
+                                               const GalleryOptions& options, const RuntimeOptions& runtime,
+                                               std::string* model_path = nullptr);
 
 /// Prints the gallery's warnings (e.g. an index file it could not save) on stderr.
 void print_gallery_warnings(Gallery& gallery);

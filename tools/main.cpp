@@ -1,5 +1,4 @@
 // `pupembed`: a thin front end over the library; each subcommand lives in its own cmd_*.cpp.
-#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <iostream>
@@ -60,9 +59,6 @@ int main(int argc, char** argv) {
     } catch (const pupembed::Error& e) {
         pupembed::cli::finish_progress();
         return fail(e.what());
-    } catch (const c10::Error& e) {
-        pupembed::cli::finish_progress();
-        return fail(e.what_without_backtrace());
     } catch (const std::exception& e) {
         pupembed::cli::finish_progress();
         return fail(e.what());

@@ -83,6 +83,17 @@ std::string random_hex(int bytes) {
 
 }  // namespace
 
+std::string gallery_path_key(const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+void require_gallery_model(const Gallery& gallery, const GalleryModel& identity, const std::string& remedy) {
+    const GalleryModel built = gallery.model();
+    if (built.id.empty() || built.id == identity.id) return;
+    throw Error(gallery.path(), "was built with another model (" + built.path + ", id " + built.id + ") than " + identity.path +
+                                    " (id " + identity.id + "); " + remedy);
+}
+
 std::string utc_timestamp() {
     const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     std::tm utc{};
@@ -198,7 +209,7 @@ std::optional<GalleryImage> Gallery::find(int64_t id) const {
 
 std::optional<GalleryImage> Gallery::find_path(const std::string& image_path) const {
     SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images WHERE path = ?").c_str());
-    query.bind(1, image_path);
+    query.bind(1, gallery_path_key(image_path));
     if (!query.step()) return std::nullopt;
     return image_from(query);
 }
@@ -249,8 +260,7 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
     SqliteTransaction transaction(db);
     const GalleryModel current = this->model();
     if (current.id != model.id) {
-        if (!current.id.empty() && !replace_model)
-            throw Error(path(), "was built with another model (" + current.path + "); use it, or --reembed");
+        if (!replace_model) require_gallery_model(*this, model, "use it, or --reembed");
         db.execute("DELETE FROM images");
         set_meta(db, "model_id", model.id);
         set_meta(db, "dimension", std::to_string(model.dimension));
@@ -258,6 +268,7 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
         throw Error(path(), "damaged gallery (model dimension " + std::to_string(current.dimension) + ")");
     }
     set_meta(db, "model_path", model.path);
+    for (auto& image : images) image.path = gallery_path_key(image.path);
     GalleryPutResult result;
     SqliteStatement known(db, "SELECT 1 FROM images WHERE path = ?");
     SqliteStatement upsert(db,

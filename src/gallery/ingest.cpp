@@ -1,7 +1,5 @@
 #include "pupembed/gallery/ingest.hpp"
 
-#include <torch/torch.h>
-
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -31,41 +29,44 @@ struct Pending {
 Model load_query_model(const std::string& path, const Gallery* gallery) {
     Model model = load_model(path);
     prepare_for_inference(model);
-    if (gallery && !gallery->model().id.empty()) {
-        const GalleryModel identity = gallery_model_of(path, model);
-        const GalleryModel built = gallery->model();
-        if (identity.id != built.id)
-            throw Error(gallery->path(), "was built with another model (" + built.path + ", id " + built.id + ") than " + path +
-                                             " (id " + identity.id + "); give --model " + built.path +
-                                             ", or re-embed the gallery with `pupembed index add --reembed`");
-    }
+    if (gallery)
+        require_gallery_model(*gallery, gallery_model_of(path, model),
+                              "give --model " + gallery->model().path + ", or re-embed the gallery with `pupembed index add --reembed`");
     return model;
+}
+
+std::string model_path_for_gallery(const std::string& given, const Gallery* gallery) {
+    if (!given.empty() || !gallery) return model_path_or_default(given);
+    const GalleryModel model = gallery->model();
+    std::error_code error;
+    if (!model.path.empty() && fs::is_regular_file(model.path, error)) return model.path;
+    return model_path_or_default("");
 }
 
 GalleryModel gallery_model_of(const std::string& model_path, const Model& model) {
     GalleryModel identity;
     identity.id = sha256_hex(read_file(model_path)).substr(0, 16);
     identity.path = fs::absolute(model_path).lexically_normal().string();
-    identity.dimension = model.network->embedding_size();
+    identity.dimension = model.embedding_size();
     return identity;
 }
 
-IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel& identity,
-                              const std::vector<std::string>& paths, const IndexingOptions& options) {
+IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
+                            const std::vector<std::string>& paths, const IngestOptions& options) {
     const auto start = Clock::now();
-    IndexingReport report;
+    IngestReport report;
     const GalleryModel current = gallery.model();
     const bool switching = !current.id.empty() && current.id != identity.id;
-    if (switching && !options.reembed)
-        throw Error(gallery.path(), "was built with another model (" + current.path + ", id " + current.id +
-                                        "); give --model " + current.path + ", or --reembed to re-embed all " +
-                                        std::to_string(gallery.size()) + " photos with " + identity.path);
+    if (!options.reembed)
+        require_gallery_model(gallery, identity,
+                              "give --model " + current.path + ", or --reembed to re-embed all " +
+                                  std::to_string(gallery.size()) + " photos with " + identity.path);
 
     // Which photos need the network: new ones, changed ones, and with --reembed all of them.
     std::vector<Pending> pending;
     std::set<std::string> seen;
     auto consider = [&](const std::string& given) {
-        const std::string path = fs::absolute(given).lexically_normal().string();
+        const std::string path = gallery_path_key(given);
         if (!seen.insert(path).second) return;
         Pending item;
         item.path = path;
@@ -96,16 +97,13 @@ IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel
     for (const auto& item : pending) to_embed.push_back(item.path);
     bool first = true;
     std::vector<GalleryImage> rows;
-    std::vector<float> vectors;
     if (!to_embed.empty()) {
-        for_each_embedded_batch(model, to_embed, options.inference, options.skip_bad, true, [&](const EmbeddedBatch& batch) {
+        embedder.embed_files(to_embed, options.skip_bad, [&](const EmbeddedBatch& batch) {
             for (const auto& failure : batch.failures) report.failures.push_back(failure);
             if (batch.indices.empty()) return;
             const int64_t n = int64_t(batch.indices.size());
             rows.assign(size_t(n), GalleryImage{});
             const std::string now = utc_timestamp();
-            torch::Tensor best_probability, best_class;
-            if (batch.probabilities.defined()) std::tie(best_probability, best_class) = batch.probabilities.max(1);
             for (int64_t r = 0; r < n; ++r) {
                 const Pending& item = pending[batch.indices[size_t(r)]];
                 GalleryImage& row = rows[size_t(r)];
@@ -115,14 +113,13 @@ IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel
                 row.width = batch.sizes[size_t(r)][0];
                 row.height = batch.sizes[size_t(r)][1];
                 row.added = now;
-                if (batch.probabilities.defined()) {
-                    row.breed = model.info.class_names.at(size_t(best_class[r].item<int64_t>()));
-                    row.breed_probability = best_probability[r].item<double>();
+                if (!batch.probabilities.empty()) {
+                    const auto top = top_classes(embedder.model(), batch.probabilities.row_vector(r), 1);
+                    row.breed = top.at(0).name;
+                    row.breed_probability = top.at(0).probability;
                 }
             }
-            const torch::Tensor values = batch.embeddings.to(torch::kFloat32).contiguous();
-            vectors.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
-            const GalleryPutResult put = gallery.put(identity, rows, vectors.data(), first && switching);
+            const GalleryPutResult put = gallery.put(identity, rows, batch.embeddings.values.data(), first && switching);
             report.added += put.added;
             report.updated += put.updated;
             first = false;

@@ -1,15 +1,13 @@
 #include "pupembed/gallery/queries.hpp"
 
-#include <torch/torch.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <numeric>
 
+#include "inference/similar_pairs.hpp"
 #include "pupembed/core/error.hpp"
-#include "pupembed/inference/embed.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
@@ -29,58 +27,89 @@ std::optional<QueryPhoto> gallery_photo(const Gallery& gallery, int64_t id, cons
     return photo;
 }
 
-bool needs_model(const std::vector<std::string>& texts) {
+PhotoInput PhotoInput::named(const std::string& text) {
     long long id = 0;
-    return std::any_of(texts.begin(), texts.end(), [&](const std::string& text) { return !parse_gallery_id(text, id); });
+    if (parse_gallery_id(text, id)) return gallery_image(id, text);
+    PhotoInput input;
+    input.text = text;
+    return input;
 }
 
-std::vector<QueryPhoto> resolve_photos(Model* model, const std::vector<std::string>& texts, Gallery* gallery,
-                                       const InferenceOptions& options) {
-    std::vector<QueryPhoto> photos(texts.size());
+PhotoInput PhotoInput::decoded(const std::string& name, const Image& image) {
+    PhotoInput input;
+    input.kind = Kind::Decoded;
+    input.text = name;
+    input.image = &image;
+    return input;
+}
+
+PhotoInput PhotoInput::gallery_image(int64_t id, const std::string& text) {
+    PhotoInput input;
+    input.kind = Kind::GalleryId;
+    input.text = text;
+    input.id = id;
+    return input;
+}
+
+std::vector<PhotoInput> photo_inputs(const std::vector<std::string>& texts) {
+    std::vector<PhotoInput> inputs;
+    for (const auto& text : texts) inputs.push_back(PhotoInput::named(text));
+    return inputs;
+}
+
+bool needs_model(const std::vector<PhotoInput>& inputs) {
+    return std::any_of(inputs.begin(), inputs.end(),
+                       [](const PhotoInput& input) { return input.kind != PhotoInput::Kind::GalleryId; });
+}
+
+void set_embedding(QueryPhoto& photo, EmbeddedPhoto embedded, const Model& model) {
+    photo.vector = std::move(embedded.vector);
+    const auto top = top_classes(model, embedded.probabilities, 1);
+    if (!top.empty()) {
+        photo.breed = top[0].name;
+        photo.breed_probability = top[0].probability;
+    }
+}
+
+std::vector<QueryPhoto> resolve_photos(Embedder* embedder, const std::vector<PhotoInput>& inputs, const Gallery* gallery) {
+    std::vector<QueryPhoto> photos(inputs.size());
     std::vector<std::string> files;
     std::vector<size_t> file_rows;
-    for (size_t i = 0; i < texts.size(); ++i) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const PhotoInput& input = inputs[i];
         QueryPhoto& photo = photos[i];
-        photo.text = texts[i];
-        long long id = 0;
-        if (parse_gallery_id(texts[i], id)) {
-            if (!gallery) throw Error(texts[i], "a gallery id needs --db GALLERY");
-            auto stored = gallery_photo(*gallery, id, texts[i]);
-            if (!stored) throw Error(texts[i], "no such image in " + gallery->path());
+        photo.text = input.text;
+        if (input.kind == PhotoInput::Kind::GalleryId) {
+            if (!gallery) throw Error(input.text, "a gallery id needs --db GALLERY", ErrorKind::BadInput);
+            auto stored = gallery_photo(*gallery, input.id, input.text);
+            if (!stored)
+                throw Error(input.text, "no image with id " + std::to_string(input.id) + " in the gallery",
+                            ErrorKind::NotFound);
             photo = std::move(*stored);
             continue;
         }
+        if (!embedder) throw Error("internal: photos need a model");
+        if (input.kind == PhotoInput::Kind::Decoded) {
+            set_embedding(photo, embedder->embed_image(*input.image), embedder->model());
+            continue;
+        }
         std::error_code error;
-        if (!fs::is_regular_file(texts[i], error)) throw Error(texts[i], "no such photo file");
-        photo.path = fs::absolute(texts[i]).lexically_normal().string();
+        if (!fs::is_regular_file(input.text, error)) throw Error(input.text, "no such photo file", ErrorKind::BadInput);
+        photo.path = gallery_path_key(input.text);
         if (gallery)
             if (const auto image = gallery->find_path(photo.path)) photo.gallery_id = image->id;
-        files.push_back(texts[i]);
+        files.push_back(input.text);
         file_rows.push_back(i);
     }
-    if (!files.empty()) {
-        if (!model) throw Error("internal: photo files need a model");
-        for_each_embedded_batch(*model, files, options, false, true, [&](const EmbeddedBatch& batch) {
-            const torch::Tensor vectors = batch.embeddings.to(torch::kFloat32).contiguous();
+    if (!files.empty())
+        embedder->embed_files(files, false, [&](const EmbeddedBatch& batch) {
             for (size_t r = 0; r < batch.indices.size(); ++r) {
-                QueryPhoto& photo = photos[file_rows[batch.indices[r]]];
-                const float* row = vectors.data_ptr<float>() + r * size_t(vectors.size(1));
-                photo.vector.assign(row, row + vectors.size(1));
-                if (batch.probabilities.defined()) {
-                    const auto [probability, index] = batch.probabilities[int64_t(r)].max(0);
-                    photo.breed = model->info.class_names.at(size_t(index.item<int64_t>()));
-                    photo.breed_probability = probability.item<double>();
-                }
+                EmbeddedPhoto embedded;
+                embedded.vector = batch.embeddings.row_vector(int64_t(r));
+                if (!batch.probabilities.empty()) embedded.probabilities = batch.probabilities.row_vector(int64_t(r));
+                set_embedding(photos[file_rows[batch.indices[r]]], std::move(embedded), embedder->model());
             }
         });
-    }
-    if (gallery && !photos.empty()) {
-        const int64_t dimension = gallery->model().dimension;
-        for (const auto& photo : photos)
-            if (dimension > 0 && int64_t(photo.vector.size()) != dimension)
-                throw Error(photo.text, "embeds to " + std::to_string(photo.vector.size()) + " values, the gallery holds " +
-                                            std::to_string(dimension) + "-d vectors (another model?)");
-    }
     return photos;
 }
 
@@ -150,25 +179,14 @@ std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double thres
     const int64_t n = int64_t(ids.size());
     if (n < 2) return {};
     const int64_t d = int64_t(values.size()) / n;
-    const torch::Tensor all = torch::from_blob(values.data(), {n, d}, torch::kFloat32);
     std::vector<int64_t> parent(static_cast<size_t>(n));
     std::iota(parent.begin(), parent.end(), 0);
     auto root = [&](int64_t x) {
         while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
         return x;
     };
-    torch::InferenceMode inference;
-    const float minimum = float(1.0 - threshold);
-    constexpr int64_t kBlock = 1024;
-    for (int64_t begin = 0; begin < n; begin += kBlock) {
-        const int64_t rows = std::min(kBlock, n - begin);
-        const torch::Tensor similar = all.narrow(0, begin, rows).matmul(all.t()).ge(minimum).nonzero().contiguous();
-        const int64_t* pairs = similar.data_ptr<int64_t>();
-        for (int64_t p = 0; p < similar.size(0); ++p) {
-            const int64_t a = begin + pairs[2 * p], b = pairs[2 * p + 1];
-            if (a < b) parent[size_t(root(a))] = root(b);
-        }
-    }
+    for_each_similar_pair(values.data(), n, d, float(1.0 - threshold),
+                          [&](int64_t a, int64_t b) { parent[size_t(root(a))] = root(b); });
     std::map<int64_t, std::vector<int64_t>> groups;
     for (int64_t i = 0; i < n; ++i) groups[root(i)].push_back(ids[size_t(i)]);
     std::vector<std::vector<int64_t>> result;

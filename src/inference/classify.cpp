@@ -1,40 +1,43 @@
 #include "pupembed/inference/classify.hpp"
 
-#include <torch/torch.h>
-
 #include <algorithm>
+#include <numeric>
 
-#include "inference/batch_loader.hpp"
 #include "pupembed/core/error.hpp"
+#include "pupembed/inference/embed.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed {
 
+std::vector<ClassScore> top_classes(const Model& model, const std::vector<float>& probabilities, int k) {
+    const ModelInfo& info = model.info;
+    if (probabilities.size() != info.class_names.size() && !probabilities.empty())
+        throw Error("internal: " + std::to_string(probabilities.size()) + " probabilities for " +
+                    std::to_string(info.class_names.size()) + " classes");
+    std::vector<size_t> order(probabilities.size());
+    std::iota(order.begin(), order.end(), 0);
+    const size_t shown = std::min(order.size(), size_t(std::max(0, k)));
+    std::partial_sort(order.begin(), order.begin() + long(shown), order.end(), [&](size_t a, size_t b) {
+        return probabilities[a] > probabilities[b] || (probabilities[a] == probabilities[b] && a < b);
+    });
+    std::vector<ClassScore> top;
+    for (size_t i = 0; i < shown; ++i) {
+        const size_t c = order[i];
+        top.push_back({int(c), info.class_ids[c], info.class_names[c], probabilities[c]});
+    }
+    return top;
+}
+
 std::vector<Prediction> predict_classes(Model& model, const std::vector<std::string>& paths, int k,
                                         const InferenceOptions& options) {
-    if (!model.network->classifier)
+    if (!model.has_classifier())
         throw Error("this model has no classifier, so it cannot predict classes (it gives features only)");
     if (k < 1) throw Error("-k", "must be at least 1, got " + std::to_string(k));
-    const int64_t top = std::min<int64_t>(k, int64_t(model.info.class_names.size()));
-    torch::InferenceMode inference;
     std::vector<Prediction> predictions;
-    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, false);
-    LoadedBatch batch;
-    size_t done = 0;
-    while (loader.next(batch, done)) {
-        const torch::Tensor probabilities = torch::softmax(model.network->logits(batch.input), 1);
-        const auto [values, indices] = probabilities.topk(top, 1);
-        for (size_t row = 0; row < batch.indices.size(); ++row) {
-            Prediction prediction{paths[batch.indices[row]], {}};
-            for (int64_t j = 0; j < top; ++j) {
-                const int index = static_cast<int>(indices[int64_t(row)][j].item<int64_t>());
-                prediction.top.push_back({index, model.info.class_ids[size_t(index)], model.info.class_names[size_t(index)],
-                                          values[int64_t(row)][j].item<float>()});
-            }
-            predictions.push_back(std::move(prediction));
-        }
-        if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
-    }
+    for_each_embedded_batch(model, paths, options, false, true, [&](const EmbeddedBatch& batch) {
+        for (size_t row = 0; row < batch.indices.size(); ++row)
+            predictions.push_back({paths[batch.indices[row]], top_classes(model, batch.probabilities.row_vector(int64_t(row)), k)});
+    });
     return predictions;
 }
 

@@ -12,6 +12,7 @@
 #include "pupembed/io/file_io.hpp"
 #include "pupembed/io/image.hpp"
 #include "pupembed/io/npy.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
@@ -40,11 +41,35 @@ std::vector<std::string> collect_image_paths(const std::vector<std::string>& inp
     return paths;
 }
 
+namespace {
+
+/// A (rows, columns) float tensor's values as FloatRows.
+FloatRows to_rows(const torch::Tensor& tensor) {
+    const torch::Tensor values = tensor.to(torch::kFloat32).contiguous();
+    FloatRows rows;
+    rows.rows = values.size(0);
+    rows.columns = values.size(1);
+    rows.values.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+    return rows;
+}
+
+/// The network's embeddings and (when `probabilities`) softmaxed class scores for a batch.
+std::pair<FloatRows, FloatRows> run_network(Model& model, const torch::Tensor& input, bool probabilities) {
+    try {
+        const NetworkImpl::Outputs outputs = model.network->run(input, probabilities, true);
+        return {to_rows(outputs.embeddings), probabilities ? to_rows(outputs.logits.softmax(1)) : FloatRows{}};
+    } catch (const c10::Error& e) {
+        throw Error("the network failed", e.what_without_backtrace());
+    }
+}
+
+}  // namespace
+
 void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                              bool skip_bad, bool with_probabilities,
                              const std::function<void(const EmbeddedBatch&)>& on_batch) {
     torch::InferenceMode inference;
-    const bool probabilities = with_probabilities && model.network->classifier;
+    const bool probabilities = with_probabilities && model.has_classifier();
     BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad);
     LoadedBatch loaded;
     EmbeddedBatch batch;
@@ -53,13 +78,9 @@ void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths
         batch.indices = std::move(loaded.indices);
         batch.sizes = std::move(loaded.sizes);
         batch.failures = std::move(loaded.failures);
-        batch.embeddings = torch::Tensor();
-        batch.probabilities = torch::Tensor();
-        if (!batch.indices.empty()) {
-            const NetworkImpl::Outputs outputs = model.network->run(loaded.input, probabilities, true);
-            batch.embeddings = outputs.embeddings;
-            if (probabilities) batch.probabilities = outputs.logits.softmax(1);
-        }
+        batch.embeddings = FloatRows{};
+        batch.probabilities = FloatRows{};
+        if (!batch.indices.empty()) std::tie(batch.embeddings, batch.probabilities) = run_network(model, loaded.input, probabilities);
         on_batch(batch);
         if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
     }
@@ -69,54 +90,45 @@ EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, c
                           bool skip_bad) {
     EmbeddingSet set;
     const auto start = std::chrono::steady_clock::now();
-    // Rows are written into storage allocated once: a small tensor kept per batch would
+    // Rows are written into storage allocated once: a small allocation kept per batch would
     // fragment the heap (see runtime.hpp).
-    torch::Tensor vectors = torch::empty({int64_t(paths.size()), model.network->embedding_size()});
-    int64_t rows = 0;
+    set.vectors.columns = model.embedding_size();
+    set.vectors.values.reserve(paths.size() * size_t(set.vectors.columns));
     set.paths.reserve(paths.size());
     for_each_embedded_batch(model, paths, options, skip_bad, false, [&](const EmbeddedBatch& batch) {
         for (const auto& failure : batch.failures) set.failures.push_back(failure);
         if (batch.indices.empty()) return;
-        vectors.narrow(0, rows, int64_t(batch.indices.size())).copy_(batch.embeddings);
-        rows += int64_t(batch.indices.size());
+        set.vectors.values.insert(set.vectors.values.end(), batch.embeddings.values.begin(), batch.embeddings.values.end());
+        set.vectors.rows += batch.embeddings.rows;
         for (const size_t i : batch.indices) set.paths.push_back(paths[i]);
     });
-    if (rows == 0) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
-    set.vectors = vectors.narrow(0, 0, rows);
+    if (set.vectors.rows == 0) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
     set.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return set;
 }
 
-std::vector<DecodedEmbedding> embed_decoded(Model& model, const std::vector<const Image*>& images,
-                                            bool with_probabilities) {
-    std::vector<DecodedEmbedding> results(images.size());
+std::vector<EmbeddedPhoto> embed_decoded(Model& model, const std::vector<const Image*>& images, bool with_probabilities) {
+    std::vector<EmbeddedPhoto> results(images.size());
     if (images.empty()) return results;
     const Preprocessing& preprocessing = model.info.preprocessing;
     const size_t plane = size_t(3) * size_t(preprocessing.input_size) * size_t(preprocessing.input_size);
     std::vector<float> chw(plane * images.size());
     for (size_t i = 0; i < images.size(); ++i) preprocess(*images[i], preprocessing, chw.data() + i * plane);
     torch::InferenceMode inference;
-    const bool probabilities = with_probabilities && model.network->classifier;
-    const auto outputs = model.network->run(make_input_batch(chw, int64_t(images.size()), preprocessing.input_size),
-                                            probabilities, true);
-    const torch::Tensor vectors = outputs.embeddings.to(torch::kFloat32).contiguous();
-    const torch::Tensor classes = probabilities ? outputs.logits.softmax(1).to(torch::kFloat32).contiguous() : torch::Tensor();
+    const bool probabilities = with_probabilities && model.has_classifier();
+    const auto [vectors, classes] =
+        run_network(model, make_input_batch(chw, int64_t(images.size()), preprocessing.input_size), probabilities);
     for (size_t i = 0; i < images.size(); ++i) {
-        const float* row = vectors.data_ptr<float>() + int64_t(i) * vectors.size(1);
-        results[i].vector.assign(row, row + vectors.size(1));
-        if (classes.defined()) {
-            const float* p = classes.data_ptr<float>() + int64_t(i) * classes.size(1);
-            results[i].probabilities.assign(p, p + classes.size(1));
-        }
+        results[i].vector = vectors.row_vector(int64_t(i));
+        if (!classes.empty()) results[i].probabilities = classes.row_vector(int64_t(i));
     }
     return results;
 }
 
 void write_embedding_set(const std::string& npy_path, const EmbeddingSet& set, const std::string& model_file) {
     NpyArray array;
-    array.shape = set.vectors.sizes().vec();
-    const torch::Tensor values = set.vectors.to(torch::kFloat32).contiguous();
-    array.data.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+    array.shape = {set.vectors.rows, set.vectors.columns};
+    array.data = set.vectors.values;
     std::string table = "# pupembed embeddings v1\n# model\t" + model_file + "\n";
     for (const auto& path : set.paths) table += path + "\n";
     write_npy(npy_path, array);

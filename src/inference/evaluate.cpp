@@ -5,12 +5,16 @@
 #include <chrono>
 
 #include "inference/batch_loader.hpp"
+#include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed {
 
-EvaluationReport evaluate_model(Model& model, const Dataset& dataset, const InferenceOptions& options) {
+namespace {
+
+EvaluationReport evaluate_unguarded(Model& model, const Dataset& dataset, const InferenceOptions& options) {
     EvaluationReport report;
     report.classes = int64_t(dataset.class_names.size());
     report.has_classifier = bool(model.network->classifier);
@@ -59,6 +63,12 @@ EvaluationReport evaluate_model(Model& model, const Dataset& dataset, const Infe
     report.retrieval = retrieval_metrics(all, label_tensor);
     report.distances = distance_distributions(all, label_tensor);
     return report;
+}
+
+}  // namespace
+
+EvaluationReport evaluate_model(Model& model, const Dataset& dataset, const InferenceOptions& options) {
+    return rethrow_torch_errors("evaluation", [&] { return evaluate_unguarded(model, dataset, options); });
 }
 
 }  // namespace pupembed

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 
+#include "pupembed/core/error.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed {
 
-InferenceQueue::InferenceQueue(Model& model, int max_batch)
-    : model_(model), max_batch_(size_t(std::max(1, max_batch))), thread_([this] { run(); }) {}
+InferenceQueue::InferenceQueue(Model& model, int max_batch, ImageLoadOptions load)
+    : model_(model), max_batch_(size_t(std::max(1, max_batch))), load_(load), thread_([this] { run(); }) {}
 
 InferenceQueue::~InferenceQueue() {
     {
@@ -18,7 +19,30 @@ InferenceQueue::~InferenceQueue() {
     thread_.join();
 }
 
-DecodedEmbedding InferenceQueue::embed(const Image& image) {
+void InferenceQueue::embed_files(const std::vector<std::string>& paths, bool skip_bad,
+                                 const std::function<void(const EmbeddedBatch&)>& on_batch) {
+    for (size_t i = 0; i < paths.size(); ++i) {
+        EmbeddedBatch batch;
+        Image image;
+        try {
+            image = load_image(paths[i], load_, model_.info.preprocessing.resize_shorter);
+        } catch (const Error& e) {
+            if (!skip_bad) throw;
+            batch.failures.push_back(e.what());
+            on_batch(batch);
+            continue;
+        }
+        EmbeddedPhoto photo = embed_image(image);
+        batch.indices = {i};
+        batch.sizes = {{image.photo_width, image.photo_height}};
+        batch.embeddings = {1, int64_t(photo.vector.size()), std::move(photo.vector)};
+        if (!photo.probabilities.empty())
+            batch.probabilities = {1, int64_t(photo.probabilities.size()), std::move(photo.probabilities)};
+        on_batch(batch);
+    }
+}
+
+EmbeddedPhoto InferenceQueue::embed_image(const Image& image) {
     Job job{&image, {}};
     auto result = job.done.get_future();
     {

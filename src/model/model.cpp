@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include "io/tensor_archive.hpp"
+#include "model/network.hpp"
+#include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
 
 namespace pupembed {
@@ -107,12 +109,28 @@ torch::Tensor NetworkImpl::pooled_features(const torch::Tensor& images) {
     return global_average_pool(trunk->forward(images));
 }
 
+bool Model::has_classifier() const { return network && network->classifier; }
+
+bool Model::has_embedding_head() const { return network && !network->embedding.is_empty(); }
+
+int64_t Model::embedding_size() const { return network->embedding_size(); }
+
+int64_t Model::feature_channels() const { return network->trunk->out_channels(); }
+
+int64_t Model::parameter_count() const {
+    int64_t count = 0;
+    for (const auto& parameter : network->parameters()) count += parameter.numel();
+    return count;
+}
+
 Model create_model(const ModelInfo& info) {
     check_info(info);
     return Model{info, std::make_shared<NetworkImpl>(info)};
 }
 
-void save_model(const std::string& path, const Model& model, bool float16) {
+namespace {
+
+void save_model_unguarded(const std::string& path, const Model& model, bool float16) {
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& item : model.network->named_parameters()) tensors.emplace_back(item.key(), item.value());
     for (const auto& item : model.network->named_buffers()) tensors.emplace_back(item.key(), item.value());
@@ -120,7 +138,15 @@ void save_model(const std::string& path, const Model& model, bool float16) {
                          float16 ? StoredType::Float16 : StoredType::Float32);
 }
 
-Model load_model(const std::string& path) {
+}  // namespace
+
+void save_model(const std::string& path, const Model& model, bool float16) {
+    rethrow_torch_errors(path, [&] { save_model_unguarded(path, model, float16); });
+}
+
+namespace {
+
+Model load_model_unguarded(const std::string& path) {
     TensorArchive archive = read_tensor_archive(path, kModelMagic, kModelFormatVersion, "pupembed model");
     Model model;
     try {
@@ -145,6 +171,12 @@ Model load_model(const std::string& path) {
     if (!archive.tensors.empty())
         throw Error(path, "damaged pupembed model file (unexpected weights " + archive.tensors.begin()->first + ")");
     return model;
+}
+
+}  // namespace
+
+Model load_model(const std::string& path) {
+    return rethrow_torch_errors(path, [&] { return load_model_unguarded(path); });
 }
 
 void prepare_for_inference(Model& model) {

@@ -1,4 +1,4 @@
-#include "pupembed/model/network.hpp"
+#include "model/network.hpp"
 
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/normalization.h>

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serve/upload.hpp"
+
 namespace pupembed {
 
 /// Ends a request with an HTTP status and a message (caught by the server's route wrapper).
@@ -32,13 +34,6 @@ std::pair<int, std::string> refusal_from_headers(const httplib::Request& req, in
 
 /// A gallery id from "#12" or "12"; fails with 400 for anything else.
 int64_t gallery_id_of(const std::string& text, const std::string& field);
-
-/// An uploaded photo: its bytes, held by the request (not copied: phone photos are megabytes),
-/// and a name for messages.
-struct Upload {
-    const std::string* bytes;
-    std::string name;
-};
 
 /// The fields of a request, whichever way they came: a JSON body, multipart form fields or the
 /// URL's query string. Uploaded files are multipart fields with a file name or an image type.

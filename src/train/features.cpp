@@ -8,9 +8,11 @@
 #include <numeric>
 #include <sstream>
 
+#include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "pupembed/io/npy.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "train/image_cache.hpp"
 #include "train/training_support.hpp"
@@ -22,8 +24,10 @@ namespace {
 const char kTableMagic[] = "# pupembed features v1";
 }
 
-FeatureSet extract_features(Model& model, const std::string& model_file, const Dataset& dataset,
-                            const ExtractOptions& options) {
+namespace {
+
+FeatureSet extract_unguarded(Model& model, const std::string& model_file, const Dataset& dataset,
+                             const ExtractOptions& options) {
     if (options.augment < 0) throw Error("--augment", "must be 0 or more");
     ImageCacheOptions cache;
     cache.size = model.info.preprocessing.resize_shorter;
@@ -86,6 +90,13 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
 
     set.labels = torch::tensor(labels, torch::kInt64);
     return set;
+}
+
+}  // namespace
+
+FeatureSet extract_features(Model& model, const std::string& model_file, const Dataset& dataset,
+                            const ExtractOptions& options) {
+    return rethrow_torch_errors("extracting features", [&] { return extract_unguarded(model, model_file, dataset, options); });
 }
 
 void write_feature_set(const std::string& npy_path, const FeatureSet& set) {

@@ -11,9 +11,11 @@
 
 #include "core/random.hpp"
 #include "io/tensor_archive.hpp"
+#include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/inference/metrics.hpp"
 #include "pupembed/io/dataset.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "train/image_cache.hpp"
 #include "train/losses.hpp"
@@ -358,7 +360,7 @@ void check_options(const ClassifierTrainingOptions& o) {
 // ---------------------------------------------------------------------------------------------
 // The loop
 
-TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
+TrainingOutcome run_unguarded(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
     const RunFiles files{options.run_dir};
     TrainingData data = prepare_data(options, callbacks);
     Model model = make_model(options, data.train_set.class_names, resume);
@@ -551,6 +553,10 @@ TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCall
     outcome.best_val_map_at_r = state.best_map;
     outcome.final_model = files.final_model();
     return outcome;
+}
+
+TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
+    return rethrow_torch_errors("training", [&] { return run_unguarded(options, callbacks, resume); });
 }
 
 }  // namespace

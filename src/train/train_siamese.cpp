@@ -10,9 +10,11 @@
 
 #include "core/random.hpp"
 #include "io/tensor_archive.hpp"
+#include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/npy.hpp"
 #include "pupembed/inference/metrics.hpp"
+#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"
 #include "train/losses.hpp"
@@ -131,7 +133,7 @@ void load_checkpoint(const Files& files, HeadAndProxies& trained, torch::optim::
     load_optimizer_state(optimizer, take("optimizer"));
 }
 
-SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& callbacks, bool resume) {
+SiameseOutcome run_unguarded(const SiameseTrainingOptions& o, const SiameseCallbacks& callbacks, bool resume) {
     const Files files{o.run_dir};
     const FeatureSet train = read_feature_set(o.train_features);
     const FeatureSet val = read_feature_set(o.val_features);
@@ -301,6 +303,10 @@ SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& call
     outcome.best_map_at_r = s.best_map;
     outcome.final_model = files.final_model();
     return outcome;
+}
+
+SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& callbacks, bool resume) {
+    return rethrow_torch_errors("training", [&] { return run_unguarded(o, callbacks, resume); });
 }
 
 }  // namespace

@@ -63,6 +63,7 @@ public:
 
     int64_t size() const;
     std::optional<GalleryImage> find(int64_t id) const;
+    /// The image filed under `path` (see gallery_path_key).
     std::optional<GalleryImage> find_path(const std::string& path) const;
     std::vector<GalleryImage> images() const;  ///< by id
     /// The stored vector of image `id` (empty when there is none).
@@ -71,7 +72,8 @@ public:
     void vectors(std::vector<int64_t>& ids, std::vector<float>& values) const;
 
     /// In one transaction: records `model` (replacing another only when `replace_model`, which
-    /// drops every image embedded with the old one), and adds or replaces (by path) `images`
+    /// drops every image embedded with the old one; else require_gallery_model's rule holds),
+    /// and adds or replaces (by path, filed under gallery_path_key) `images`
     /// with their vectors (images.size() x model.dimension floats). Sets each image's id.
     /// Whether each photo is new is judged inside the transaction, so two processes adding the
     /// same photos at once count each photo as added once.
@@ -96,6 +98,15 @@ private:
 
 /// Galleries of at least this many images use an HNSW index unless told otherwise.
 constexpr int64_t kApproximateSearchFrom = 200000;
+
+/// The rule for a gallery and a model: its vectors must come from that model. Throws Error
+/// saying which model the gallery was built with, and `remedy` (what to do about it), when
+/// `identity` is another; a gallery with no vectors yet takes any model.
+void require_gallery_model(const Gallery& gallery, const GalleryModel& identity, const std::string& remedy);
+
+/// The key a gallery files a photo under: its absolute, normalised path. find_path() and put()
+/// apply it, so callers may pass paths as given.
+std::string gallery_path_key(const std::string& path);
 
 /// The current UTC time as ISO 8601, e.g. "2026-11-28T22:31:30Z".
 std::string utc_timestamp();

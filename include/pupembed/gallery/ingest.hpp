@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "pupembed/gallery/gallery.hpp"
-#include "pupembed/inference/classify.hpp"
+#include "pupembed/inference/embedder.hpp"
 
 namespace pupembed {
 
@@ -18,18 +18,21 @@ struct Model;
 GalleryModel gallery_model_of(const std::string& model_path, const Model& model);
 
 /// Loads a model ready for inference; with a gallery that has vectors, checks that they were
-/// made with this model (throws Error saying which model it was built with otherwise).
+/// made with this model (require_gallery_model).
 Model load_query_model(const std::string& path, const Gallery* gallery);
 
-struct IndexingOptions {
-    InferenceOptions inference;
+/// The model file for queries on `gallery` (may be null): `given`, else the gallery's own model
+/// file while it is still there, else the default model (model_path_or_default).
+std::string model_path_for_gallery(const std::string& given, const Gallery* gallery);
+
+struct IngestOptions {
     /// Re-embed every photo, the gallery's too; needed to switch a gallery to another model.
     bool reembed = false;
     /// An unreadable photo is listed in the report's failures; without this it is an Error.
     bool skip_bad = true;
 };
 
-struct IndexingReport {
+struct IngestReport {
     int64_t added = 0, updated = 0, unchanged = 0;
     std::vector<std::string> failures;  ///< "path: reason"
     int64_t embedded = 0;               ///< photos run through the network
@@ -37,11 +40,11 @@ struct IndexingReport {
     double seconds = 0;                 ///< all of it, hashing included
 };
 
-/// Adds the photos `paths` to `gallery` with `model`, one transaction per batch, so a run that is
-/// killed keeps every batch committed before. Throws Error when the gallery was built with
+/// Adds the photos `paths` to `gallery`, embedded by `embedder` (whose model `identity` names),
+/// one transaction per batch, so a run that is killed keeps every batch committed before. Throws Error when the gallery was built with
 /// another model and `reembed` is not set.
-IndexingReport add_to_gallery(Gallery& gallery, Model& model, const GalleryModel& identity,
-                              const std::vector<std::string>& paths, const IndexingOptions& options);
+IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
+                              const std::vector<std::string>& paths, const IngestOptions& options);
 
 /// Removes the images whose file no longer exists and returns them.
 std::vector<GalleryImage> prune_gallery(Gallery& gallery);

@@ -10,6 +10,7 @@
 #include "pupembed/gallery/algebra.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/inference/classify.hpp"
+#include "pupembed/inference/embedder.hpp"
 
 namespace pupembed {
 
@@ -29,15 +30,36 @@ struct QueryPhoto {
 /// gallery has no such image; `text` is how the caller named it.
 std::optional<QueryPhoto> gallery_photo(const Gallery& gallery, int64_t id, const std::string& text);
 
-/// True when some of `texts` are photo files rather than gallery ids: they need a model.
-bool needs_model(const std::vector<std::string>& texts);
+/// A photo to resolve into a QueryPhoto: a file, a decoded image (an upload, an array) or a
+/// gallery image.
+struct PhotoInput {
+    enum class Kind { File, Decoded, GalleryId };
+    Kind kind = Kind::File;
+    std::string text;              ///< how the caller named it: a path, "#12", an upload's name
+    const Image* image = nullptr;  ///< Kind::Decoded (not owned)
+    int64_t id = -1;               ///< Kind::GalleryId
 
-/// Embeds photo files with `model` (which may be null when needs_model() is false); "#<id>" takes
-/// the stored vector and breed of that gallery image (an Error without a gallery or for an
-/// unknown id). A file already in the gallery (same path) gets its gallery id, so searches can
-/// leave it out.
-std::vector<QueryPhoto> resolve_photos(Model* model, const std::vector<std::string>& texts, Gallery* gallery,
-                                       const InferenceOptions& options);
+    /// "#12" as a gallery id, anything else as a file path.
+    static PhotoInput named(const std::string& text);
+    static PhotoInput decoded(const std::string& name, const Image& image);
+    static PhotoInput gallery_image(int64_t id, const std::string& text);
+};
+
+/// PhotoInput::named of each text.
+std::vector<PhotoInput> photo_inputs(const std::vector<std::string>& texts);
+
+/// True when some inputs are not gallery ids: they need a model.
+bool needs_model(const std::vector<PhotoInput>& inputs);
+
+/// Resolves photos for a query. A gallery id takes the stored vector and breed of that image
+/// (an Error without a gallery; of kind NotFound for an unknown id). Files and decoded images are
+/// embedded by `embedder` (which may be null when needs_model() is false); a file already in the
+/// gallery gets its gallery id, so searches can leave it out. A missing file is an Error of kind
+/// BadInput.
+std::vector<QueryPhoto> resolve_photos(Embedder* embedder, const std::vector<PhotoInput>& inputs, const Gallery* gallery);
+
+/// `photo` with the embedding and most probable breed of `embedded` (by `model`'s classes).
+void set_embedding(QueryPhoto& photo, EmbeddedPhoto embedded, const Model& model);
 
 struct Neighbour {
     GalleryImage image;

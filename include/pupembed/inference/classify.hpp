@@ -38,6 +38,11 @@ struct Prediction {
 std::vector<Prediction> predict_classes(Model& model, const std::vector<std::string>& paths, int k,
                                         const InferenceOptions& options = {});
 
+/// The `k` most probable classes (fewer when the model has fewer) of one photo's class
+/// probabilities (one per class of `model`), most probable first; ties keep class order.
+/// Empty when `probabilities` is (a model without a classifier).
+std::vector<ClassScore> top_classes(const Model& model, const std::vector<float>& probabilities, int k);
+
 /// For each dataset class, the index of the matching model class: by WordNet id (the
 /// `n02085620` of `n02085620-Chihuahua`) or by exact id or name. Throws Error if one has no match.
 std::vector<int64_t> match_classes(const Model& model, const std::vector<std::string>& class_names);

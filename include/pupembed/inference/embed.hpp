@@ -1,13 +1,12 @@
 // Photos in, embeddings out: batched, with decoding on a worker thread overlapping the network.
 #pragma once
 
-#include <torch/types.h>
-
 #include <array>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "pupembed/core/float_rows.hpp"
 #include "pupembed/inference/classify.hpp"
 
 namespace pupembed {
@@ -15,7 +14,7 @@ namespace pupembed {
 struct Model;
 
 struct EmbeddingSet {
-    torch::Tensor vectors;               ///< (N, D) unit vectors, one per photo embedded
+    FloatRows vectors;                   ///< N x D unit vectors, one per photo embedded
     std::vector<std::string> paths;      ///< the photo of each row
     std::vector<std::string> failures;   ///< "path: reason" of photos skipped
     double seconds = 0;                  ///< wall time, decoding included
@@ -29,8 +28,8 @@ std::vector<std::string> collect_image_paths(const std::vector<std::string>& inp
 struct EmbeddedBatch {
     std::vector<size_t> indices;            ///< positions in the path list of the photos embedded
     std::vector<std::array<int, 2>> sizes;  ///< each photo's width and height
-    torch::Tensor embeddings;               ///< (n, D) unit vectors
-    torch::Tensor probabilities;            ///< (n, classes) when asked for and the model has a classifier
+    FloatRows embeddings;                   ///< n x D unit vectors
+    FloatRows probabilities;                ///< n x classes when asked for and the model has a classifier
     std::vector<std::string> failures;      ///< "path: reason" of photos that could not be read
 };
 
@@ -48,15 +47,15 @@ EmbeddingSet embed_images(Model& model, const std::vector<std::string>& paths, c
 
 struct Image;
 
-/// A decoded photo run through the model.
-struct DecodedEmbedding {
+/// A photo run through the model.
+struct EmbeddedPhoto {
     std::vector<float> vector;         ///< unit embedding
     std::vector<float> probabilities;  ///< one per class, empty for a model without a classifier
 };
 
 /// Embeds decoded images in one batch (preprocessed with the model's settings), with the class
 /// probabilities when `with_probabilities` and the model has a classifier.
-std::vector<DecodedEmbedding> embed_decoded(Model& model, const std::vector<const Image*>& images,
+std::vector<EmbeddedPhoto> embed_decoded(Model& model, const std::vector<const Image*>& images,
                                             bool with_probabilities);
 
 /// Writes the vectors to `npy_path` and, beside it (.tsv), a `# pupembed embeddings v1` line,

@@ -2,12 +2,12 @@
 // one `.pt`-named file in pupembed's own format.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pupembed/io/image.hpp"
-#include "pupembed/model/network.hpp"
 
 namespace pupembed {
 
@@ -27,36 +27,22 @@ struct ModelInfo {
     std::string source;                      ///< where the weights came from, for `info`
 };
 
-/// The network of a model: a trunk and an optional classifier head on its feature map.
-class NetworkImpl : public torch::nn::Module {
-public:
-    /// Builds the modules `info` describes, with freshly initialised weights.
-    explicit NetworkImpl(const ModelInfo& info);
+class NetworkImpl;  // the LibTorch modules (src/model/network.hpp), for the library's own use
 
-    /// Class scores (N, classes) for normalised images (N, 3, H, W); throws Error without a classifier.
-    torch::Tensor logits(const torch::Tensor& images);
-    /// Globally average-pooled trunk features (N, C).
-    torch::Tensor pooled_features(const torch::Tensor& images);
-
-    /// Class scores and/or embeddings from one trunk pass (undefined tensors where not asked).
-    /// The embedding is the embedding head's output, or without one the L2-normalised pooled
-    /// trunk features.
-    struct Outputs {
-        torch::Tensor logits, embeddings;
-    };
-    Outputs run(const torch::Tensor& images, bool want_logits, bool want_embeddings);
-
-    /// Size of the embedding run() gives.
-    int64_t embedding_size() const;
-
-    std::shared_ptr<TrunkImpl> trunk;
-    std::shared_ptr<HeadImpl> classifier;  ///< null when the model has none
-    EmbeddingHead embedding{nullptr};      ///< null when the model has none
-};
-
+/// A model: what it is and its network. Front ends ask about the network through the functions
+/// here, so they compile without LibTorch.
 struct Model {
     ModelInfo info;
     std::shared_ptr<NetworkImpl> network;
+
+    bool has_classifier() const;
+    bool has_embedding_head() const;
+    /// The size of the embeddings it gives (the head's, or the pooled trunk features').
+    int64_t embedding_size() const;
+    /// Channels of the trunk's feature map.
+    int64_t feature_channels() const;
+    /// Number of weights (parameters) of the network.
+    int64_t parameter_count() const;
 };
 
 /// A model with freshly initialised weights, as `info` describes. Throws Error if `info` is
@@ -74,10 +60,6 @@ Model load_model(const std::string& path);
 /// Readies a model for fast inference: evaluation mode, weights in channels_last.
 void prepare_for_inference(Model& model);
 
-/// Packs normalised CHW images (each 3 x size x size floats, back to back) as an (N, 3, size, size)
-/// channels_last tensor.
-torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size);
-
 /// Reads ImageNet SqueezeNet 1.1 weights in `dir` (weights/squeezenet0_conv{0..25}_{weight,bias}.npy
 /// and imagenet_synsets.txt) into a model with SqueezeNet's 1000-class classifier and the given
 /// preprocessing. Throws Error naming the file for a missing file or a weight of the wrong shape.
@@ -90,5 +72,13 @@ Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& p
 
 /// The importer for `backbone` (squeezenet1.1 or mobilenetv2).
 Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing);
+
+/// The model file to use: `given`, else $PUPEMBED_MODEL, else the default model shipped in the
+/// source tree's models/ (or an install's share/pupembed/). Throws Error saying how to get or
+/// name one when none is found.
+std::string model_path_or_default(const std::string& given);
+
+/// Where the default model is looked for, in order.
+std::vector<std::string> default_model_candidates();
 
 }  // namespace pupembed

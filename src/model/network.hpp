@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pupembed/model/backbone.hpp"
+#include "pupembed/model/model.hpp"
 
 namespace pupembed {
 
@@ -157,5 +158,36 @@ void to_channels_last(torch::nn::Module& module);
 
 /// Global average pooling of an (N, C, h, w) map to (N, C).
 torch::Tensor global_average_pool(const torch::Tensor& feature_map);
+
+/// The network of a model: a trunk and an optional classifier head on its feature map.
+class NetworkImpl : public torch::nn::Module {
+public:
+    /// Builds the modules `info` describes, with freshly initialised weights.
+    explicit NetworkImpl(const ModelInfo& info);
+
+    /// Class scores (N, classes) for normalised images (N, 3, H, W); throws Error without a classifier.
+    torch::Tensor logits(const torch::Tensor& images);
+    /// Globally average-pooled trunk features (N, C).
+    torch::Tensor pooled_features(const torch::Tensor& images);
+
+    /// Class scores and/or embeddings from one trunk pass (undefined tensors where not asked).
+    /// The embedding is the embedding head's output, or without one the L2-normalised pooled
+    /// trunk features.
+    struct Outputs {
+        torch::Tensor logits, embeddings;
+    };
+    Outputs run(const torch::Tensor& images, bool want_logits, bool want_embeddings);
+
+    /// Size of the embedding run() gives.
+    int64_t embedding_size() const;
+
+    std::shared_ptr<TrunkImpl> trunk;
+    std::shared_ptr<HeadImpl> classifier;  ///< null when the model has none
+    EmbeddingHead embedding{nullptr};      ///< null when the model has none
+};
+
+/// Packs normalised CHW images (each 3 x size x size floats, back to back) as an (N, 3, size, size)
+/// channels_last tensor.
+torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size);
 
 }  // namespace pupembed

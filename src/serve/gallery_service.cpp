@@ -1,0 +1,327 @@
+#include "serve/gallery_service.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "gallery/gallery_map.hpp"
+#include "inference/inference_queue.hpp"
+#include "io/image_header.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
+#include "pupembed/gallery/query_json.hpp"
+#include "pupembed/io/file_io.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace pupembed {
+namespace {
+
+/// What a photo file's header says it is: a MIME type and a file extension (the bytes must be a
+/// readable image; anything else is "application/octet-stream" with no extension).
+std::pair<std::string, std::string> image_type_of(const std::string& bytes) {
+    try {
+        switch (read_image_header(bytes, "").format) {
+            case ImageFormat::Jpeg: return {"image/jpeg", ".jpg"};
+            case ImageFormat::Png: return {"image/png", ".png"};
+            case ImageFormat::Webp: return {"image/webp", ".webp"};
+            case ImageFormat::Bmp: return {"image/bmp", ".bmp"};
+        }
+    } catch (const Error&) {
+    }
+    return {"application/octet-stream", ""};
+}
+
+std::string thumb_link(int64_t id) { return "/api/images/" + std::to_string(id) + "/thumb"; }
+
+Gallery open_served_gallery(const ServerOptions& options) {
+    if (options.model.empty()) throw Error("serve: no model file given");
+    Gallery gallery = Gallery::open(options.gallery, false);
+    if (gallery.model().id.empty() && !options.allow_upload_to_gallery)
+        throw Error(options.gallery, "the gallery is empty; add photos with `pupembed index add PHOTOS --db " + options.gallery + "`");
+    return gallery;
+}
+
+}  // namespace
+
+GalleryService::GalleryService(const ServerOptions& options)
+    : options_(options),
+      upload_folder_(options.upload_folder.empty() ? options.gallery + ".uploads" : options.upload_folder),
+      gallery_(open_served_gallery(options)),
+      thumbnails_(options.thumbnail_cache_bytes),
+      decoding_(options.decode_threads > 0 ? options.decode_threads : int(std::max(1u, std::thread::hardware_concurrency()))) {
+    model_ = load_query_model(options.model, &gallery_);
+    identity_ = gallery_model_of(options.model, model_);
+    inference_ = std::make_unique<InferenceQueue>(model_, options.max_batch, options.load);
+    // A large gallery's HNSW graph is read or built now rather than in the first search.
+    if (gallery_.size() >= kApproximateSearchFrom) gallery_.index(IndexKind::Hnsw);
+    map(true);  // start the map now: it takes a few seconds for a large gallery
+}
+
+GalleryService::~GalleryService() {
+    // The maps' threads read the gallery: let them finish before it goes.
+    for (auto& cached : maps_)
+        if (cached.body.valid()) cached.body.wait();
+}
+
+json GalleryService::health() {
+    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    return {{"status", "ok"}, {"images", gallery_.size()}};
+}
+
+json GalleryService::stats() {
+    json out;
+    {
+        std::lock_guard<std::mutex> lock(gallery_mutex_);
+        const int64_t generation = gallery_.generation();
+        if (generation != breed_count_generation_) {  // counted once per change of the gallery
+            std::set<std::string> breeds;
+            for (const auto& image : gallery_.images())
+                if (!image.breed.empty()) breeds.insert(image.breed);
+            breed_count_ = int64_t(breeds.size());
+            breed_count_generation_ = generation;
+        }
+        const int64_t size = gallery_.size();
+        out = {{"gallery", gallery_.path()},
+               {"images", size},
+               {"breeds", breed_count_},
+               {"generation", generation},
+               {"index", size >= kApproximateSearchFrom ? "hnsw" : "exact"}};
+    }
+    out["model"] = {{"path", options_.model},
+                    {"id", identity_.id},
+                    {"backbone", model_.info.backbone},
+                    {"input_size", model_.info.preprocessing.input_size},
+                    {"dimension", identity_.dimension},
+                    {"classes", model_.info.class_names.size()}};
+    out["server"] = {{"inference_batches", inference_->batches()},
+                     {"inference_images", inference_->images()},
+                     {"thumbnails_cached", thumbnails_.entries()},
+                     {"thumbnail_cache_bytes", thumbnails_.bytes()},
+                     {"uploads_to_gallery", options_.allow_upload_to_gallery}};
+    return out;
+}
+
+GalleryImage GalleryService::image_or_404(int64_t id) {
+    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    auto image = id >= 0 ? gallery_.find(id) : std::nullopt;
+    if (!image) throw Error("no image with id " + std::to_string(id) + " in the gallery", ErrorKind::NotFound);
+    return *image;
+}
+
+json GalleryService::image(int64_t id) {
+    json out = image_json(image_or_404(id));
+    out["thumb"] = thumb_link(id);
+    out["file"] = "/api/images/" + std::to_string(id) + "/file";
+    return out;
+}
+
+std::shared_ptr<const std::string> GalleryService::thumbnail(int64_t id) {
+    const GalleryImage image = image_or_404(id);
+    const std::string key = std::to_string(image.id) + ":" + image.content_hash;
+    auto bytes = thumbnails_.find(key);
+    if (bytes) return bytes;
+    Image decoded;
+    try {
+        const Slots::Held slot(decoding_);
+        decoded = load_image(image.path, options_.load, options_.thumbnail_size);
+    } catch (const Error& e) {
+        throw Error("the photo of image " + std::to_string(image.id) + " cannot be read", e.what(), ErrorKind::NotFound);
+    }
+    bytes = std::make_shared<const std::string>(encode_thumbnail(decoded, options_.thumbnail_size));
+    thumbnails_.put(key, bytes);
+    return bytes;
+}
+
+std::pair<std::string, std::string> GalleryService::file(int64_t id) {
+    const GalleryImage image = image_or_404(id);
+    std::string bytes;
+    try {
+        bytes = read_file(image.path);
+    } catch (const Error& e) {
+        throw Error("the photo of image " + std::to_string(image.id) + " cannot be read", e.what(), ErrorKind::NotFound);
+    }
+    std::string type = image_type_of(bytes).first;
+    return {std::move(bytes), std::move(type)};
+}
+
+std::shared_future<std::string> GalleryService::map(bool umap) {
+    int64_t generation = 0;
+    {
+        std::lock_guard<std::mutex> lock(gallery_mutex_);
+        generation = gallery_.generation();
+    }
+    std::lock_guard<std::mutex> lock(map_mutex_);
+    CachedMap& cached = maps_[umap ? 1 : 0];
+    if (cached.generation != generation || !cached.body.valid()) {
+        cached.generation = generation;
+        cached.body = std::async(std::launch::async, [this, umap] { return make_map(umap); }).share();
+    }
+    return cached.body;
+}
+
+std::string GalleryService::make_map(bool umap) {
+    std::vector<int64_t> ids;
+    std::vector<float> values;
+    std::map<int64_t, std::string> breeds;
+    {
+        std::lock_guard<std::mutex> lock(gallery_mutex_);
+        gallery_.vectors(ids, values);
+        for (const auto& image : gallery_.images()) breeds[image.id] = image.breed;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const GalleryMap map = umap ? umap_layout(ids, values, 20000) : project_on_principal_plane(ids, values, 20000);
+    json points = json::array();
+    for (const auto& p : map.points) points.push_back({{"id", p.id}, {"x", p.x}, {"y", p.y}, {"breed", breeds[p.id]}});
+    return json{{"method", umap ? "umap" : "pca"},
+                {"total", map.total},
+                {"shown", map.points.size()},
+                {"explained_variance", {map.explained[0], map.explained[1]}},
+                {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                {"points", points}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Image GalleryService::decode_upload(const Upload& upload) {
+    if (upload.bytes->empty()) throw Error(upload.name, "the upload is empty", ErrorKind::BadInput);
+    // A few at a time, so that many large uploads at once cannot take all the memory.
+    const Slots::Held slot(decoding_);
+    try {
+        // At the scale the network needs (a 12-megapixel JPEG decodes at 1/8 of each side).
+        return decode_image(*upload.bytes, upload.name, options_.load, model_.info.preprocessing.resize_shorter);
+    } catch (const Error& e) {
+        throw Error(e.what(), ErrorKind::BadInput);
+    } catch (const std::bad_alloc&) {
+        throw Error(upload.name, "not enough memory to decode it now; try again", ErrorKind::Busy);
+    }
+}
+
+QueryPhoto GalleryService::resolve(const PhotoArgument& photo) {
+    if (photo.upload) {
+        const Image image = decode_upload(*photo.upload);
+        return resolve_photos(inference_.get(), {PhotoInput::decoded(photo.upload->name, image)}, nullptr).at(0);
+    }
+    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    return resolve_photos(nullptr, {PhotoInput::gallery_image(photo.id, photo.text)}, &gallery_).at(0);
+}
+
+std::vector<Neighbour> GalleryService::nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
+    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    auto found = search_gallery(gallery_, vector, k, exclude);
+    for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
+    return found;
+}
+
+json GalleryService::results_json(const std::vector<Neighbour>& neighbours) {
+    json results = neighbours_json(neighbours);
+    for (auto& item : results) item["thumb"] = thumb_link(item["id"].get<int64_t>());
+    return results;
+}
+
+json GalleryService::embed(const Upload& upload) {
+    const Image image = decode_upload(upload);
+    EmbeddedPhoto embedded = inference_->embed_image(image);
+    json top = json::array();
+    for (const auto& score : top_classes(model_, embedded.probabilities, 5))
+        top.push_back({{"breed", score.name}, {"probability", score.probability}});
+    QueryPhoto photo;
+    set_embedding(photo, std::move(embedded), model_);
+    json out = {{"width", image.photo_width},
+                {"height", image.photo_height},
+                {"dimension", photo.vector.size()},
+                {"vector", photo.vector},
+                {"breed", photo.breed},
+                {"breed_probability", photo.breed_probability},
+                {"top", top}};
+    set_text(out, "name", upload.name);
+    return out;
+}
+
+json GalleryService::search(const PhotoArgument& argument, int k) {
+    const QueryPhoto photo = resolve(argument);
+    std::vector<int64_t> exclude;
+    if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
+    return {{"query", photo_json(photo)}, {"results", results_json(nearest(photo.vector, k, exclude))}};
+}
+
+json GalleryService::similar(const PhotoArgument& a_argument, const PhotoArgument& b_argument) {
+    const QueryPhoto a = resolve(a_argument);
+    const QueryPhoto b = resolve(b_argument);
+    const float similarity = cosine_similarity(a.vector, b.vector);
+    return {{"a", photo_json(a)}, {"b", photo_json(b)}, {"similarity", similarity}, {"distance", 1.0f - similarity}};
+}
+
+json GalleryService::algebra(const std::string& expression,
+                             const std::function<std::optional<Upload>(const std::string&)>& upload_named, int k) {
+    std::vector<AlgebraTerm> terms;
+    try {
+        terms = parse_algebra(expression);
+    } catch (const Error& e) {
+        throw Error(e.what(), ErrorKind::BadInput);
+    }
+    std::vector<QueryPhoto> photos;
+    std::vector<double> weights;
+    std::vector<int64_t> exclude;
+    for (const auto& term : terms) {
+        PhotoArgument argument;
+        long long id = 0;
+        if (parse_gallery_id(term.operand, id)) {
+            argument.id = id;
+            argument.text = term.operand;
+            exclude.push_back(id);
+        } else if (auto upload = upload_named(term.operand)) {
+            argument.upload = Upload{upload->bytes, term.operand};
+        } else {
+            throw Error("column " + std::to_string(term.column) + ": \"" + term.operand +
+                            "\" is neither a gallery id (#12) nor the name of an uploaded photo field",
+                        ErrorKind::BadInput);
+        }
+        photos.push_back(resolve(argument));
+        weights.push_back(term.weight);
+    }
+    std::vector<float> combined;
+    try {
+        combined = combine(photos, weights);
+    } catch (const Error& e) {
+        throw Error(e.what(), ErrorKind::BadInput);
+    }
+    json inputs = json::array();
+    for (size_t i = 0; i < photos.size(); ++i) {
+        json item = photo_json(photos[i]);
+        item["weight"] = weights[i];
+        inputs.push_back(item);
+    }
+    return {{"expression", expression}, {"inputs", inputs}, {"results", results_json(nearest(combined, k, exclude))}};
+}
+
+void GalleryService::require_adding_allowed() const {
+    if (!options_.allow_upload_to_gallery)
+        throw Error("adding photos to the gallery is off; start the server with --allow-upload-to-gallery",
+                    ErrorKind::Forbidden);
+}
+
+json GalleryService::add_image(const Upload& upload, bool& created) {
+    require_adding_allowed();
+    decode_upload(upload);  // a photo that cannot be read is refused before it is stored
+    // The file name comes from the content, never from the request.
+    const std::string path =
+        (fs::path(upload_folder_) / (sha256_hex(*upload.bytes).substr(0, 24) + image_type_of(*upload.bytes).second)).string();
+    std::error_code error;
+    fs::create_directories(upload_folder_, error);
+    if (!fs::exists(path, error)) write_file_atomically(path, *upload.bytes);
+    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    created = !gallery_.find_path(path).has_value();
+    IngestOptions ingest;
+    ingest.skip_bad = false;
+    add_to_gallery(gallery_, *inference_, identity_, {path}, ingest);
+    const auto image = gallery_.find_path(path);
+    if (!image) throw Error(path, "was not added to the gallery");
+    json out = image_json(*image);
+    out["thumb"] = thumb_link(image->id);
+    return out;
+}
+
+}  // namespace pupembed
