@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "pupembed/core/error.hpp"
@@ -208,6 +210,23 @@ TEST_F(GalleryServiceTest, AddingAnUploadGoesThroughTheInferenceQueue) {
     EXPECT_EQ(service.stats()["images"], int64_t(photos_.size()) + 1);
     const std::string damaged = bytes.substr(0, 500);
     EXPECT_EQ(error_kind_of([&] { service.add_image({&damaged, "bad.jpg"}, created); }), ErrorKind::BadInput);
+}
+
+TEST_F(GalleryServiceTest, SearchesFromManyThreadsAnswerAsOneDoes) {
+    GalleryService service(options_);
+    std::map<int64_t, json> expected;
+    for (const int64_t id : ids_) expected[id] = service.search({std::nullopt, id, "#" + std::to_string(id)}, 6)["results"];
+    std::atomic<int> mismatches{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < 25; ++round) {
+                const int64_t id = ids_[size_t(t + round) % ids_.size()];
+                if (service.search({std::nullopt, id, "#" + std::to_string(id)}, 6)["results"] != expected[id]) ++mismatches;
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace

@@ -257,7 +257,7 @@ TEST(HostileIndex, TheGalleryRebuildsACraftedIndexAndStillAnswers) {
     poke<uint16_t>(bytes, element0, 32);
     write_with_crc(db + ".index", bytes);
     pupembed::Gallery gallery = pupembed::Gallery::open(db, false);
-    const auto hits = gallery.index(pupembed::IndexKind::Hnsw).search(vectors.data(), 1, 1);
+    const auto hits = gallery.index(pupembed::IndexKind::Hnsw)->search(vectors.data(), 1, 1);
     ASSERT_EQ(hits.at(0).size(), 1u);
     EXPECT_EQ(hits[0][0].id, 1) << "the photo itself, found by a rebuilt graph";
     EXPECT_NE(pupembed::read_file(db + ".index"), bytes) << "the crafted file was replaced";
@@ -270,7 +270,7 @@ TEST(HostileIndex, AnUnsavableIndexStillAnswersWithAWarning) {
     std::vector<float> vectors;
     pupembed::Gallery gallery = gallery_of(db, 50, 8, vectors);
     fs::create_directories(db + ".index");  // the index file's place is taken: saving fails
-    const auto hits = gallery.index(pupembed::IndexKind::Hnsw).search(vectors.data() + 8 * 7, 1, 1);
+    const auto hits = gallery.index(pupembed::IndexKind::Hnsw)->search(vectors.data() + 8 * 7, 1, 1);
     ASSERT_EQ(hits.at(0).size(), 1u);
     EXPECT_EQ(hits[0][0].id, 8);
     const auto warnings = gallery.take_warnings();

@@ -82,23 +82,25 @@ std::vector<std::pair<int64_t, float>> ExactScan::search(const float* query, int
     if (accelerated()) {
         // Float16 rounds each value by at most 2^-11 of it, so a float16 score is within
         // |q| |x| 2^-11 of the float32 one (Cauchy-Schwarz); 2^-10 leaves room for the sums.
-        scores_.resize(size_t(n));
-        half_scores(half_.data(), query, n, d, scores_.data());
+        // Scratch per thread: searches may run on many threads at once (the server's, on a snapshot).
+        thread_local std::vector<float> scores;
+        scores.resize(size_t(n));
+        half_scores(half_.data(), query, n, d, scores.data());
         const float query_norm = std::sqrt(dot(query, query, d));
         const float margin = 2.0f * query_norm * max_norm_ * std::ldexp(1.0f, -10) + 1e-6f;
         const int64_t wanted = std::min<int64_t>(n, int64_t(k) + int64_t(exclude.size()));
         // The wanted-th highest float16 score, with a small min-heap.
-        std::vector<float> heap(scores_.begin(), scores_.begin() + wanted);
+        std::vector<float> heap(scores.begin(), scores.begin() + wanted);
         std::make_heap(heap.begin(), heap.end(), std::greater<float>());
         for (int64_t i = wanted; i < n; ++i) {
-            if (scores_[size_t(i)] <= heap.front()) continue;
+            if (scores[size_t(i)] <= heap.front()) continue;
             std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
-            heap.back() = scores_[size_t(i)];
+            heap.back() = scores[size_t(i)];
             std::push_heap(heap.begin(), heap.end(), std::greater<float>());
         }
         const float threshold = heap.front() - margin;
         for (int64_t i = 0; i < n; ++i)
-            if (scores_[size_t(i)] >= threshold) candidates.push_back(i);
+            if (scores[size_t(i)] >= threshold) candidates.push_back(i);
     } else {
         candidates.resize(size_t(n));
         for (int64_t i = 0; i < n; ++i) candidates[size_t(i)] = i;

@@ -33,7 +33,6 @@ private:
     std::vector<float> values_;    ///< float32, row after row
     float max_norm_ = 0;           ///< the largest row L2 norm (bounds float16's error)
     std::vector<uint16_t> half_;   ///< the same as float16 (only when accelerated())
-    mutable std::vector<float> scores_;
 };
 
 }  // namespace pupembed

@@ -119,7 +119,7 @@ std::string sha256_hex(const std::string& bytes) {
 
 struct Gallery::State {
     std::unique_ptr<SqliteDb> db;
-    std::unique_ptr<VectorIndex> index;
+    std::shared_ptr<const VectorIndex> index;
     int64_t index_generation = -1;
     IndexKind index_kind = IndexKind::Exact;
     std::vector<std::string> warnings;
@@ -315,9 +315,9 @@ int64_t Gallery::remove(const std::vector<int64_t>& ids) {
     return removed;
 }
 
-const VectorIndex& Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
+std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
     const int64_t current = generation();
-    if (state_->index && state_->index_generation == current && state_->index_kind == kind) return *state_->index;
+    if (state_->index && state_->index_generation == current && state_->index_kind == kind) return state_->index;
     const GalleryModel model = this->model();
     const std::string uid = meta_value(*state_->db, "uid");
     const nlohmann::json note = {{"gallery", uid}, {"generation", current}, {"kind", index_kind_name(kind)},
@@ -329,10 +329,10 @@ const VectorIndex& Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
             VectorIndex loaded = VectorIndex::load(sidecar, &stored);
             if (stored == note.dump() && loaded.size() == size() && loaded.dimension() == model.dimension) {
                 loaded.set_search_candidates(hnsw.search_candidates);
-                state_->index = std::make_unique<VectorIndex>(std::move(loaded));
+                state_->index = std::make_shared<const VectorIndex>(std::move(loaded));
                 state_->index_generation = current;
                 state_->index_kind = kind;
-                return *state_->index;
+                return state_->index;
             }
         } catch (const Error&) {
             // A damaged or stale index file is rebuilt below.
@@ -356,7 +356,7 @@ const VectorIndex& Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
     state_->index = std::move(index);
     state_->index_generation = current;
     state_->index_kind = kind;
-    return *state_->index;
+    return state_->index;
 }
 
 std::vector<std::string> Gallery::take_warnings() {

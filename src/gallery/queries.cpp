@@ -120,26 +120,35 @@ IndexChoice index_choice_from_name(const std::string& name) {
     throw Error("--index \"" + name + "\"", "unknown (auto, exact or hnsw)");
 }
 
-std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
-                                      const std::vector<int64_t>& exclude, IndexChoice choice) {
-    if (k < 1) throw Error("-k", "must be at least 1");
+std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, size_t dimension, IndexChoice choice) {
     const int64_t size = gallery.size();
-    if (size == 0) return {};
-    if (int64_t(query.size()) != gallery.model().dimension)
-        throw Error("query has " + std::to_string(query.size()) + " values, the gallery " +
-                    std::to_string(gallery.model().dimension));
+    if (size == 0) return nullptr;
+    if (int64_t(dimension) != gallery.model().dimension)
+        throw Error("query has " + std::to_string(dimension) + " values, the gallery " + std::to_string(gallery.model().dimension));
     const bool approximate = choice == IndexChoice::Hnsw || (choice == IndexChoice::Automatic && size >= kApproximateSearchFrom);
-    const VectorIndex& index = gallery.index(approximate ? IndexKind::Hnsw : IndexKind::Exact);
-    const auto hits = index.search(query.data(), 1, k, exclude);
+    return gallery.index(approximate ? IndexKind::Hnsw : IndexKind::Exact);
+}
+
+std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<SearchHit>& hits) {
     std::vector<Neighbour> neighbours;
-    for (const auto& hit : hits.at(0)) {
+    for (const auto& hit : hits) {
         auto image = gallery.find(hit.id);
-        if (!image) throw Error(gallery.path(), "damaged gallery (the index names image " + std::to_string(hit.id) + ")");
+        // The index is a snapshot: an image removed since (`index prune` in another process) is
+        // no longer an answer. (A stale or damaged index file is rebuilt when it is read.)
+        if (!image) continue;
         // Rounding can put a photo's similarity to itself a hair above 1.
         const float similarity = std::min(1.0f, hit.similarity);
         neighbours.push_back({std::move(*image), similarity, 1.0f - similarity});
     }
     return neighbours;
+}
+
+std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
+                                      const std::vector<int64_t>& exclude, IndexChoice choice) {
+    if (k < 1) throw Error("-k", "must be at least 1");
+    const auto index = search_index(gallery, query.size(), choice);
+    if (!index) return {};
+    return neighbours_of(gallery, index->search(query.data(), 1, k, exclude).at(0));
 }
 
 std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights) {

@@ -209,10 +209,17 @@ QueryPhoto GalleryService::resolve(const PhotoArgument& photo) {
 }
 
 std::vector<Neighbour> GalleryService::nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
+    std::shared_ptr<const VectorIndex> index;
+    {
+        std::lock_guard<std::mutex> lock(gallery_mutex_);
+        index = search_index(gallery_, vector.size());
+        for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
+    }
+    if (!index) return {};
+    // The search reads the snapshot without the gallery's lock, so searches run side by side.
+    const auto hits = index->search(vector.data(), 1, k, exclude).at(0);
     std::lock_guard<std::mutex> lock(gallery_mutex_);
-    auto found = search_gallery(gallery_, vector, k, exclude);
-    for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
-    return found;
+    return neighbours_of(gallery_, hits);
 }
 
 json GalleryService::results_json(const std::vector<Neighbour>& neighbours) {

@@ -85,7 +85,10 @@ public:
     /// PATH.index when that file matches the gallery, else built and written there.
     /// A damaged index file (bad links, levels or ids, whatever its checksum says) is rebuilt.
     /// If the file cannot be written, the index is used anyway and take_warnings() says so.
-    const VectorIndex& index(IndexKind kind, const HnswSettings& hnsw = {});
+    /// The index is a snapshot of the gallery's current generation: it stays valid and unchanged
+    /// when the gallery changes (the next call makes a new one), so a caller may search it
+    /// without the gallery, from any number of threads.
+    std::shared_ptr<const VectorIndex> index(IndexKind kind, const HnswSettings& hnsw = {});
 
     /// Warnings gathered since the last call (e.g. an index file that could not be saved).
     std::vector<std::string> take_warnings();

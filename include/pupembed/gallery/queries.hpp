@@ -71,6 +71,14 @@ struct Neighbour {
 enum class IndexChoice { Automatic, Exact, Hnsw };
 IndexChoice index_choice_from_name(const std::string& name);  ///< "auto", "exact", "hnsw"
 
+/// The index a search of `gallery` with a `dimension`-d query uses (see IndexChoice): a snapshot
+/// that may be searched without the gallery (see Gallery::index); null for an empty gallery.
+/// Throws Error when the gallery holds vectors of another size.
+std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, size_t dimension, IndexChoice choice = IndexChoice::Automatic);
+
+/// The gallery rows of an index's hits, in order (leaving out images removed since the index was made).
+std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<SearchHit>& hits);
+
 /// The `k` gallery images most similar to `query` (a unit vector), most similar first, leaving
 /// out the ids in `exclude`.
 std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
