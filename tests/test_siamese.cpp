@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "model/network.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
-#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"
-#include "pupembed/train/train_siamese.hpp"
+#include "pupembed/train/train_embedding_head.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -5,12 +5,12 @@
 
 #include <fstream>
 
+#include "model/network.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/io/file_io.hpp"
-#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
-#include "pupembed/train/train_classifier.hpp"
+#include "pupembed/train/train_on_images.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include "common.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/model/backbone.hpp"
-#include "pupembed/train/train_classifier.hpp"
+#include "pupembed/train/train_on_images.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {

@@ -5,8 +5,8 @@
 
 #include "common.hpp"
 #include "pupembed/core/runtime.hpp"
-#include "pupembed/train/train_classifier.hpp"
-#include "pupembed/train/train_siamese.hpp"
+#include "pupembed/train/train_embedding_head.hpp"
+#include "pupembed/train/train_on_images.hpp"
 #include "training_progress.hpp"
 
 namespace pupembed::cli {

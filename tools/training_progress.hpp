@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "pupembed/train/train_classifier.hpp"
+#include "pupembed/train/train_on_images.hpp"
 
 namespace pupembed::cli {
 

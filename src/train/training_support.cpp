@@ -89,36 +89,4 @@ void set_rng_from_text(std::mt19937_64& rng, const std::string& text) {
     if (!in) throw Error("damaged random generator state in a checkpoint");
 }
 
-void append_metrics_line(const std::string& path, const std::string& run_kind, const nlohmann::json& line) {
-    const bool fresh = !fs::exists(path);
-    std::ofstream out(path, std::ios::app);
-    if (fresh) out << nlohmann::json{{"format", "pupembed-metrics"}, {"version", 1}, {"run", run_kind}}.dump() << "\n";
-    out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    if (!out) throw Error(path, "cannot append metrics");
-}
-
-void start_run_folder(const std::string& run_dir, const std::string& format, int version, const nlohmann::json& options) {
-    const fs::path dir(run_dir);
-    std::error_code error;
-    if (fs::exists(dir / "checkpoint.ckpt", error) || fs::exists(dir / "config.json", error))
-        throw Error(run_dir, "already holds a run; continue it with --resume " + run_dir + ", or choose another --out");
-    fs::create_directories(dir, error);
-    if (error) throw Error(run_dir, "cannot create run folder: " + error.message());
-    write_file_atomically((dir / "config.json").string(),
-                          nlohmann::json{{"format", format}, {"version", version}, {"options", options}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-}
-
-nlohmann::json read_run_options(const std::string& run_dir, const std::string& format, int newest_version) {
-    const std::string path = (fs::path(run_dir) / "config.json").string();
-    try {
-        const auto config = parse_json_bounded(read_file(path), path);
-        if (config.at("format") != format) throw Error(path, "is not a " + format + " run configuration");
-        if (config.at("version").get<int>() > newest_version)
-            throw Error(path, "was written by a newer pupembed (version " + config.at("version").dump() + ")");
-        return config.at("options");
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("damaged run configuration (") + e.what() + ")");
-    }
-}
-
 }  // namespace pupembed

@@ -1,5 +1,5 @@
-// What the training commands share: batches from the image cache, optimiser and RNG state in
-// checkpoints, run folders with a config and a metrics log.
+// What the training recipes share: batches from the image cache, optimiser and RNG state for
+// checkpoints (the run itself is training_run.hpp's).
 #pragma once
 
 #include <torch/torch.h>
@@ -30,14 +30,7 @@ void set_torch_rng_state(const torch::Tensor& state);
 std::string rng_text(const std::mt19937_64& rng);
 void set_rng_from_text(std::mt19937_64& rng, const std::string& text);
 
-/// Appends `line` to the JSON-lines metrics log `path`, starting a new log with a format line.
-void append_metrics_line(const std::string& path, const std::string& run_kind, const nlohmann::json& line);
 
-/// Writes RUN_DIR/config.json ({"format", "version", "options"}) for a new run; throws Error if
-/// the folder already holds a run (a config or a checkpoint).
-void start_run_folder(const std::string& run_dir, const std::string& format, int version, const nlohmann::json& options);
 
-/// Reads the options of RUN_DIR/config.json, checking its format and version.
-nlohmann::json read_run_options(const std::string& run_dir, const std::string& format, int newest_version);
 
 }  // namespace pupembed

@@ -1,4 +1,4 @@
-#include "pupembed/train/train_classifier.hpp"
+#include "pupembed/train/train_on_images.hpp"
 
 #include <torch/torch.h>
 
@@ -11,14 +11,15 @@
 
 #include "core/random.hpp"
 #include "io/tensor_archive.hpp"
+#include "model/network.hpp"
 #include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/inference/metrics.hpp"
 #include "pupembed/io/dataset.hpp"
-#include "model/network.hpp"
 #include "pupembed/model/model.hpp"
 #include "train/image_cache.hpp"
 #include "train/losses.hpp"
+#include "train/training_run.hpp"
 #include "train/training_support.hpp"
 
 namespace fs = std::filesystem;
@@ -29,8 +30,6 @@ namespace {
 
 const char kConfigFormat[] = "pupembed-train-classifier";
 constexpr int kConfigVersion = 1;
-const char kCheckpointMagic[] = "PUPCHKPT";
-constexpr uint32_t kCheckpointVersion = 1;
 
 using Clock = std::chrono::steady_clock;
 
@@ -243,105 +242,11 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(Model& model, const torch::T
 /// Cosine from each group's base rate to 0 over the fine-tuning steps; constant while warming up.
 void set_learning_rates(torch::optim::AdamW& optimizer, Model& model, const torch::Tensor& proxies, Phase phase,
                         const ClassifierTrainingOptions& o, int64_t finetune_step, int64_t finetune_steps) {
-    double factor = 1;
-    if (phase == Phase::Finetune) {
-        const double t = finetune_steps > 0 ? double(finetune_step) / double(finetune_steps) : 1.0;
-        factor = 0.5 * (1.0 + std::cos(M_PI * t));
-    }
+    const double factor = phase == Phase::Finetune ? cosine_factor(finetune_step, finetune_steps) : 1.0;
     auto& groups = optimizer.param_groups();
     const auto rates = trained_groups(model, proxies, phase, o);
     for (size_t g = 0; g < groups.size(); ++g)
         static_cast<torch::optim::AdamWOptions&>(groups[g].options()).lr(rates[g].second * factor);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Run state and checkpoints
-
-struct RunState {
-    int epoch = 0;               ///< epochs completed
-    int64_t step_in_epoch = 0;   ///< steps completed in the current epoch
-    int64_t global_step = 0;
-    std::vector<int64_t> order;  ///< the current epoch's sample order
-    std::mt19937_64 rng;
-    double loss_sum = 0;         ///< over the current epoch so far
-    int64_t correct = 0, seen = 0;
-    double epoch_seconds = 0;    ///< time spent on the current epoch before a stop
-    double best_top1 = -1;       ///< val top-1 of the best epoch
-    double best_map = -1;        ///< val MAP@R of the best epoch (with an embedding loss)
-    int best_epoch = 0;
-    Phase optimizer_phase = Phase::Warmup;
-};
-
-struct RunFiles {
-    fs::path dir;
-    std::string config() const { return (dir / "config.json").string(); }
-    std::string checkpoint() const { return (dir / "checkpoint.ckpt").string(); }
-    std::string metrics() const { return (dir / "metrics.jsonl").string(); }
-    std::string best() const { return (dir / "best.pt").string(); }
-    std::string final_model() const { return (dir / "final.pt").string(); }
-};
-
-void save_checkpoint(const RunFiles& files, const Model& model, const torch::Tensor& proxies,
-                     const torch::optim::AdamW& optimizer, const RunState& state) {
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (const auto& item : model.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
-    for (const auto& item : model.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
-    if (proxies.defined()) tensors.emplace_back("proxies", proxies);
-    tensors.emplace_back("order", torch::tensor(state.order, torch::kInt64));
-    tensors.emplace_back("torch_rng", torch_rng_state());
-    tensors.emplace_back("optimizer", optimizer_state(optimizer));
-    const nlohmann::json meta = {{"epoch", state.epoch},
-                                 {"step_in_epoch", state.step_in_epoch},
-                                 {"global_step", state.global_step},
-                                 {"rng", rng_text(state.rng)},
-                                 {"loss_sum", state.loss_sum},
-                                 {"correct", state.correct},
-                                 {"seen", state.seen},
-                                 {"epoch_seconds", state.epoch_seconds},
-                                 {"best_top1", state.best_top1},
-                                 {"best_map", state.best_map},
-                                 {"best_epoch", state.best_epoch},
-                                 {"optimizer_phase", phase_name(state.optimizer_phase)}};
-    write_tensor_archive(files.checkpoint(), kCheckpointMagic, kCheckpointVersion, meta, tensors);
-}
-
-/// Loads the checkpoint into `model`, `state` and (after making it for the saved phase) `optimizer`.
-void load_checkpoint(const RunFiles& files, Model& model, torch::Tensor& proxies,
-                     std::unique_ptr<torch::optim::AdamW>& optimizer, RunState& state,
-                     const ClassifierTrainingOptions& options) {
-    const std::string path = files.checkpoint();
-    TensorArchive archive = read_tensor_archive(path, kCheckpointMagic, kCheckpointVersion, "pupembed checkpoint");
-    try {
-        const auto& meta = archive.meta;
-        state.epoch = meta.at("epoch");
-        state.step_in_epoch = meta.at("step_in_epoch");
-        state.global_step = meta.at("global_step");
-        set_rng_from_text(state.rng, meta.at("rng").get<std::string>());
-        state.loss_sum = meta.at("loss_sum");
-        state.correct = meta.at("correct");
-        state.seen = meta.at("seen");
-        state.epoch_seconds = meta.at("epoch_seconds");
-        state.best_top1 = meta.at("best_top1");
-        state.best_map = meta.value("best_map", -1.0);
-        state.best_epoch = meta.at("best_epoch");
-        state.optimizer_phase = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("damaged checkpoint (") + e.what() + ")");
-    }
-    torch::NoGradGuard no_grad;
-    auto take = [&](const std::string& name) {
-        const auto found = archive.tensors.find(name);
-        if (found == archive.tensors.end()) throw Error(path, "damaged checkpoint (no " + name + ")");
-        return found->second;
-    };
-    for (auto& item : model.network->named_parameters()) item.value().copy_(take("model." + item.key()));
-    for (auto& item : model.network->named_buffers()) item.value().copy_(take("model." + item.key()));
-    if (proxies.defined()) proxies.copy_(take("proxies"));
-    const torch::Tensor order = take("order");
-    state.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
-    set_torch_rng_state(take("torch_rng"));
-    optimizer = make_optimizer(model, proxies, state.optimizer_phase, options);
-    load_optimizer_state(*optimizer, take("optimizer"));
 }
 
 void check_options(const ClassifierTrainingOptions& o) {
@@ -358,205 +263,192 @@ void check_options(const ClassifierTrainingOptions& o) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The loop
+// The recipe: a classifier head warmed up on the frozen trunk, then everything fine-tuned, with
+// an embedding head and proxy loss beside the classifier when asked (stage 2 end to end)
 
-TrainingOutcome run_unguarded(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
-    const RunFiles files{options.run_dir};
-    TrainingData data = prepare_data(options, callbacks);
-    Model model = make_model(options, data.train_set.class_names, resume);
-    auto& head = dynamic_cast<LinearClassifierHeadImpl&>(*model.network->classifier);
-    const bool embedding = bool(model.network->embedding);
-    // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
-    torch::Tensor proxies;
-    if (embedding)
-        proxies = (torch::randn({int64_t(data.train_set.class_names.size()), options.embedding_dim}) /
-                   std::sqrt(double(options.embedding_dim)))
-                      .requires_grad_();
-
-    RunState state;
-    std::unique_ptr<torch::optim::AdamW> optimizer;
-    if (resume) {
-        load_checkpoint(files, model, proxies, optimizer, state, options);
-        say(callbacks, "resuming at epoch " + std::to_string(state.epoch + 1) + ", step " +
-                           std::to_string(state.step_in_epoch) + " of it (" + std::to_string(state.global_step) +
-                           " steps done)");
-    } else {
-        state.rng.seed(options.seed);
-        state.optimizer_phase = options.warmup_epochs > 0 ? Phase::Warmup : Phase::Finetune;
-        optimizer = make_optimizer(model, proxies, state.optimizer_phase, options);
+class ImageTrainingRecipe : public TrainingRecipe {
+public:
+    ImageTrainingRecipe(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume)
+        : o_(options),
+          callbacks_(callbacks),
+          files_{options.run_dir},
+          data_(prepare_data(options, callbacks)),
+          model_(make_model(options, data_.train_set.class_names, resume)),
+          head_(dynamic_cast<LinearClassifierHeadImpl&>(*model_.network->classifier)),
+          embedding_(bool(model_.network->embedding)) {
+        // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
+        if (embedding_)
+            proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
+                        std::sqrt(double(o_.embedding_dim)))
+                           .requires_grad_();
+        count_ = data_.train.labels.size(0);
+        batch_ = std::min<int64_t>(o_.batch, count_);
+        if (batch_ < 2) throw Error(o_.train_data, "needs at least 2 readable training images");
+        const int64_t steps_per_epoch = count_ / batch_;
+        warmup_steps_ = steps_per_epoch * o_.warmup_epochs;
+        finetune_steps_ = steps_per_epoch * o_.epochs;
     }
 
-    const int64_t count = data.train.labels.size(0);
-    const int64_t batch = std::min<int64_t>(options.batch, count);
-    if (batch < 2) throw Error(options.train_data, "needs at least 2 readable training images");
-    const int64_t steps_per_epoch = count / batch;
-    const int total_epochs = options.warmup_epochs + options.epochs;
-    const int64_t total_steps = steps_per_epoch * total_epochs;
-    const int64_t warmup_steps = steps_per_epoch * options.warmup_epochs;
-    const int64_t finetune_steps = steps_per_epoch * options.epochs;
-    const int64_t* labels = data.train.labels.data_ptr<int64_t>();
+    std::string kind() const override { return "train-classifier"; }
+    uint64_t seed() const override { return o_.seed; }
+    int64_t samples() const override { return count_; }
+    int64_t batch_size() const override { return batch_; }
+    int epochs() const override { return o_.warmup_epochs + o_.epochs; }
+    int phase_of(int epoch) const override { return epoch < o_.warmup_epochs ? 0 : 1; }
+    std::string phase_name(int phase) const override { return pupembed::phase_name(phase == 0 ? Phase::Warmup : Phase::Finetune); }
+    std::string divergence_advice() const override { return "try lower learning rates"; }
 
-    TrainingOutcome outcome;
-    outcome.checkpoint = files.checkpoint();
-    outcome.best_model = files.best();
-    outcome.skipped_images = int64_t(data.train.skipped.size() + data.val.skipped.size());
-    // Seconds and steps spent in each phase by this process, for the ETA.
-    double phase_seconds[2] = {0, 0};
-    int64_t phase_steps[2] = {0, 0};
-
-    while (state.epoch < total_epochs) {
-        const Phase phase = state.epoch < options.warmup_epochs ? Phase::Warmup : Phase::Finetune;
-        if (state.step_in_epoch == 0) {
-            state.order.resize(size_t(count));
-            std::iota(state.order.begin(), state.order.end(), 0);
-            shuffle_portably(state.order, state.rng);
-            state.loss_sum = 0;
-            state.correct = state.seen = 0;
-            state.epoch_seconds = 0;
-            if (phase != state.optimizer_phase) {
-                optimizer = make_optimizer(model, proxies, phase, options);
-                state.optimizer_phase = phase;
-            }
-        }
-        model.network->train();
-        if (phase == Phase::Warmup) model.network->trunk->eval();
-        const auto epoch_start = Clock::now();
-        const double seconds_before = state.epoch_seconds;
-        const double phase_seconds_before[2] = {phase_seconds[0], phase_seconds[1]};
-        const int64_t phase_steps_before[2] = {phase_steps[0], phase_steps[1]};
-        const int64_t first_step = state.step_in_epoch;
-        for (int64_t step = state.step_in_epoch; step < steps_per_epoch; ++step) {
-            const int64_t* indices = state.order.data() + step * batch;
-            const torch::Tensor x =
-                batch_from_cache(data.train.pixels, indices, batch, options.input_size, options.flip, &state.rng, model.info.preprocessing);
-            std::vector<int64_t> target_values(static_cast<size_t>(batch));
-            for (int64_t i = 0; i < batch; ++i) target_values[size_t(i)] = labels[indices[i]];
-            const torch::Tensor targets = torch::tensor(target_values, torch::kInt64);
-            set_learning_rates(*optimizer, model, proxies, phase, options, state.global_step - warmup_steps, finetune_steps);
-
-            torch::Tensor pooled;
-            if (phase == Phase::Warmup) {
-                torch::NoGradGuard frozen;
-                pooled = global_average_pool(model.network->trunk->forward(x));
-            } else {
-                pooled = global_average_pool(model.network->trunk->forward(x));
-            }
-            const torch::Tensor logits = head.forward_pooled(pooled);
-            torch::Tensor loss =
-                F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
-            if (embedding)
-                loss = loss * options.classifier_weight +
-                       proxy_softmax_loss(model.network->embedding->forward(pooled), proxies, targets, options.proxy_scale);
-            optimizer->zero_grad();
-            loss.backward();
-            optimizer->step();
-
-            const double loss_value = loss.item<double>();
-            if (!std::isfinite(loss_value))
-                throw Error("training diverged (loss " + std::to_string(loss_value) + " at step " +
-                            std::to_string(state.global_step + 1) + "); try lower learning rates");
-            state.loss_sum += loss_value * double(batch);
-            state.correct += logits.argmax(1).eq(targets).sum().item<int64_t>();
-            state.seen += batch;
-            state.global_step += 1;
-            state.step_in_epoch = step + 1;
-
-            const double epoch_elapsed = seconds_since(epoch_start);
-            if (callbacks.on_step) {
-                StepReport report;
-                report.phase = phase_name(phase);
-                report.epoch = state.epoch + 1;
-                report.epochs = total_epochs;
-                report.step = step + 1;
-                report.steps = steps_per_epoch;
-                report.loss = state.loss_sum / double(state.seen);
-                report.images_per_second = double((step + 1 - first_step) * batch) / std::max(epoch_elapsed, 1e-9);
-                const int p = phase == Phase::Warmup ? 0 : 1;
-                phase_seconds[p] = phase_seconds_before[p] + epoch_elapsed;
-                phase_steps[p] = phase_steps_before[p] + (step + 1 - first_step);
-                const int64_t warmup_left = std::max<int64_t>(0, warmup_steps - state.global_step);
-                const int64_t finetune_left = total_steps - state.global_step - warmup_left;
-                const int64_t phase_left = p == 0 ? warmup_left : finetune_left;
-                report.phase_eta_seconds = phase_seconds[p] / double(phase_steps[p]) * double(phase_left);
-                report.eta_seconds = 0;
-                for (int q = 0; q < 2; ++q) {
-                    const int64_t left = q == 0 ? warmup_left : finetune_left;
-                    if (left == 0) continue;
-                    if (phase_steps[q] == 0) {
-                        report.eta_seconds = -1;  // not measured yet
-                        break;
-                    }
-                    report.eta_seconds += phase_seconds[q] / double(phase_steps[q]) * double(left);
-                }
-                callbacks.on_step(report);
-            }
-            const bool asked = callbacks.stop_requested && callbacks.stop_requested->load();
-            const bool limit = options.stop_after_steps > 0 && state.global_step >= options.stop_after_steps;
-            if ((asked || limit) && state.global_step < total_steps) {
-                state.epoch_seconds = seconds_before + epoch_elapsed;
-                save_checkpoint(files, model, proxies, *optimizer, state);
-                outcome.epoch = state.epoch;
-                outcome.step = state.global_step;
-                outcome.best_val_top1 = std::max(0.0, state.best_top1);
-                outcome.best_val_map_at_r = state.best_map;
-                return outcome;
-            }
-        }
-
-        EpochReport report;
-        report.phase = phase_name(phase);
-        report.epoch = state.epoch + 1;
-        report.epochs = total_epochs;
-        report.train_loss = state.loss_sum / double(std::max<int64_t>(1, state.seen));
-        report.train_top1 = double(state.correct) / double(std::max<int64_t>(1, state.seen));
-        report.seconds = seconds_before + seconds_since(epoch_start);
-        report.images_per_second = double(steps_per_epoch * batch) / std::max(report.seconds, 1e-9);
-        const Validation validation = evaluate(model, data.val);
-        report.val_top1 = validation.top1;
-        report.val_top5 = validation.top5;
-        report.val_recall_at_1 = validation.recall_at_1;
-        report.val_map_at_r = validation.map_at_r;
-        state.epoch += 1;
-        state.step_in_epoch = 0;
-        if (embedding ? validation.map_at_r > state.best_map : validation.top1 > state.best_top1) {
-            state.best_top1 = validation.top1;
-            state.best_map = validation.map_at_r;
-            state.best_epoch = state.epoch;
-            report.best = true;
-            save_model(files.best(), model);
-        }
-        save_checkpoint(files, model, proxies, *optimizer, state);
-        nlohmann::json line = {{"event", "epoch"},
-                               {"phase", report.phase},
-                               {"epoch", report.epoch},
-                               {"epochs", report.epochs},
-                               {"step", state.global_step},
-                               {"train_loss", report.train_loss},
-                               {"train_top1", report.train_top1},
-                               {"val_top1", report.val_top1},
-                               {"val_top5", report.val_top5},
-                               {"images_per_second", report.images_per_second},
-                               {"seconds", report.seconds},
-                               {"best", report.best}};
-        if (embedding) {
-            line["val_recall_at_1"] = report.val_recall_at_1;
-            line["val_map_at_r"] = report.val_map_at_r;
-        }
-        append_metrics_line(files.metrics(), "train-classifier", line);
-        if (callbacks.on_epoch) callbacks.on_epoch(report);
+    void start() override {
+        optimizer_phase_ = o_.warmup_epochs > 0 ? Phase::Warmup : Phase::Finetune;
+        optimizer_ = make_optimizer(model_, proxies_, optimizer_phase_, o_);
     }
-    save_model(files.final_model(), model);
-    outcome.finished = true;
-    outcome.epoch = state.epoch;
-    outcome.step = state.global_step;
-    outcome.best_val_top1 = state.best_top1;
-    outcome.best_val_map_at_r = state.best_map;
-    outcome.final_model = files.final_model();
-    return outcome;
-}
+
+    void begin_epoch(int phase, bool fresh) override {
+        phase_ = phase == 0 ? Phase::Warmup : Phase::Finetune;
+        if (fresh) {
+            correct_ = 0;
+            if (phase_ != optimizer_phase_) {
+                optimizer_ = make_optimizer(model_, proxies_, phase_, o_);
+                optimizer_phase_ = phase_;
+            }
+        }
+        model_.network->train();
+        if (phase_ == Phase::Warmup) model_.network->trunk->eval();
+    }
+
+    double step(const int64_t* indices, RunProgress& progress, int64_t /*total_steps*/) override {
+        const torch::Tensor x = batch_from_cache(data_.train.pixels, indices, batch_, o_.input_size, o_.flip, &progress.rng,
+                                                 model_.info.preprocessing);
+        const int64_t* labels = data_.train.labels.data_ptr<int64_t>();
+        std::vector<int64_t> target_values(static_cast<size_t>(batch_));
+        for (int64_t i = 0; i < batch_; ++i) target_values[size_t(i)] = labels[indices[i]];
+        const torch::Tensor targets = torch::tensor(target_values, torch::kInt64);
+        set_learning_rates(*optimizer_, model_, proxies_, phase_, o_, progress.global_step - warmup_steps_, finetune_steps_);
+
+        torch::Tensor pooled;
+        if (phase_ == Phase::Warmup) {
+            torch::NoGradGuard frozen;
+            pooled = global_average_pool(model_.network->trunk->forward(x));
+        } else {
+            pooled = global_average_pool(model_.network->trunk->forward(x));
+        }
+        const torch::Tensor logits = head_.forward_pooled(pooled);
+        torch::Tensor loss = F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().label_smoothing(o_.label_smoothing));
+        if (embedding_)
+            loss = loss * o_.classifier_weight +
+                   proxy_softmax_loss(model_.network->embedding->forward(pooled), proxies_, targets, o_.proxy_scale);
+        optimizer_->zero_grad();
+        loss.backward();
+        optimizer_->step();
+        correct_ += logits.argmax(1).eq(targets).sum().item<int64_t>();
+        return loss.item<double>();
+    }
+
+    nlohmann::json end_epoch(const RunProgress& progress, double seconds, double images_per_second) override {
+        report_ = EpochReport{};
+        report_.phase = pupembed::phase_name(phase_);
+        report_.epoch = progress.epoch;
+        report_.epochs = epochs();
+        report_.train_loss = progress.loss_sum / double(std::max<int64_t>(1, progress.seen));
+        report_.train_top1 = double(correct_) / double(std::max<int64_t>(1, progress.seen));
+        report_.seconds = seconds;
+        report_.images_per_second = images_per_second;
+        const Validation validation = evaluate(model_, data_.val);
+        report_.val_top1 = validation.top1;
+        report_.val_top5 = validation.top5;
+        report_.val_recall_at_1 = validation.recall_at_1;
+        report_.val_map_at_r = validation.map_at_r;
+        if (embedding_ ? validation.map_at_r > best_map_ : validation.top1 > best_top1_) {
+            best_top1_ = validation.top1;
+            best_map_ = validation.map_at_r;
+            best_epoch_ = progress.epoch;
+            report_.best = true;
+            save_model(files_.best(), model_);
+        }
+        nlohmann::json line = {{"phase", report_.phase},
+                               {"train_loss", report_.train_loss},
+                               {"train_top1", report_.train_top1},
+                               {"val_top1", report_.val_top1},
+                               {"val_top5", report_.val_top5},
+                               {"images_per_second", report_.images_per_second},
+                               {"best", report_.best}};
+        if (embedding_) {
+            line["val_recall_at_1"] = report_.val_recall_at_1;
+            line["val_map_at_r"] = report_.val_map_at_r;
+        }
+        return line;
+    }
+
+    void after_epoch() override {
+        if (callbacks_.on_epoch) callbacks_.on_epoch(report_);
+    }
+
+    void finish() override { save_model(files_.final_model(), model_); }
+
+    void save_state(nlohmann::json& meta, CheckpointTensors& tensors) const override {
+        for (const auto& item : model_.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
+        for (const auto& item : model_.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
+        if (proxies_.defined()) tensors.emplace_back("proxies", proxies_);
+        meta["correct"] = correct_;
+        meta["best_top1"] = best_top1_;
+        meta["best_map"] = best_map_;
+        meta["best_epoch"] = best_epoch_;
+        meta["optimizer_phase"] = pupembed::phase_name(optimizer_phase_);
+    }
+
+    void load_state(const nlohmann::json& meta, const std::function<torch::Tensor(const std::string&)>& take) override {
+        correct_ = meta.at("correct");
+        best_top1_ = meta.at("best_top1");
+        best_map_ = meta.value("best_map", -1.0);
+        best_epoch_ = meta.at("best_epoch");
+        optimizer_phase_ = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
+        for (auto& item : model_.network->named_parameters()) item.value().copy_(take("model." + item.key()));
+        for (auto& item : model_.network->named_buffers()) item.value().copy_(take("model." + item.key()));
+        if (proxies_.defined()) proxies_.copy_(take("proxies"));
+        optimizer_ = make_optimizer(model_, proxies_, optimizer_phase_, o_);
+    }
+
+    torch::optim::Optimizer& optimizer() override { return *optimizer_; }
+
+    TrainingOutcome outcome(const RunResult& result) const {
+        TrainingOutcome outcome;
+        outcome.finished = result.finished;
+        outcome.epoch = result.epoch;
+        outcome.step = result.step;
+        outcome.best_val_top1 = result.finished ? best_top1_ : std::max(0.0, best_top1_);
+        outcome.best_val_map_at_r = best_map_;
+        outcome.checkpoint = files_.checkpoint();
+        outcome.best_model = files_.best();
+        if (result.finished) outcome.final_model = files_.final_model();
+        outcome.skipped_images = int64_t(data_.train.skipped.size() + data_.val.skipped.size());
+        return outcome;
+    }
+
+private:
+    const ClassifierTrainingOptions o_;
+    const TrainingCallbacks& callbacks_;
+    const RunFiles files_;
+    TrainingData data_;
+    Model model_;
+    LinearClassifierHeadImpl& head_;
+    const bool embedding_;
+    torch::Tensor proxies_;
+    int64_t count_ = 0, batch_ = 0, warmup_steps_ = 0, finetune_steps_ = 0;
+    std::unique_ptr<torch::optim::AdamW> optimizer_;
+    Phase optimizer_phase_ = Phase::Warmup;  ///< the phase the optimiser was made for
+    Phase phase_ = Phase::Warmup;            ///< the current epoch's
+    int64_t correct_ = 0;                    ///< right guesses this epoch
+    double best_top1_ = -1;                  ///< val top-1 of the best epoch
+    double best_map_ = -1;                   ///< val MAP@R of the best epoch (with an embedding loss)
+    int best_epoch_ = 0;
+    EpochReport report_;
+};
 
 TrainingOutcome run(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks, bool resume) {
-    return rethrow_torch_errors("training", [&] { return run_unguarded(options, callbacks, resume); });
+    return rethrow_torch_errors("training", [&] {
+        ImageTrainingRecipe recipe(options, callbacks, resume);
+        return recipe.outcome(run_training(recipe, options.run_dir, run_control(callbacks, options.stop_after_steps), resume));
+    });
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pupembed/train/train_classifier.hpp"  // StepReport, EpochReport-like callbacks
+#include "pupembed/train/train_on_images.hpp"  // StepReport, EpochReport-like callbacks
 
 namespace pupembed {
 

@@ -1,0 +1,326 @@
+#include "pupembed/train/train_embedding_head.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include "core/random.hpp"
+#include "io/tensor_archive.hpp"
+#include "model/network.hpp"
+#include "model/torch_errors.hpp"
+#include "pupembed/core/error.hpp"
+#include "pupembed/inference/metrics.hpp"
+#include "pupembed/io/npy.hpp"
+#include "pupembed/model/model.hpp"
+#include "pupembed/train/features.hpp"
+#include "train/losses.hpp"
+#include "train/training_run.hpp"
+#include "train/training_support.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pupembed {
+namespace {
+
+const char kConfigFormat[] = "pupembed-train-siamese";
+constexpr int kConfigVersion = 1;
+
+/// The trained parts: the embedding head and, for the proxy loss, one learnt proxy per class.
+struct HeadAndProxiesImpl : torch::nn::Module {
+    HeadAndProxiesImpl(int64_t in, int64_t hidden, int64_t dim, int64_t classes, bool with_proxies) {
+        head = register_module("head", EmbeddingHead(in, hidden, dim));
+        if (with_proxies) proxies = register_parameter("proxies", torch::randn({classes, dim}) / std::sqrt(double(dim)));
+    }
+    EmbeddingHead head{nullptr};
+    torch::Tensor proxies;
+};
+TORCH_MODULE(HeadAndProxies);
+
+/// `base` (trunk, classifier) with `head` as its embedding head.
+Model with_embedding_head(const Model& base, const SiameseTrainingOptions& o, EmbeddingHeadImpl& head,
+                          const std::string& source) {
+    ModelInfo info = base.info;
+    info.embedding = EmbeddingHeadImpl::kKind;
+    info.embedding_hidden = o.hidden;
+    info.embedding_dim = o.embedding_dim;
+    info.source = source;
+    Model model = create_model(info);
+    torch::NoGradGuard no_grad;
+    auto base_parameters = base.network->named_parameters();
+    auto base_buffers = base.network->named_buffers();
+    for (auto& item : model.network->named_parameters()) {
+        if (item.key().rfind("embedding.", 0) == 0) continue;
+        item.value().copy_(base_parameters[item.key()]);
+    }
+    for (auto& item : model.network->named_buffers()) {
+        if (item.key().rfind("embedding.", 0) == 0) continue;
+        item.value().copy_(base_buffers[item.key()]);
+    }
+    auto head_parameters = head.named_parameters();
+    auto head_buffers = head.named_buffers();
+    for (auto& item : model.network->embedding->named_parameters()) item.value().copy_(head_parameters[item.key()]);
+    for (auto& item : model.network->embedding->named_buffers()) item.value().copy_(head_buffers[item.key()]);
+    return model;
+}
+
+/// Checks the feature sets against each other and against the model that made them.
+void check_feature_sets(const SiameseTrainingOptions& o, const FeatureSet& train, const FeatureSet& val, const Model& base) {
+    if (train.class_names != val.class_names)
+        throw Error("train and val features have different classes (" + std::to_string(train.class_names.size()) +
+                    " and " + std::to_string(val.class_names.size()) + ")");
+    if (train.features.size(1) != val.features.size(1))
+        throw Error("train and val features differ in size (" + std::to_string(train.features.size(1)) + " and " +
+                    std::to_string(val.features.size(1)) + ")");
+    const std::string trunk_output = base.network->trunk->layer_names().back();
+    for (const FeatureSet* set : {&train, &val})
+        if (!set->layer.empty() && set->layer != trunk_output)
+            throw Error(set == &train ? o.train_features : o.val_features,
+                        "holds " + set->layer + " features; the embedding head of a model file takes the trunk's output (" +
+                            trunk_output + ")");
+    if (base.network->trunk->out_channels() != train.features.size(1))
+        throw Error(o.train_features, "features are " + std::to_string(train.features.size(1)) + "-d, the trunk of " +
+                                          train.model + " gives " + std::to_string(base.network->trunk->out_channels()));
+}
+
+FeatureSet read_train_features(const SiameseTrainingOptions& o) {
+    FeatureSet train = read_feature_set(o.train_features);
+    if (train.model.empty()) throw Error(row_table_path(o.train_features), "does not name the model that made it");
+    return train;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recipe: an embedding head (and the proxies) trained on extracted trunk features
+
+class EmbeddingHeadRecipe : public TrainingRecipe {
+public:
+    EmbeddingHeadRecipe(const SiameseTrainingOptions& options, const SiameseCallbacks& callbacks)
+        : o_(options),
+          callbacks_(callbacks),
+          files_{options.run_dir},
+          train_(read_train_features(options)),
+          val_(read_feature_set(options.val_features)),
+          base_(load_model(train_.model)),
+          proxy_(options.loss == "proxy") {
+        check_feature_sets(o_, train_, val_, base_);
+        if (callbacks.on_message)
+            callbacks.on_message("train: " + std::to_string(train_.features.size(0)) + " vectors, val: " +
+                                 std::to_string(val_.features.size(0)) + ", " + std::to_string(train_.class_names.size()) +
+                                 " classes; trunk from " + train_.model);
+        torch::manual_seed(o_.seed);
+        trained_ = HeadAndProxies(train_.features.size(1), o_.hidden, o_.embedding_dim, int64_t(train_.class_names.size()),
+                                  proxy_);
+        std::vector<torch::optim::OptimizerParamGroup> groups;
+        using torch::optim::AdamWOptions;
+        groups.emplace_back(trained_->head->parameters(),
+                            std::make_unique<AdamWOptions>(AdamWOptions(o_.lr).weight_decay(o_.weight_decay)));
+        if (proxy_)
+            groups.emplace_back(std::vector<torch::Tensor>{trained_->proxies},
+                                std::make_unique<AdamWOptions>(AdamWOptions(o_.proxy_lr).weight_decay(0)));
+        optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), AdamWOptions(o_.lr));
+        const int64_t count = train_.features.size(0);
+        const int64_t* labels = train_.labels.data_ptr<int64_t>();
+        by_class_.resize(train_.class_names.size());
+        for (int64_t i = 0; i < count; ++i) by_class_[size_t(labels[i])].push_back(i);
+    }
+
+    std::string kind() const override { return "train-siamese"; }
+    uint64_t seed() const override { return o_.seed; }
+    int64_t samples() const override { return train_.features.size(0); }
+    int64_t batch_size() const override { return std::min<int64_t>(o_.batch, samples()); }
+    int epochs() const override { return o_.epochs; }
+    std::string phase_name(int) const override { return o_.loss; }
+    std::string divergence_advice() const override { return "try a lower --lr"; }
+
+    void start() override {}
+    void begin_epoch(int, bool) override { trained_->train(); }
+
+    double step(const int64_t* indices, RunProgress& progress, int64_t total_steps) override {
+        using torch::optim::AdamWOptions;
+        const double factor = cosine_factor(progress.global_step, std::max<int64_t>(1, total_steps));
+        auto& param_groups = optimizer_->param_groups();
+        static_cast<AdamWOptions&>(param_groups[0].options()).lr(o_.lr * factor);
+        if (proxy_) static_cast<AdamWOptions&>(param_groups[1].options()).lr(o_.proxy_lr * factor);
+
+        const int64_t batch = batch_size();
+        const torch::Tensor anchors = torch::from_blob(const_cast<int64_t*>(indices), {batch}, torch::kInt64).clone();
+        torch::Tensor loss;
+        if (proxy_) {
+            const torch::Tensor e = trained_->head->forward(train_.features.index_select(0, anchors));
+            loss = proxy_softmax_loss(e, trained_->proxies, train_.labels.index_select(0, anchors), o_.scale);
+        } else {
+            const int64_t count = samples();
+            const int64_t* labels = train_.labels.data_ptr<int64_t>();
+            std::vector<int64_t> partners, same;
+            for (int64_t i = 0; i < batch; ++i) {
+                const int64_t a = indices[i];
+                const auto& mates = by_class_[size_t(labels[a])];
+                const bool positive = mates.size() > 1 && double(uniform_below(progress.rng, 1000000)) < o_.positive_share * 1e6;
+                int64_t b = a;
+                if (positive) {
+                    while (b == a) b = mates[uniform_below(progress.rng, mates.size())];
+                } else {
+                    do b = int64_t(uniform_below(progress.rng, uint64_t(count)));
+                    while (labels[b] == labels[a]);
+                }
+                partners.push_back(b);
+                same.push_back(positive ? 1 : 0);
+            }
+            const torch::Tensor both = trained_->head->forward(
+                train_.features.index_select(0, torch::cat({anchors, torch::tensor(partners, torch::kInt64)})));
+            loss = contrastive_loss(both.narrow(0, 0, batch), both.narrow(0, batch, batch), torch::tensor(same, torch::kInt64),
+                                    o_.margin);
+        }
+        optimizer_->zero_grad();
+        loss.backward();
+        optimizer_->step();
+        return loss.item<double>();
+    }
+
+    nlohmann::json end_epoch(const RunProgress& progress, double seconds, double /*images_per_second*/) override {
+        trained_->eval();
+        RetrievalMetrics metrics;
+        {
+            torch::NoGradGuard no_grad;
+            metrics = retrieval_metrics(trained_->head->forward(val_.features), val_.labels, {1});
+        }
+        report_ = SiameseEpochReport{};
+        report_.epoch = progress.epoch;
+        report_.epochs = o_.epochs;
+        report_.train_loss = progress.loss_sum / double(std::max<int64_t>(1, progress.seen));
+        report_.val_recall_at_1 = metrics.recall_at[0];
+        report_.val_map_at_r = metrics.map_at_r;
+        report_.seconds = seconds;
+        if (metrics.map_at_r > best_map_) {
+            best_map_ = metrics.map_at_r;
+            report_.best = true;
+            save_model(files_.best(), model_with_head());
+        }
+        return {{"train_loss", report_.train_loss},
+                {"val_recall_at_1", report_.val_recall_at_1},
+                {"val_map_at_r", report_.val_map_at_r},
+                {"best", report_.best}};
+    }
+
+    void after_epoch() override {
+        if (callbacks_.on_epoch) callbacks_.on_epoch(report_);
+    }
+
+    void finish() override { save_model(files_.final_model(), model_with_head()); }
+
+    void save_state(nlohmann::json& meta, CheckpointTensors& tensors) const override {
+        for (const auto& item : trained_->named_parameters()) tensors.emplace_back("trained." + item.key(), item.value());
+        for (const auto& item : trained_->named_buffers()) tensors.emplace_back("trained." + item.key(), item.value());
+        meta["best_map"] = best_map_;
+    }
+
+    void load_state(const nlohmann::json& meta, const std::function<torch::Tensor(const std::string&)>& take) override {
+        best_map_ = meta.at("best_map");
+        for (auto& item : trained_->named_parameters()) item.value().copy_(take("trained." + item.key()));
+        for (auto& item : trained_->named_buffers()) item.value().copy_(take("trained." + item.key()));
+    }
+
+    torch::optim::Optimizer& optimizer() override { return *optimizer_; }
+
+    SiameseOutcome outcome(const RunResult& result) const {
+        SiameseOutcome outcome;
+        outcome.finished = result.finished;
+        outcome.epoch = result.epoch;
+        outcome.step = result.step;
+        outcome.best_map_at_r = result.finished ? best_map_ : std::max(0.0, best_map_);
+        outcome.checkpoint = files_.checkpoint();
+        outcome.best_model = files_.best();
+        if (result.finished) outcome.final_model = files_.final_model();
+        return outcome;
+    }
+
+private:
+    Model model_with_head() {
+        const std::string source =
+            "pupembed train-siamese (" + o_.loss + " loss) on " + o_.train_features + ", trunk " + train_.model;
+        return with_embedding_head(base_, o_, *trained_->head, source);
+    }
+
+    const SiameseTrainingOptions o_;
+    const SiameseCallbacks& callbacks_;
+    const RunFiles files_;
+    const FeatureSet train_, val_;
+    const Model base_;
+    const bool proxy_;
+    HeadAndProxies trained_{nullptr};
+    std::unique_ptr<torch::optim::AdamW> optimizer_;
+    std::vector<std::vector<int64_t>> by_class_;  ///< training samples of each class (contrastive pairs)
+    double best_map_ = -1;
+    SiameseEpochReport report_;
+};
+
+SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& callbacks, bool resume) {
+    return rethrow_torch_errors("training", [&] {
+        EmbeddingHeadRecipe recipe(o, callbacks);
+        return recipe.outcome(run_training(recipe, o.run_dir, run_control(callbacks, o.stop_after_steps), resume));
+    });
+}
+
+}  // namespace
+
+nlohmann::json SiameseTrainingOptions::to_json() const {
+    return {{"train_features", train_features}, {"val_features", val_features}, {"run_dir", run_dir},
+            {"loss", loss}, {"embedding_dim", embedding_dim}, {"hidden", hidden}, {"epochs", epochs},
+            {"batch", batch}, {"lr", lr}, {"proxy_lr", proxy_lr}, {"weight_decay", weight_decay},
+            {"margin", margin}, {"positive_share", positive_share}, {"scale", scale}, {"seed", seed},
+            {"stop_after_steps", stop_after_steps}};
+}
+
+SiameseTrainingOptions SiameseTrainingOptions::from_json(const nlohmann::json& j) {
+    SiameseTrainingOptions o;
+    o.train_features = j.at("train_features");
+    o.val_features = j.at("val_features");
+    o.run_dir = j.at("run_dir");
+    o.loss = j.at("loss");
+    o.embedding_dim = j.at("embedding_dim");
+    o.hidden = j.at("hidden");
+    o.epochs = j.at("epochs");
+    o.batch = j.at("batch");
+    o.lr = j.at("lr");
+    o.proxy_lr = j.at("proxy_lr");
+    o.weight_decay = j.at("weight_decay");
+    o.margin = j.at("margin");
+    o.positive_share = j.at("positive_share");
+    o.scale = j.at("scale");
+    o.seed = j.at("seed");
+    o.stop_after_steps = j.at("stop_after_steps");
+    return o;
+}
+
+SiameseOutcome train_siamese(const SiameseTrainingOptions& options, const SiameseCallbacks& callbacks) {
+    if (options.loss != "proxy" && options.loss != "contrastive")
+        throw Error("--loss", "must be proxy or contrastive, got \"" + options.loss + "\"");
+    if (options.epochs < 1 || options.batch < 2 || options.embedding_dim < 2 || options.hidden < 1)
+        throw Error("need at least 1 epoch, a batch of 2, an embedding of 2 and a hidden layer of 1");
+    if (!(options.positive_share > 0 && options.positive_share < 1))
+        throw Error("--positive-share", "must be between 0 and 1");
+    SiameseTrainingOptions stored = options;
+    for (std::string* path : {&stored.train_features, &stored.val_features, &stored.run_dir})
+        *path = fs::absolute(*path).lexically_normal().string();
+    start_run_folder(options.run_dir, kConfigFormat, kConfigVersion, stored.to_json());
+    return run(options, callbacks, false);
+}
+
+SiameseOutcome resume_siamese_training(const std::string& run_dir, const SiameseCallbacks& callbacks,
+                                       int64_t stop_after_steps) {
+    SiameseTrainingOptions options;
+    try {
+        options = SiameseTrainingOptions::from_json(read_run_options(run_dir, kConfigFormat, kConfigVersion));
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(run_dir, std::string("damaged run configuration (") + e.what() + ")");
+    }
+    options.run_dir = run_dir;
+    options.stop_after_steps = stop_after_steps;
+    if (!fs::exists(fs::path(run_dir) / "checkpoint.ckpt")) throw Error(run_dir, "has no checkpoint.ckpt to resume from");
+    return run(options, callbacks, true);
+}
+
+}  // namespace pupembed
