@@ -10,7 +10,7 @@
 #include <numeric>
 #include <random>
 
-#include "gallery/gallery_map.hpp"
+#include "inference/embedding_map.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/algebra.hpp"
 #include "pupembed/gallery/gallery.hpp"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "pupembed/inference/metrics.hpp"
+#include "inference/retrieval_metrics.hpp"
 
 namespace {
 

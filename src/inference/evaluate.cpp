@@ -6,6 +6,7 @@
 
 #include "inference/batch_loader.hpp"
 #include "model/torch_errors.hpp"
+#include "inference/retrieval_metrics.hpp"
 #include "pupembed/core/error.hpp"
 #include "model/network.hpp"
 #include "pupembed/model/model.hpp"

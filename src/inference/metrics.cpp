@@ -1,4 +1,4 @@
-#include "pupembed/inference/metrics.hpp"
+#include "inference/retrieval_metrics.hpp"
 
 #include <torch/torch.h>
 

@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "gallery/gallery_map.hpp"
+#include "inference/embedding_map.hpp"
 #include "inference/inference_queue.hpp"
 #include "io/image_header.hpp"
 #include "pupembed/core/error.hpp"

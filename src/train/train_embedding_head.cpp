@@ -13,7 +13,7 @@
 #include "model/network.hpp"
 #include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
-#include "pupembed/inference/metrics.hpp"
+#include "inference/retrieval_metrics.hpp"
 #include "pupembed/io/npy.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"

@@ -14,7 +14,7 @@
 #include "model/network.hpp"
 #include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
-#include "pupembed/inference/metrics.hpp"
+#include "inference/retrieval_metrics.hpp"
 #include "pupembed/io/dataset.hpp"
 #include "pupembed/model/model.hpp"
 #include "train/image_cache.hpp"

@@ -1,5 +1,6 @@
-// A 2-D picture of a gallery: its vectors projected on their two principal components, or laid
-// out UMAP-style so that photos near each other in the embedding are near on the page.
+// A 2-D picture of a gallery's embeddings: projected on their two principal components, or laid
+// out UMAP-style so that photos near each other in the embedding are near on the page. Computed
+// with LibTorch, so it is the inference layer's (the gallery layer has no LibTorch).
 #pragma once
 
 #include <cstdint>

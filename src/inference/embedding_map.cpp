@@ -1,4 +1,4 @@
-#include "gallery/gallery_map.hpp"
+#include "inference/embedding_map.hpp"
 
 #include <torch/torch.h>
 
