@@ -1,5 +1,6 @@
 #include "pupembed/gallery/ingest.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -18,11 +19,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-struct Pending {
-    std::string path;
-    std::string hash;
-    int64_t size = 0;
-};
 
 }  // namespace
 
@@ -62,54 +58,51 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
                               "give --model " + current.path + ", or --reembed to re-embed all " +
                                   std::to_string(gallery.size()) + " photos with " + identity.path);
 
-    // Which photos need the network: new ones, changed ones, and with --reembed all of them.
-    std::vector<Pending> pending;
+    // The photos to consider, each once; with --reembed the gallery's own too.
+    std::vector<std::string> candidates;
     std::set<std::string> seen;
     auto consider = [&](const std::string& given) {
-        const std::string path = gallery_path_key(given);
-        if (!seen.insert(path).second) return;
-        Pending item;
-        item.path = path;
-        try {
-            const std::string bytes = read_file(path);
-            item.hash = sha256_hex(bytes);
-            item.size = int64_t(bytes.size());
-        } catch (const Error& e) {
-            if (!options.skip_bad) throw;
-            report.failures.push_back(e.what());
-            return;
-        }
-        const auto existing = gallery.find_path(path);
-        if (existing && existing->content_hash == item.hash && !options.reembed) {
-            ++report.unchanged;
-            return;
-        }
-        pending.push_back(std::move(item));
+        std::string path = gallery_path_key(given);
+        if (seen.insert(path).second) candidates.push_back(std::move(path));
     };
     for (const auto& path : paths) consider(path);
     if (options.reembed)
         for (const auto& image : gallery.images())
             if (fs::exists(image.path)) consider(image.path);
+    // What the gallery holds for each (looked up now: the loading threads may not use SQLite).
+    std::vector<std::string> stored_hash(candidates.size());
+    if (!options.reembed)
+        for (size_t i = 0; i < candidates.size(); ++i)
+            if (const auto existing = gallery.find_path(candidates[i])) stored_hash[i] = existing->content_hash;
+
+    // Each file is read once: its bytes are hashed, and only new or changed photos (all of them
+    // with --reembed) are decoded and embedded. Written by the loading threads, one index each.
+    std::vector<std::string> hashes(candidates.size());
+    std::vector<int64_t> sizes(candidates.size(), 0);
+    std::vector<char> unchanged(candidates.size(), 0);
+    const FileFilter admit = [&](size_t i, const std::string& bytes) {
+        hashes[i] = sha256_hex(bytes);
+        sizes[i] = int64_t(bytes.size());
+        unchanged[i] = !stored_hash[i].empty() && stored_hash[i] == hashes[i];
+        return !unchanged[i];
+    };
 
     const auto embed_start = Clock::now();
-    std::vector<std::string> to_embed;
-    to_embed.reserve(pending.size());
-    for (const auto& item : pending) to_embed.push_back(item.path);
     bool first = true;
     std::vector<GalleryImage> rows;
-    if (!to_embed.empty()) {
-        embedder.embed_files(to_embed, options.skip_bad, [&](const EmbeddedBatch& batch) {
+    if (!candidates.empty()) {
+        embedder.embed_files(candidates, options.skip_bad, [&](const EmbeddedBatch& batch) {
             for (const auto& failure : batch.failures) report.failures.push_back(failure);
             if (batch.indices.empty()) return;
             const int64_t n = int64_t(batch.indices.size());
             rows.assign(size_t(n), GalleryImage{});
             const std::string now = utc_timestamp();
             for (int64_t r = 0; r < n; ++r) {
-                const Pending& item = pending[batch.indices[size_t(r)]];
+                const size_t i = batch.indices[size_t(r)];
                 GalleryImage& row = rows[size_t(r)];
-                row.path = item.path;
-                row.content_hash = item.hash;
-                row.file_size = item.size;
+                row.path = candidates[i];
+                row.content_hash = hashes[i];
+                row.file_size = sizes[i];
                 row.width = batch.sizes[size_t(r)][0];
                 row.height = batch.sizes[size_t(r)][1];
                 row.added = now;
@@ -124,8 +117,9 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
             report.updated += put.updated;
             first = false;
             report.embedded += n;
-        });
+        }, admit);
     }
+    report.unchanged = int64_t(std::count(unchanged.begin(), unchanged.end(), 1));
     report.embed_seconds = seconds_since(embed_start);
     report.seconds = seconds_since(start);
     return report;

@@ -7,12 +7,18 @@
 #include <thread>
 
 #include "pupembed/core/error.hpp"
+#include "pupembed/io/file_io.hpp"
 
 namespace pupembed {
 
 BatchLoader::BatchLoader(const std::vector<std::string>& paths, const Preprocessing& preprocessing,
-                         const ImageLoadOptions& load, int batch_size, bool skip_bad)
-    : paths_(paths), preprocessing_(preprocessing), load_(load), batch_size_(size_t(batch_size)), skip_bad_(skip_bad) {
+                         const ImageLoadOptions& load, int batch_size, bool skip_bad, FileFilter admit)
+    : paths_(paths),
+      preprocessing_(preprocessing),
+      load_(load),
+      batch_size_(size_t(batch_size)),
+      skip_bad_(skip_bad),
+      admit_(std::move(admit)) {
     if (batch_size < 1) throw Error("--batch", "must be at least 1, got " + std::to_string(batch_size));
     // A worker thread decoding the next batch only pays when a core is free for it; when the
     // network already uses every core, that thread would stall the network's threads, so the
@@ -35,10 +41,16 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     float* data = slots.data_ptr<float>();
     std::vector<std::string> errors(count);
     std::vector<std::array<int, 2>> sizes(count);
+    std::vector<char> refused(count, 0);
     auto load_one = [&](size_t slot) {
         const std::string& path = paths_[begin + slot];
         try {
-            const Image image = load_image(path, load_, preprocessing_.resize_shorter);
+            const std::string bytes = read_file(path, load_.max_file_bytes);
+            if (admit_ && !admit_(begin + slot, bytes)) {
+                refused[slot] = 1;
+                return;
+            }
+            const Image image = decode_image(bytes, path, load_, preprocessing_.resize_shorter);
             try {
                 preprocess(image, preprocessing_, data + slot * plane);
             } catch (const Error& e) {
@@ -62,6 +74,7 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     else at::parallel_for(0, at::get_num_threads(), 1, take_photos);  // on the network's threads, between batches
     LoadedBatch batch;
     for (size_t slot = 0; slot < count; ++slot) {
+        if (refused[slot]) continue;
         if (!errors[slot].empty()) {
             if (!skip_bad_) throw Error(errors[slot]);
             batch.failures.push_back(std::move(errors[slot]));

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pupembed/inference/embed.hpp"
 #include "pupembed/io/image.hpp"
 
 namespace pupembed {
@@ -24,8 +25,10 @@ struct LoadedBatch {
 class BatchLoader {
 public:
     /// With `skip_bad` false, next() throws the first image's Error instead of listing failures.
+    /// `admit`, when given, is called (from the loading threads) with each file's index and bytes
+    /// before they are decoded; a photo it refuses is left out of its batch undecoded.
     BatchLoader(const std::vector<std::string>& paths, const Preprocessing& preprocessing, const ImageLoadOptions& load,
-                int batch_size, bool skip_bad);
+                int batch_size, bool skip_bad, FileFilter admit = {});
     ~BatchLoader();
     BatchLoader(const BatchLoader&) = delete;
     BatchLoader& operator=(const BatchLoader&) = delete;
@@ -42,6 +45,7 @@ private:
     ImageLoadOptions load_;
     size_t batch_size_;
     bool skip_bad_;
+    FileFilter admit_;
     bool background_ = true;
     size_t next_begin_ = 0;
     std::future<LoadedBatch> pending_;

@@ -67,10 +67,10 @@ std::pair<FloatRows, FloatRows> run_network(Model& model, const torch::Tensor& i
 
 void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                              bool skip_bad, bool with_probabilities,
-                             const std::function<void(const EmbeddedBatch&)>& on_batch) {
+                             const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit) {
     torch::InferenceMode inference;
     const bool probabilities = with_probabilities && model.has_classifier();
-    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad);
+    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad, admit);
     LoadedBatch loaded;
     EmbeddedBatch batch;
     size_t done = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pupembed/core/error.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed {
@@ -20,12 +21,14 @@ InferenceQueue::~InferenceQueue() {
 }
 
 void InferenceQueue::embed_files(const std::vector<std::string>& paths, bool skip_bad,
-                                 const std::function<void(const EmbeddedBatch&)>& on_batch) {
+                                 const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit) {
     for (size_t i = 0; i < paths.size(); ++i) {
         EmbeddedBatch batch;
         Image image;
         try {
-            image = load_image(paths[i], load_, model_.info.preprocessing.resize_shorter);
+            const std::string bytes = read_file(paths[i], load_.max_file_bytes);
+            if (admit && !admit(i, bytes)) continue;
+            image = decode_image(bytes, paths[i], load_, model_.info.preprocessing.resize_shorter);
         } catch (const Error& e) {
             if (!skip_bad) throw;
             batch.failures.push_back(e.what());

@@ -36,7 +36,7 @@ public:
     /// Decodes each file on the calling thread and embeds it through the queue (a batch of one
     /// photo each, run together with other requests').
     void embed_files(const std::vector<std::string>& paths, bool skip_bad,
-                     const std::function<void(const EmbeddedBatch&)>& on_batch) override;
+                     const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit = {}) override;
 
     /// Batches run so far and images in them (for /api/stats).
     int64_t batches() const;

@@ -33,12 +33,17 @@ struct EmbeddedBatch {
     std::vector<std::string> failures;      ///< "path: reason" of photos that could not be read
 };
 
+/// Decides from a photo file's bytes (and its index in the list) whether to decode and embed it;
+/// called from the loading threads, so it must be thread-safe.
+using FileFilter = std::function<bool(size_t index, const std::string& bytes)>;
+
 /// Runs the model over `paths` batch by batch, decoding the next batch on another thread while
 /// the network runs, and hands each batch to `on_batch`. With `skip_bad`, unreadable photos are
 /// listed in the batch's failures; without, the first is thrown as Error.
+/// A photo that `admit` (when given) refuses is read once, not decoded, and in no batch.
 void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                              bool skip_bad, bool with_probabilities,
-                             const std::function<void(const EmbeddedBatch&)>& on_batch);
+                             const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit = {});
 
 /// Embeds `paths` with the model's embedding head (or its normalised pooled features). With
 /// `skip_bad` an unreadable photo is listed in `failures` and skipped; without it, it is an Error.

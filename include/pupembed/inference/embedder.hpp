@@ -25,9 +25,10 @@ public:
 
     /// Runs photo files through the model in batches, with class probabilities when the model has
     /// a classifier, and hands each batch to `on_batch`. With `skip_bad` an unreadable photo is
-    /// listed in its batch's failures; without, the first is thrown as Error.
+    /// listed in its batch's failures; without, the first is thrown as Error. Each file is read
+    /// once; one that `admit` (when given) refuses is not decoded and in no batch.
     virtual void embed_files(const std::vector<std::string>& paths, bool skip_bad,
-                             const std::function<void(const EmbeddedBatch&)>& on_batch) = 0;
+                             const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit = {}) = 0;
 
     /// A decoded photo's embedding and class probabilities.
     virtual EmbeddedPhoto embed_image(const Image& image) = 0;
@@ -42,7 +43,7 @@ public:
     const Model& model() const override { return model_; }
     const ImageLoadOptions& load_options() const override { return options_.load; }
     void embed_files(const std::vector<std::string>& paths, bool skip_bad,
-                     const std::function<void(const EmbeddedBatch&)>& on_batch) override;
+                     const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit = {}) override;
     EmbeddedPhoto embed_image(const Image& image) override;
 
 private:
