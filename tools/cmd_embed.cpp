@@ -28,8 +28,7 @@ void register_embed(CLI::App& app) {
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
         o->model = model_path_or_default(o->model);
-        Model model = load_model(o->model);
-        prepare_for_inference(model);
+        Model model = load_model_for_inference(o->model);
         const auto paths = collect_image_paths(o->inputs);
         const EmbeddingSet set = embed_images(model, paths, start_inference(o->runtime, "embed"), o->skip_bad);
         finish_progress();

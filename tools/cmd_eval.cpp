@@ -35,8 +35,7 @@ void register_eval(CLI::App& app) {
         if (options->models.empty()) options->models.push_back(model_path_or_default(""));
         std::vector<NamedReport> reports;
         for (const auto& file : options->models) {
-            Model model = load_model(file);
-            prepare_for_inference(model);
+            Model model = load_model_for_inference(file);
             reports.push_back({file, evaluate_model(model, dataset, start_inference(options->runtime, "eval " + file))});
             finish_progress();
             for (const auto& line : reports.back().report.unreadable) std::fprintf(stderr, "skipped %s\n", line.c_str());

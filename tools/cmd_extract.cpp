@@ -36,8 +36,7 @@ void register_extract(CLI::App& app) {
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->callback([o] {
         set_thread_count(o->threads);
-        Model model = load_model(o->model);
-        prepare_for_inference(model);
+        Model model = load_model_for_inference(o->model);
         o->extract.on_message = print_training_message;
         o->extract.on_progress = start_inference(RuntimeOptions{o->threads, 64, o->extract.max_pixels}, "extract").on_progress;
         const FeatureSet set = extract_features(model, o->model, load_dataset(o->data), o->extract);

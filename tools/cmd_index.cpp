@@ -37,8 +37,7 @@ void register_add(CLI::App& index) {
     command->callback([o] {
         Gallery gallery = Gallery::open(o->db, true);
         const std::string model_path = model_path_for_gallery(o->model, o->reembed ? nullptr : &gallery);
-        Model model = load_model(model_path);
-        prepare_for_inference(model);
+        Model model = load_model_for_inference(model_path);
         const GalleryModel identity = gallery_model_of(model_path, model);
         BatchEmbedder embedder(model, start_inference(o->runtime, "index add"));
         IngestOptions options;

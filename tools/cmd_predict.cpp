@@ -29,8 +29,7 @@ void register_classes_command(CLI::App& app, const char* name, const char* descr
     add_runtime_options(*command, options->runtime);
     command->callback([options] {
         const std::string model_path = model_path_or_default(options->model);
-        Model model = load_model(model_path);
-        prepare_for_inference(model);
+        Model model = load_model_for_inference(model_path);
         const auto predictions = predict_classes(model, options->images, options->k, start_inference(options->runtime, ""));
         if (options->json) {
             nlohmann::json out = nlohmann::json::array();

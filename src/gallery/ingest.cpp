@@ -23,8 +23,7 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 }  // namespace
 
 Model load_query_model(const std::string& path, const Gallery* gallery) {
-    Model model = load_model(path);
-    prepare_for_inference(model);
+    Model model = load_model_for_inference(path);
     if (gallery)
         require_gallery_model(*gallery, gallery_model_of(path, model),
                               "give --model " + gallery->model().path + ", or re-embed the gallery with `pupembed index add --reembed`");

@@ -4,11 +4,10 @@
 
 #include <chrono>
 
-#include "inference/batch_loader.hpp"
 #include "model/torch_errors.hpp"
 #include "inference/retrieval_metrics.hpp"
 #include "pupembed/core/error.hpp"
-#include "model/network.hpp"
+#include "pupembed/inference/embed.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed {
@@ -18,9 +17,9 @@ namespace {
 EvaluationReport evaluate_unguarded(Model& model, const Dataset& dataset, const InferenceOptions& options) {
     EvaluationReport report;
     report.classes = int64_t(dataset.class_names.size());
-    report.has_classifier = bool(model.network->classifier);
-    report.embedding = model.network->embedding ? "embedding head" : "pooled trunk features";
-    report.embedding_size = model.network->embedding_size();
+    report.has_classifier = model.has_classifier();
+    report.embedding = model.has_embedding_head() ? "embedding head" : "pooled trunk features";
+    report.embedding_size = model.embedding_size();
     torch::Tensor columns;
     if (report.has_classifier) columns = torch::tensor(match_classes(model, dataset.class_names), torch::kInt64);
     std::vector<std::string> paths;
@@ -29,29 +28,25 @@ EvaluationReport evaluate_unguarded(Model& model, const Dataset& dataset, const 
     const auto start = std::chrono::steady_clock::now();
     const int64_t top = std::min<int64_t>(5, report.classes);
     int64_t hits1 = 0, hits5 = 0;
-    std::vector<torch::Tensor> embeddings;
+    std::vector<float> embeddings;
     std::vector<int64_t> labels;
-    torch::InferenceMode inference;
-    BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, true);
-    LoadedBatch batch;
-    size_t done = 0;
-    while (loader.next(batch, done)) {
-        for (auto& failure : batch.failures) report.unreadable.push_back(std::move(failure));
-        if (!batch.indices.empty()) {
-            const auto outputs = model.network->run(batch.input, report.has_classifier, true);
-            std::vector<int64_t> truth;
-            for (const size_t i : batch.indices) truth.push_back(dataset.samples[i].label);
-            if (report.has_classifier) {
-                const torch::Tensor ranked = std::get<1>(outputs.logits.index_select(1, columns).topk(top, 1));
-                const torch::Tensor match = ranked.eq(torch::tensor(truth, torch::kInt64).unsqueeze(1));
-                hits1 += match.select(1, 0).sum().item<int64_t>();
-                hits5 += match.any(1).sum().item<int64_t>();
-            }
-            embeddings.push_back(outputs.embeddings);
-            labels.insert(labels.end(), truth.begin(), truth.end());
+    for_each_embedded_batch(model, paths, options, true, report.has_classifier, [&](const EmbeddedBatch& batch) {
+        for (const auto& failure : batch.failures) report.unreadable.push_back(failure);
+        if (batch.indices.empty()) return;
+        std::vector<int64_t> truth;
+        for (const size_t i : batch.indices) truth.push_back(dataset.samples[i].label);
+        if (report.has_classifier) {
+            // Ranked among the dataset's classes only.
+            const torch::Tensor probabilities = torch::from_blob(const_cast<float*>(batch.probabilities.values.data()),
+                                                                 {batch.probabilities.rows, batch.probabilities.columns});
+            const torch::Tensor ranked = std::get<1>(probabilities.index_select(1, columns).topk(top, 1));
+            const torch::Tensor match = ranked.eq(torch::tensor(truth, torch::kInt64).unsqueeze(1));
+            hits1 += match.select(1, 0).sum().item<int64_t>();
+            hits5 += match.any(1).sum().item<int64_t>();
         }
-        if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
-    }
+        embeddings.insert(embeddings.end(), batch.embeddings.values.begin(), batch.embeddings.values.end());
+        labels.insert(labels.end(), truth.begin(), truth.end());
+    });
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.images = int64_t(labels.size());
     if (report.images == 0) throw Error("none of the " + std::to_string(paths.size()) + " images could be read");
@@ -59,7 +54,7 @@ EvaluationReport evaluate_unguarded(Model& model, const Dataset& dataset, const 
         report.top1 = double(hits1) / double(report.images);
         report.top5 = double(hits5) / double(report.images);
     }
-    const torch::Tensor all = torch::cat(embeddings);
+    const torch::Tensor all = torch::from_blob(embeddings.data(), {report.images, report.embedding_size});
     const torch::Tensor label_tensor = torch::tensor(labels, torch::kInt64);
     report.retrieval = retrieval_metrics(all, label_tensor);
     report.distances = distance_distributions(all, label_tensor);

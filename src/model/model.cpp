@@ -179,6 +179,12 @@ Model load_model(const std::string& path) {
     return rethrow_torch_errors(path, [&] { return load_model_unguarded(path); });
 }
 
+Model load_model_for_inference(const std::string& path) {
+    Model model = load_model(path);
+    prepare_for_inference(model);
+    return model;
+}
+
 void prepare_for_inference(Model& model) {
     model.network->eval();
     to_channels_last(*model.network);

@@ -212,15 +212,13 @@ public:
     void finish() override { save_model(files_.final_model(), model_with_head()); }
 
     void save_state(nlohmann::json& meta, CheckpointTensors& tensors) const override {
-        for (const auto& item : trained_->named_parameters()) tensors.emplace_back("trained." + item.key(), item.value());
-        for (const auto& item : trained_->named_buffers()) tensors.emplace_back("trained." + item.key(), item.value());
+        add_module_state("trained", *trained_, tensors);
         meta["best_map"] = best_map_;
     }
 
     void load_state(const nlohmann::json& meta, const std::function<torch::Tensor(const std::string&)>& take) override {
         best_map_ = meta.at("best_map");
-        for (auto& item : trained_->named_parameters()) item.value().copy_(take("trained." + item.key()));
-        for (auto& item : trained_->named_buffers()) item.value().copy_(take("trained." + item.key()));
+        load_module_state("trained", *trained_, take);
     }
 
     torch::optim::Optimizer& optimizer() override { return *optimizer_; }

@@ -386,8 +386,7 @@ public:
     void finish() override { save_model(files_.final_model(), model_); }
 
     void save_state(nlohmann::json& meta, CheckpointTensors& tensors) const override {
-        for (const auto& item : model_.network->named_parameters()) tensors.emplace_back("model." + item.key(), item.value());
-        for (const auto& item : model_.network->named_buffers()) tensors.emplace_back("model." + item.key(), item.value());
+        add_module_state("model", *model_.network, tensors);
         if (proxies_.defined()) tensors.emplace_back("proxies", proxies_);
         meta["correct"] = correct_;
         meta["best_top1"] = best_top1_;
@@ -402,8 +401,7 @@ public:
         best_map_ = meta.value("best_map", -1.0);
         best_epoch_ = meta.at("best_epoch");
         optimizer_phase_ = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
-        for (auto& item : model_.network->named_parameters()) item.value().copy_(take("model." + item.key()));
-        for (auto& item : model_.network->named_buffers()) item.value().copy_(take("model." + item.key()));
+        load_module_state("model", *model_.network, take);
         if (proxies_.defined()) proxies_.copy_(take("proxies"));
         optimizer_ = make_optimizer(model_, proxies_, optimizer_phase_, o_);
     }

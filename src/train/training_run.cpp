@@ -77,6 +77,18 @@ struct PhaseClock {
 
 }  // namespace
 
+void add_module_state(const std::string& prefix, const torch::nn::Module& module, CheckpointTensors& tensors) {
+    for (const auto& item : module.named_parameters()) tensors.emplace_back(prefix + "." + item.key(), item.value());
+    for (const auto& item : module.named_buffers()) tensors.emplace_back(prefix + "." + item.key(), item.value());
+}
+
+void load_module_state(const std::string& prefix, torch::nn::Module& module,
+                       const std::function<torch::Tensor(const std::string&)>& take) {
+    torch::NoGradGuard no_grad;
+    for (auto& item : module.named_parameters()) item.value().copy_(take(prefix + "." + item.key()));
+    for (auto& item : module.named_buffers()) item.value().copy_(take(prefix + "." + item.key()));
+}
+
 double cosine_factor(int64_t step, int64_t steps) {
     const double t = steps > 0 ? double(step) / double(steps) : 1.0;
     return 0.5 * (1.0 + std::cos(M_PI * t));

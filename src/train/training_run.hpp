@@ -77,6 +77,12 @@ public:
     virtual torch::optim::Optimizer& optimizer() = 0;
 };
 
+/// A module's parameters and buffers as checkpoint tensors named PREFIX.NAME, and back (`take`
+/// gives a tensor by name).
+void add_module_state(const std::string& prefix, const torch::nn::Module& module, CheckpointTensors& tensors);
+void load_module_state(const std::string& prefix, torch::nn::Module& module,
+                       const std::function<torch::Tensor(const std::string&)>& take);
+
 /// The run folder's files.
 struct RunFiles {
     std::filesystem::path dir;

@@ -1,4 +1,5 @@
-// Breed (class) prediction with a model's classifier, and its accuracy on a labelled dataset.
+// Breed (class) prediction with a model's classifier: the top classes of photos, and how a
+// dataset's classes match the model's.
 #pragma once
 
 #include <cstdint>
@@ -6,20 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "pupembed/inference/inference_options.hpp"
 #include "pupembed/io/dataset.hpp"
 #include "pupembed/io/image.hpp"
 
 namespace pupembed {
 
 struct Model;
-
-/// Settings for running a model over many images.
-struct InferenceOptions {
-    int batch_size = 64;
-    ImageLoadOptions load;
-    /// Called after each batch with (images done, total); may be empty.
-    std::function<void(int64_t, int64_t)> on_progress;
-};
 
 struct ClassScore {
     int index = 0;  ///< the model's class index

@@ -60,6 +60,9 @@ Model load_model(const std::string& path);
 /// Readies a model for fast inference: evaluation mode, weights in channels_last.
 void prepare_for_inference(Model& model);
 
+/// load_model, then prepare_for_inference: what every command that runs a model over photos does.
+Model load_model_for_inference(const std::string& path);
+
 /// Reads ImageNet SqueezeNet 1.1 weights in `dir` (weights/squeezenet0_conv{0..25}_{weight,bias}.npy
 /// and imagenet_synsets.txt) into a model with SqueezeNet's 1000-class classifier and the given
 /// preprocessing. Throws Error naming the file for a missing file or a weight of the wrong shape.
