@@ -27,8 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (model.dimension > 0 && vectors.size() != ids.size() * size_t(model.dimension)) __builtin_trap();
         (void)count;
         if (model.dimension > 0 && !ids.empty()) {
-            const auto& index = gallery.index(pupembed::IndexKind::Exact);
-            (void)index.search(vectors.data(), 1, 3);
+            const auto index = gallery.index(pupembed::IndexKind::Exact);
+            (void)index->search(vectors.data(), 1, 3);
         }
     } catch (const pupembed::Error&) {
     }

@@ -1,6 +1,8 @@
 #include "serve/gallery_service.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>

@@ -5,8 +5,6 @@
 // HTTP statuses). Thread-safe: the routes call it from many request threads at once.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -80,7 +78,6 @@ public:
 private:
     Image decode_upload(const Upload& upload);
     QueryPhoto resolve(const PhotoArgument& photo);
-    QueryPhoto gallery_photo_or_404(int64_t id, const std::string& text);
     GalleryImage image_or_404(int64_t id);
     std::vector<Neighbour> nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude);
     nlohmann::json results_json(const std::vector<Neighbour>& neighbours);
