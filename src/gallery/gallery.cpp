@@ -84,7 +84,11 @@ std::string random_hex(int bytes) {
 }  // namespace
 
 std::string gallery_path_key(const std::string& path) {
-    return std::filesystem::absolute(path).lexically_normal().string();
+    // No throwing: a gallery's rows (as written by anyone) may hold paths no file system has
+    // (found by fuzz_gallery); such a path is its own key.
+    std::error_code error;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    return (error ? std::filesystem::path(path) : absolute).lexically_normal().string();
 }
 
 void require_gallery_model(const Gallery& gallery, const GalleryModel& identity, const std::string& remedy) {
