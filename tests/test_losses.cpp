@@ -1,9 +1,10 @@
-// The stage-2 losses against direct formulas, and a finite-difference gradient check.
+// The training losses and regularisers against direct formulas, and finite-difference gradient checks.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
+#include "pupembed/core/error.hpp"
 #include "train/losses.hpp"
 
 TEST(ContrastiveLoss, MatchesTheFormulaOnAHandMadeBatch) {
@@ -50,4 +51,67 @@ TEST(ProxySoftmaxLoss, MatchesTheFormulaOnAHandMadeBatch) {
     // Sample 0: -log(e^s / (e^s + e^0)); sample 1: cosines (1/sqrt2, 1/sqrt2): -log(1/2).
     const double expected = (std::log1p(std::exp(-s)) + std::log(2.0)) / 2;
     EXPECT_NEAR(pupembed::proxy_softmax_loss(embeddings, proxies, labels, s).item<double>(), expected, 1e-12);
+}
+
+TEST(L2SpPenalty, MatchesTheFormulaOnHandMadeWeights) {
+    // alpha / 2 * ((1-0)^2 + (2-2)^2 + (-1-1)^2 + (0.5-0)^2) = 0.1 / 2 * 5.25
+    const torch::Tensor w1 = torch::tensor({1.0, 2.0}, torch::kFloat64), a1 = torch::tensor({0.0, 2.0}, torch::kFloat64);
+    const torch::Tensor w2 = torch::tensor({-1.0, 0.5}, torch::kFloat64).view({1, 2});
+    const torch::Tensor a2 = torch::tensor({1.0, 0.0}, torch::kFloat64).view({1, 2});
+    EXPECT_NEAR(pupembed::l2_sp_penalty({w1, w2}, {a1, a2}, 0.1).item<double>(), 0.05 * 5.25, 1e-12);
+    EXPECT_NEAR(pupembed::l2_sp_penalty({w1}, {w1}, 3.0).item<double>(), 0.0, 1e-12);
+    EXPECT_THROW(pupembed::l2_sp_penalty({w1, w2}, {a1}, 0.1), pupembed::Error);
+    EXPECT_THROW(pupembed::l2_sp_penalty({w1}, {a2}, 0.1), pupembed::Error);
+}
+
+TEST(L2SpPenalty, GradientMatchesFiniteDifferencesAndSparesTheAnchors) {
+    torch::manual_seed(2);
+    const torch::Tensor w = torch::randn({3, 4}, torch::kFloat64).requires_grad_(true);
+    const torch::Tensor anchor = torch::randn({3, 4}, torch::kFloat64).requires_grad_(true);
+    const double alpha = 0.3;
+    pupembed::l2_sp_penalty({w}, {anchor}, alpha).backward();
+    EXPECT_FALSE(anchor.grad().defined());  // the starting weights are not trained
+    const torch::Tensor analytic = w.grad().clone();
+    const double h = 1e-6;
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < w.size(0); ++i)
+        for (int64_t j = 0; j < w.size(1); ++j) {
+            torch::Tensor plus = w.detach().clone(), minus = w.detach().clone();
+            plus[i][j] += h;
+            minus[i][j] -= h;
+            const double numeric = (pupembed::l2_sp_penalty({plus}, {anchor}, alpha).item<double>() -
+                                    pupembed::l2_sp_penalty({minus}, {anchor}, alpha).item<double>()) /
+                                   (2 * h);
+            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
+            EXPECT_NEAR(analytic[i][j].item<double>(), alpha * (w[i][j] - anchor[i][j]).item<double>(), 1e-12);
+        }
+}
+
+TEST(FeatureDistillationLoss, MatchesTheFormulaOnAHandMadeBatch) {
+    // Row 0: same direction (cos 1, loss 0); row 1: 90 degrees (loss 1); row 2: opposite (loss 2).
+    const torch::Tensor student = torch::tensor({2.0, 0.0, 1.0, 0.0, 0.0, 3.0}, torch::kFloat64).view({3, 2});
+    const torch::Tensor teacher = torch::tensor({5.0, 0.0, 0.0, 1.0, 0.0, -1.0}, torch::kFloat64).view({3, 2});
+    EXPECT_NEAR(pupembed::feature_distillation_loss(student, teacher).item<double>(), (0.0 + 1.0 + 2.0) / 3, 1e-12);
+    EXPECT_THROW(pupembed::feature_distillation_loss(student, teacher.narrow(0, 0, 2)), pupembed::Error);
+}
+
+TEST(FeatureDistillationLoss, GradientMatchesFiniteDifferencesAndSparesTheTeacher) {
+    torch::manual_seed(3);
+    const torch::Tensor student = torch::randn({4, 6}, torch::kFloat64).requires_grad_(true);
+    const torch::Tensor teacher = torch::randn({4, 6}, torch::kFloat64).requires_grad_(true);
+    pupembed::feature_distillation_loss(student, teacher).backward();
+    EXPECT_FALSE(teacher.grad().defined());
+    const torch::Tensor analytic = student.grad().clone();
+    const double h = 1e-6;
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < student.size(0); ++i)
+        for (int64_t j = 0; j < student.size(1); ++j) {
+            torch::Tensor plus = student.detach().clone(), minus = student.detach().clone();
+            plus[i][j] += h;
+            minus[i][j] -= h;
+            const double numeric = (pupembed::feature_distillation_loss(plus, teacher).item<double>() -
+                                    pupembed::feature_distillation_loss(minus, teacher).item<double>()) /
+                                   (2 * h);
+            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
+        }
 }

@@ -24,6 +24,10 @@ struct FinetuneOptions {
     double classifier_weight = 1;
     int input_size = 0, resize = 0;
     std::string cache_dir;
+    bool photo_augment = false;
+    PhotoAugmentation photo;
+    std::vector<int> train_sizes;
+    double l2sp = 0, distill = 0, ema = 0;
 };
 
 ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, const FinetuneOptions& f,
@@ -51,6 +55,12 @@ ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, con
     run.proxy_lr = t.proxy_lr;
     run.proxy_scale = t.scale;
     run.classifier_weight = f.classifier_weight;
+    run.photo_augment = f.photo_augment;
+    run.photo = f.photo;
+    run.train_sizes = f.train_sizes;
+    run.l2sp = f.l2sp;
+    run.distill = f.distill;
+    run.ema = f.ema;
     return run;
 }
 
@@ -108,6 +118,26 @@ void register_train_siamese(CLI::App& app) {
     command->add_option("--resize", f.resize, "--finetune-trunk: cache images at this size (default: 8/7 of the input size)")
         ->check(CLI::Range(16, 1024));
     command->add_option("--cache-dir", f.cache_dir, "--finetune-trunk: decoded-image cache (default: ~/.cache/pupembed)");
+    command->add_flag("--photo-augment", f.photo_augment,
+                      "--finetune-trunk: make crops look like photos: random-resized crops (area and aspect), colour "
+                      "jitter, lost detail, some pasted small onto a blurred canvas");
+    command->add_option("--min-area", f.photo.min_area, "--photo-augment: least share of the image a crop keeps")
+        ->check(CLI::Range(0.01, 1.0))->capture_default_str();
+    command->add_option("--colour-jitter", f.photo.colour, "--photo-augment: brightness, contrast, saturation scaled by 1 +- this")
+        ->check(CLI::Range(0.0, 0.9))->capture_default_str();
+    command->add_option("--downscale-share", f.photo.downscale_share, "--photo-augment: share of crops shrunk and enlarged again")
+        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    command->add_option("--canvas-share", f.photo.canvas_share, "--photo-augment: share of crops pasted small onto a canvas")
+        ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    command->add_option("--train-sizes", f.train_sizes, "--photo-augment: input sizes, one drawn per step (e.g. 128,160,192)")
+        ->delimiter(',')->check(CLI::Range(16, 1024));
+    command->add_option("--l2sp", f.l2sp, "--finetune-trunk: L2-SP weight, alpha / 2 |trunk - --init's trunk|^2 added to the loss")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--distill", f.distill, "--finetune-trunk: weight of 1 - cos(pooled features, --init's pooled features)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--ema", f.ema, "--finetune-trunk: keep a moving average of the weights with this decay (e.g. 0.998); "
+                                        "it is what is validated and written")
+        ->check(CLI::Range(0.0, 0.99999))->capture_default_str();
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps, resumable")->check(CLI::NonNegativeNumber);
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->add_flag("--json", o->json, "Print the outcome as JSON");
@@ -116,7 +146,9 @@ void register_train_siamese(CLI::App& app) {
         const bool image_run = o->resume.empty() ? o->finetune_trunk : is_image_training_run(o->resume);
         if (!image_run) {
             for (const char* name : {"--init", "--warmup-epochs", "--trunk-lr", "--head-lr", "--classifier-weight",
-                                     "--input-size", "--resize", "--cache-dir"})
+                                     "--input-size", "--resize", "--cache-dir", "--photo-augment", "--min-area",
+                                     "--colour-jitter", "--downscale-share", "--canvas-share", "--train-sizes", "--l2sp",
+                                     "--distill", "--ema"})
                 if (command->count(name) > 0)
                     throw CLI::ValidationError(std::string(name) + " needs --finetune-trunk");
         }

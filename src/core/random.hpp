@@ -17,6 +17,12 @@ inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
     return value % bound;
 }
 
+/// A uniform real in [0, 1) from mt19937_64's top 53 bits.
+inline double uniform_unit(std::mt19937_64& rng) { return double(rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+/// A uniform real in [low, high).
+inline double uniform_between(std::mt19937_64& rng, double low, double high) { return low + (high - low) * uniform_unit(rng); }
+
 /// Fisher-Yates shuffle with uniform_below.
 template <typename T>
 void shuffle_portably(std::vector<T>& items, std::mt19937_64& rng) {

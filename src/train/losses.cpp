@@ -28,4 +28,26 @@ torch::Tensor proxy_softmax_loss(const torch::Tensor& embeddings, const torch::T
     return F::cross_entropy(cosine * scale, labels);
 }
 
+torch::Tensor l2_sp_penalty(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& anchors,
+                            double alpha) {
+    if (weights.size() != anchors.size())
+        throw Error("L2-SP needs one anchor per weight, got " + std::to_string(weights.size()) + " weights and " +
+                    std::to_string(anchors.size()) + " anchors");
+    torch::Tensor sum = torch::zeros({}, weights.empty() ? torch::TensorOptions() : weights[0].options());
+    for (size_t i = 0; i < weights.size(); ++i) {
+        if (weights[i].sizes() != anchors[i].sizes())
+            throw Error("L2-SP anchor " + std::to_string(i) + " is " + c10::str(anchors[i].sizes()) + ", its weight " +
+                        c10::str(weights[i].sizes()));
+        sum = sum + (weights[i] - anchors[i].detach()).pow(2).sum();
+    }
+    return sum * (alpha / 2);
+}
+
+torch::Tensor feature_distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher) {
+    if (student.dim() != 2 || student.sizes() != teacher.sizes())
+        throw Error("feature distillation needs student and teacher features (N, C) of one shape, got " +
+                    c10::str(student.sizes()) + " and " + c10::str(teacher.sizes()));
+    return (1 - F::cosine_similarity(student, teacher.detach(), F::CosineSimilarityFuncOptions().dim(1))).mean();
+}
+
 }  // namespace pupembed

@@ -1,7 +1,10 @@
-// Losses for training the embedding head (stage 2).
+// Losses for training the embedding head (stage 2) and regularisers that keep what the ImageNet
+// weights know.
 #pragma once
 
 #include <torch/types.h>
+
+#include <vector>
 
 namespace pupembed {
 
@@ -15,5 +18,15 @@ torch::Tensor contrastive_loss(const torch::Tensor& a, const torch::Tensor& b, c
 /// classes c; `proxies` is (classes, D), `labels` (N) int64. Scale 20 is a temperature of 0.05.
 torch::Tensor proxy_softmax_loss(const torch::Tensor& embeddings, const torch::Tensor& proxies, const torch::Tensor& labels,
                                  double scale);
+
+/// L2-SP (Li, Grandvalet, Davoine, "Explicit Inductive Bias for Transfer Learning with
+/// Convolutional Networks", 2018): alpha / 2 * the sum over `weights` of the squared distance to
+/// their starting values `anchors` (same count and shapes), so fine-tuning stays near them.
+torch::Tensor l2_sp_penalty(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& anchors,
+                            double alpha);
+
+/// Feature distillation: the mean over rows of 1 - cos(student[i], teacher[i]), both (N, C); the
+/// teacher's side carries no gradient.
+torch::Tensor feature_distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher);
 
 }  // namespace pupembed

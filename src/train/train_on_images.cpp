@@ -17,6 +17,7 @@
 #include "inference/retrieval_metrics.hpp"
 #include "pupembed/io/dataset.hpp"
 #include "pupembed/model/model.hpp"
+#include "train/augment.hpp"
 #include "train/image_cache.hpp"
 #include "train/losses.hpp"
 #include "train/training_run.hpp"
@@ -170,6 +171,16 @@ void copy_matching_weights(const Model& from, Model& to) {
     copy(from.network->named_buffers(), to.network->named_buffers());
 }
 
+/// Moves every weight of `to` toward `from`'s: to = decay * to + (1 - decay) * from (decay 0
+/// copies); buffers (batch-norm statistics) are copied.
+void copy_state(NetworkImpl& from, NetworkImpl& to, double decay) {
+    torch::NoGradGuard no_grad;
+    const auto source = from.named_parameters();
+    for (auto& item : to.named_parameters()) item.value().mul_(decay).add_(source[item.key()], 1 - decay);
+    const auto buffers = from.named_buffers();
+    for (auto& item : to.named_buffers()) item.value().copy_(buffers[item.key()]);
+}
+
 /// The network to train: the init model's weights where they fit (unless `resuming`, when the
 /// checkpoint's weights replace everything), a pool-bn-linear head for `class_names` and, with an
 /// embedding loss, an embedding head.
@@ -258,6 +269,14 @@ void check_options(const ClassifierTrainingOptions& o) {
     if (o.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
     if (!o.embedding_loss.empty() && o.embedding_loss != "proxy")
         throw Error("embedding loss \"" + o.embedding_loss + "\"", "unknown (training on images supports proxy)");
+    if ((o.l2sp > 0 || o.distill > 0) && o.init == "none")
+        throw Error("--l2sp and --distill", "need --init: they hold the trunk near its starting weights");
+    if (o.l2sp < 0 || o.distill < 0 || o.ema < 0 || o.ema >= 1)
+        throw Error("--l2sp and --distill must be at least 0 and --ema in [0, 1)");
+    if (!o.train_sizes.empty() && !o.photo_augment)
+        throw Error("--train-sizes", "needs --photo-augment (plain crops are cut at the input size)");
+    for (const int size : o.train_sizes)
+        if (size < 16 || size > 1024) throw Error("--train-sizes", "each size must be in [16, 1024], got " + std::to_string(size));
     if (!o.embedding_loss.empty() && (o.embedding_dim < 2 || o.embedding_hidden < 1 || !(o.proxy_scale > 0)))
         throw Error("need an embedding of at least 2, a hidden layer of at least 1 and a positive proxy scale");
 }
@@ -281,6 +300,20 @@ public:
             proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
                         std::sqrt(double(o_.embedding_dim)))
                            .requires_grad_();
+        if (o_.l2sp > 0 || o_.distill > 0) {
+            teacher_ = load_model(o_.init);
+            to_channels_last(*teacher_.network);
+            teacher_.network->eval();
+            for (const auto& weight : teacher_.network->trunk->parameters()) {
+                weight.requires_grad_(false);
+                anchors_.push_back(weight);
+            }
+        }
+        if (o_.ema > 0) {
+            ema_model_ = create_model(model_.info);
+            to_channels_last(*ema_model_.network);
+            copy_state(*model_.network, *ema_model_.network, 0.0);
+        }
         count_ = data_.train.labels.size(0);
         batch_ = std::min<int64_t>(o_.batch, count_);
         if (batch_ < 2) throw Error(o_.train_data, "needs at least 2 readable training images");
@@ -317,8 +350,7 @@ public:
     }
 
     double step(const int64_t* indices, RunProgress& progress, int64_t /*total_steps*/) override {
-        const torch::Tensor x = batch_from_cache(data_.train.pixels, indices, batch_, o_.input_size, o_.flip, &progress.rng,
-                                                 model_.info.preprocessing);
+        const torch::Tensor x = training_batch(indices, progress.rng);
         const int64_t* labels = data_.train.labels.data_ptr<int64_t>();
         std::vector<int64_t> target_values(static_cast<size_t>(batch_));
         for (int64_t i = 0; i < batch_; ++i) target_values[size_t(i)] = labels[indices[i]];
@@ -337,9 +369,15 @@ public:
         if (embedding_)
             loss = loss * o_.classifier_weight +
                    proxy_softmax_loss(model_.network->embedding->forward(pooled), proxies_, targets, o_.proxy_scale);
+        if (phase_ == Phase::Finetune) loss = loss + held_near_start(x, pooled);
         optimizer_->zero_grad();
         loss.backward();
         optimizer_->step();
+        if (o_.ema > 0) {
+            // The average follows quickly at first: decay (1 + t) / (10 + t) until it reaches o_.ema.
+            const double t = double(progress.global_step);
+            copy_state(*model_.network, *ema_model_.network, std::min(o_.ema, (1 + t) / (10 + t)));
+        }
         correct_ += logits.argmax(1).eq(targets).sum().item<int64_t>();
         return loss.item<double>();
     }
@@ -353,7 +391,7 @@ public:
         report_.train_top1 = double(correct_) / double(std::max<int64_t>(1, progress.seen));
         report_.seconds = seconds;
         report_.images_per_second = images_per_second;
-        const Validation validation = evaluate(model_, data_.val);
+        const Validation validation = evaluate(kept(), data_.val);
         report_.val_top1 = validation.top1;
         report_.val_top5 = validation.top5;
         report_.val_recall_at_1 = validation.recall_at_1;
@@ -363,7 +401,7 @@ public:
             best_map_ = validation.map_at_r;
             best_epoch_ = progress.epoch;
             report_.best = true;
-            save_model(files_.best(), model_);
+            save_model(files_.best(), kept());
         }
         nlohmann::json line = {{"phase", report_.phase},
                                {"train_loss", report_.train_loss},
@@ -383,10 +421,11 @@ public:
         if (callbacks_.on_epoch) callbacks_.on_epoch(report_);
     }
 
-    void finish() override { save_model(files_.final_model(), model_); }
+    void finish() override { save_model(files_.final_model(), kept()); }
 
     void save_state(nlohmann::json& meta, CheckpointTensors& tensors) const override {
         add_module_state("model", *model_.network, tensors);
+        if (o_.ema > 0) add_module_state("ema", *ema_model_.network, tensors);
         if (proxies_.defined()) tensors.emplace_back("proxies", proxies_);
         meta["correct"] = correct_;
         meta["best_top1"] = best_top1_;
@@ -402,6 +441,7 @@ public:
         best_epoch_ = meta.at("best_epoch");
         optimizer_phase_ = meta.at("optimizer_phase") == "warmup" ? Phase::Warmup : Phase::Finetune;
         load_module_state("model", *model_.network, take);
+        if (o_.ema > 0) load_module_state("ema", *ema_model_.network, take);
         if (proxies_.defined()) proxies_.copy_(take("proxies"));
         optimizer_ = make_optimizer(model_, proxies_, optimizer_phase_, o_);
     }
@@ -423,6 +463,36 @@ public:
     }
 
 private:
+    /// The model validated and written: the weights' moving average with --ema, else the weights.
+    Model& kept() { return o_.ema > 0 ? ema_model_ : model_; }
+    const Model& kept() const { return o_.ema > 0 ? ema_model_ : model_; }
+
+    /// A batch of the training images `indices`: random crops of the cache, or with photo_augment
+    /// the photo augmentation at a size drawn from train_sizes.
+    torch::Tensor training_batch(const int64_t* indices, std::mt19937_64& rng) const {
+        if (!o_.photo_augment)
+            return batch_from_cache(data_.train.pixels, indices, batch_, o_.input_size, o_.flip, &rng, model_.info.preprocessing);
+        const int size = o_.train_sizes.empty() ? o_.input_size
+                                                : o_.train_sizes[uniform_below(rng, o_.train_sizes.size())];
+        return augmented_batch(data_.train.pixels, indices, batch_, size, o_.photo, rng, model_.info.preprocessing);
+    }
+
+    /// What keeps the trunk near its starting (ImageNet) weights while fine-tuning: L2-SP on its
+    /// weights and distillation of its pooled features from the frozen starting trunk's.
+    torch::Tensor held_near_start(const torch::Tensor& x, const torch::Tensor& pooled) {
+        torch::Tensor extra = torch::zeros({});
+        if (o_.l2sp > 0) extra = extra + l2_sp_penalty(model_.network->trunk->parameters(), anchors_, o_.l2sp);
+        if (o_.distill > 0) {
+            torch::Tensor teacher;
+            {
+                torch::NoGradGuard frozen;
+                teacher = global_average_pool(teacher_.network->trunk->forward(x));
+            }
+            extra = extra + o_.distill * feature_distillation_loss(pooled, teacher);
+        }
+        return extra;
+    }
+
     const ClassifierTrainingOptions o_;
     const TrainingCallbacks& callbacks_;
     const RunFiles files_;
@@ -431,6 +501,9 @@ private:
     LinearClassifierHeadImpl& head_;
     const bool embedding_;
     torch::Tensor proxies_;
+    Model teacher_;                        ///< the starting weights, frozen (with l2sp or distill)
+    std::vector<torch::Tensor> anchors_;   ///< its trunk's weights, L2-SP's anchors
+    Model ema_model_;                      ///< the moving average (with ema)
     int64_t count_ = 0, batch_ = 0, warmup_steps_ = 0, finetune_steps_ = 0;
     std::unique_ptr<torch::optim::AdamW> optimizer_;
     Phase optimizer_phase_ = Phase::Warmup;  ///< the phase the optimiser was made for
@@ -466,7 +539,10 @@ nlohmann::json ClassifierTrainingOptions::to_json() const {
             {"stop_after_steps", stop_after_steps},
             {"embedding_loss", embedding_loss}, {"embedding_dim", embedding_dim},
             {"embedding_hidden", embedding_hidden}, {"proxy_lr", proxy_lr},
-            {"proxy_scale", proxy_scale}, {"classifier_weight", classifier_weight}};
+            {"proxy_scale", proxy_scale}, {"classifier_weight", classifier_weight},
+            {"photo_augment", photo_augment}, {"photo", photo.to_json()},
+            {"train_sizes", train_sizes}, {"l2sp", l2sp},
+            {"distill", distill},         {"ema", ema}};
 }
 
 ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::json& j) {
@@ -500,6 +576,12 @@ ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::j
     o.proxy_lr = j.value("proxy_lr", 1e-2);
     o.proxy_scale = j.value("proxy_scale", 8.0);
     o.classifier_weight = j.value("classifier_weight", 1.0);
+    o.photo_augment = j.value("photo_augment", false);
+    if (j.contains("photo")) o.photo = PhotoAugmentation::from_json(j.at("photo"));
+    o.train_sizes = j.value("train_sizes", std::vector<int>{});
+    o.l2sp = j.value("l2sp", 0.0);
+    o.distill = j.value("distill", 0.0);
+    o.ema = j.value("ema", 0.0);
     return o;
 }
 

@@ -41,12 +41,16 @@ torch::Tensor batch_from_cache(const torch::Tensor& pixels, const int64_t* indic
             }
         }
     }
+    return normalized_batch(batch, preprocessing);
+}
+
+torch::Tensor normalized_batch(const torch::Tensor& pixels, const Preprocessing& preprocessing) {
     const auto& m = preprocessing.mean;
     const auto& s = preprocessing.std;
     const torch::Tensor scale = torch::tensor({1.f / (255.f * s[0]), 1.f / (255.f * s[1]), 1.f / (255.f * s[2])});
     const torch::Tensor shift = torch::tensor({m[0] / s[0], m[1] / s[1], m[2] / s[2]});
     // NHWC memory viewed as NCHW is exactly the channels_last layout.
-    return batch.to(torch::kFloat32).mul_(scale).sub_(shift).permute({0, 3, 1, 2});
+    return pixels.to(torch::kFloat32).mul_(scale).sub_(shift).permute({0, 3, 1, 2});
 }
 
 torch::Tensor optimizer_state(const torch::optim::Optimizer& optimizer) {

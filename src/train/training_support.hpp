@@ -18,6 +18,9 @@ namespace pupembed {
 torch::Tensor batch_from_cache(const torch::Tensor& pixels, const int64_t* indices, int64_t count, int size, bool flip,
                                std::mt19937_64* rng, const Preprocessing& preprocessing);
 
+/// (N, H, W, 3) uint8 pixels, normalised by `preprocessing`, as an (N, 3, H, W) channels_last float tensor.
+torch::Tensor normalized_batch(const torch::Tensor& pixels, const Preprocessing& preprocessing);
+
 /// An optimiser's state as bytes (LibTorch's archive) in a uint8 tensor, and back.
 torch::Tensor optimizer_state(const torch::optim::Optimizer& optimizer);
 void load_optimizer_state(torch::optim::Optimizer& optimizer, const torch::Tensor& bytes);
@@ -29,8 +32,5 @@ void set_torch_rng_state(const torch::Tensor& state);
 /// mt19937_64 state as text, and back.
 std::string rng_text(const std::mt19937_64& rng);
 void set_rng_from_text(std::mt19937_64& rng, const std::string& text);
-
-
-
 
 }  // namespace pupembed

@@ -9,6 +9,9 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <vector>
+
+#include "pupembed/train/photo_augmentation.hpp"
 
 namespace pupembed {
 
@@ -35,6 +38,14 @@ struct ClassifierTrainingOptions {
     double label_smoothing = 0.1;
     double dropout = 0.2;       ///< before the head's linear layer
     bool flip = true;           ///< random horizontal flips
+    /// false: random crops of the cache (and flips); true: `photo`'s augmentation instead.
+    bool photo_augment = false;
+    PhotoAugmentation photo;
+    /// Sizes to train at, one drawn per step (with photo_augment); empty: input_size only.
+    std::vector<int> train_sizes;
+    double l2sp = 0;            ///< > 0: L2-SP, alpha / 2 * |trunk - its starting weights|^2 added to the loss
+    double distill = 0;         ///< > 0: weight of 1 - cos(pooled trunk features, the starting trunk's)
+    double ema = 0;             ///< > 0: validate and keep an exponential moving average of the weights with this decay
     uint64_t seed = 1;
     bool strict = false;        ///< fail on an unreadable image instead of skipping it
     int64_t max_pixels = 50'000'000;

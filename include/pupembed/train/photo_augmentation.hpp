@@ -1,0 +1,23 @@
+// The training augmentation that makes tight crops of one dog look like the photos people take.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+namespace pupembed {
+
+/// What `augment_photo` draws from. The defaults are the shipped recipe's.
+struct PhotoAugmentation {
+    double min_area = 0.35;      ///< random-resized crop: share of the image's area kept, at least
+    double max_aspect = 4.0 / 3; ///< and its aspect ratio within [1 / max_aspect, max_aspect]
+    double colour = 0.3;         ///< brightness, contrast and saturation each scaled by 1 +- colour
+    double downscale_share = 0.3;  ///< share of photos shrunk, then enlarged again (less detail)
+    double max_downscale = 3;      ///< by a factor up to this
+    double canvas_share = 0.2;   ///< share of photos pasted small onto a canvas (the dog off-centre)
+    double canvas_min = 0.45, canvas_max = 0.85;  ///< the pasted photo's side, as a share of the canvas's
+    bool flip = true;            ///< mirror half of them
+
+    nlohmann::json to_json() const;
+    static PhotoAugmentation from_json(const nlohmann::json& json);  ///< missing keys keep the defaults
+};
+
+}  // namespace pupembed
