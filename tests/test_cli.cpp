@@ -176,7 +176,7 @@ TEST_F(WithImageNetModel, EvalScoresASmallDatasetAndSkipsUnreadableImages) {
     pupembed::testing::write_bytes(first_breed / "damaged.jpg", "not a jpeg");
     const auto result = run_pupembed("eval --json -m " + quote(model_path()) + " " + quote(dir.path().string()));
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    const auto json = nlohmann::json::parse(result.out).at("models").at(0);
+    const auto json = nlohmann::json::parse(result.out).at("datasets").at(0).at("models").at(0);
     EXPECT_EQ(json.at("images"), 18);
     EXPECT_EQ(json.at("classes"), 3);
     ASSERT_EQ(json.at("unreadable").size(), 1u);
@@ -190,11 +190,47 @@ TEST_F(WithImageNetModel, EvalScoresASmallDatasetAndSkipsUnreadableImages) {
     EXPECT_EQ(json.at("embedding_size"), 512);
 
     // Two models side by side, with the written report.
+    TempDir reports;
     const auto both = run_pupembed("eval -m " + quote(model_path()) + " -m " + quote(model_path()) + " --report " +
-                                   quote((dir / "report").string()) + " " + quote(dir.path().string()));
+                                   quote((reports / "report").string()) + " " + quote(dir.path().string()));
     ASSERT_EQ(both.exit_code, 0) << both.err;
     EXPECT_NE(both.out.find("| MAP@R |"), std::string::npos) << both.out;
-    for (const char* file : {"report.json", "report.md", "distances.png"}) EXPECT_TRUE(fs::exists(dir / "report" / file)) << file;
+    for (const char* file : {"report.json", "report.md", "distances.png"})
+        EXPECT_TRUE(fs::exists(reports / "report" / file)) << file;
+
+    // Any labelled folder: breeds the model lacks are named, not an error; retrieval counts every
+    // image, breed accuracy only those it has. Two folders side by side.
+    TempDir other;
+    std::vector<fs::path> breeds;
+    for (const auto& entry : fs::directory_iterator(dir.path()))
+        if (entry.is_directory()) breeds.push_back(entry.path());
+    std::sort(breeds.begin(), breeds.end());
+    ASSERT_EQ(breeds.size(), 3u);
+    fs::copy(breeds[0], other / "Labradoodle");
+    fs::copy(breeds[1], other / "Mystery dog");
+    fs::copy(breeds[2], other / breeds[2].filename());
+    fs::remove(other / "Labradoodle" / "damaged.jpg");
+    fs::remove(other / "Mystery dog" / "damaged.jpg");
+    const auto mixed = run_pupembed("eval --json -m " + quote(model_path()) + " " + quote(other.path().string()) + " " +
+                                    quote(dir.path().string()));
+    ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
+    const auto datasets = nlohmann::json::parse(mixed.out).at("datasets");
+    ASSERT_EQ(datasets.size(), 2u);
+    const auto lacking = datasets.at(0).at("models").at(0);
+    EXPECT_EQ(lacking.at("images"), 18);
+    EXPECT_EQ(lacking.at("retrieval_queries"), 18);
+    EXPECT_EQ(lacking.at("breed_images"), 6);
+    EXPECT_EQ(lacking.at("classes_not_in_model"), (nlohmann::json{"Labradoodle", "Mystery dog"}));
+    EXPECT_EQ(lacking.at("breed_top5"), 1.0);  // one breed left: it is always in the top 5
+    auto again = datasets.at(1).at("models").at(0), before = json;  // the first folder's figures, unchanged beside another
+    again.erase("images_per_second");
+    before.erase("images_per_second");
+    EXPECT_EQ(again, before);
+    const auto text = run_pupembed("eval -m " + quote(model_path()) + " " + quote(other.path().string()) + " " +
+                                   quote(dir.path().string()));
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("has no class for 2 of the 3 breeds (Labradoodle, Mystery dog)"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("Recall@1 / MAP@R / breed top-1"), std::string::npos) << text.out;
 }
 
 TEST(Command, ListsAreStratifiedAndDeterministic) {

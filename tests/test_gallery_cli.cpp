@@ -269,7 +269,7 @@ TEST(DefaultModel, CommandsUseItWithoutFlags) {
     EXPECT_EQ(out.at("model"), model.string());
     EXPECT_GT(out.at("similarity").get<double>(), 0.3) << "two pugs";
     out = run_pupembed_json("eval " + quote((dir / "photos").string()));
-    EXPECT_EQ(out.at("models")[0].at("model"), model.string());
+    EXPECT_EQ(out.at("datasets")[0].at("models")[0].at("model"), model.string());
     const std::string db = quote((dir / "g.db").string());
     out = run_pupembed_json("index add " + quote((dir / "photos").string()) + " --db " + db);
     EXPECT_EQ(out.at("model"), model.string());

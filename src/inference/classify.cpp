@@ -50,7 +50,6 @@ std::vector<int64_t> match_classes(const Model& model, const std::vector<std::st
         for (size_t j = 0; j < info.class_ids.size() && found < 0; ++j)
             if ((!wnid.empty() && info.class_ids[j] == wnid) || info.class_ids[j] == name || info.class_names[j] == name)
                 found = int64_t(j);
-        if (found < 0) throw Error("dataset class \"" + name + "\"", "matches none of the model's classes");
         columns.push_back(found);
     }
     return columns;

@@ -20,40 +20,41 @@ std::string fixed(double value, int digits = 4) {
     return text;
 }
 
-}  // namespace
-
-nlohmann::json report_json(const std::vector<NamedReport>& reports, const std::string& data) {
-    nlohmann::json models = nlohmann::json::array();
-    for (const auto& [name, r] : reports) {
-        nlohmann::json recall;
-        for (size_t i = 0; i < r.retrieval.ks.size(); ++i) recall[std::to_string(r.retrieval.ks[i])] = r.retrieval.recall_at[i];
-        models.push_back({{"model", name},
-                          {"images", r.images},
-                          {"classes", r.classes},
-                          {"breed_top1", r.has_classifier ? nlohmann::json(r.top1) : nlohmann::json(nullptr)},
-                          {"breed_top5", r.has_classifier ? nlohmann::json(r.top5) : nlohmann::json(nullptr)},
-                          {"embedding", r.embedding},
-                          {"embedding_size", r.embedding_size},
-                          {"recall_at", recall},
-                          {"map_at_r", r.retrieval.map_at_r},
-                          {"retrieval_queries", r.retrieval.queries},
-                          {"cosine_distance",
-                           {{"bins", r.distances.bins},
-                            {"range", {0.0, 2.0}},
-                            {"same_breed", {{"mean", r.distances.same_mean}, {"median", r.distances.same_median}, {"histogram", r.distances.same}}},
-                            {"different_breed",
-                             {{"mean", r.distances.different_mean}, {"median", r.distances.different_median}, {"histogram", r.distances.different}}}}},
-                          {"images_per_second", r.seconds > 0 ? double(r.images) / r.seconds : 0.0},
-                          {"unreadable", r.unreadable}});
-    }
-    return {{"format", "pupembed-eval"}, {"version", 1}, {"data", data}, {"models", models}};
+nlohmann::json model_json(const std::string& name, const EvaluationReport& r) {
+    nlohmann::json recall;
+    for (size_t i = 0; i < r.retrieval.ks.size(); ++i) recall[std::to_string(r.retrieval.ks[i])] = r.retrieval.recall_at[i];
+    const auto if_scored = [&r](double value) { return r.breeds_scored() ? nlohmann::json(value) : nlohmann::json(nullptr); };
+    return {{"model", name},
+            {"images", r.images},
+            {"classes", r.classes},
+            {"breed_top1", if_scored(r.top1)},
+            {"breed_top5", if_scored(r.top5)},
+            {"breed_images", r.classified_images},
+            {"classes_not_in_model", r.unmatched_classes},
+            {"embedding", r.embedding},
+            {"embedding_size", r.embedding_size},
+            {"recall_at", recall},
+            {"map_at_r", r.retrieval.map_at_r},
+            {"retrieval_queries", r.retrieval.queries},
+            {"cosine_distance",
+             {{"bins", r.distances.bins},
+              {"range", {0.0, 2.0}},
+              {"same_breed", {{"mean", r.distances.same_mean}, {"median", r.distances.same_median}, {"histogram", r.distances.same}}},
+              {"different_breed",
+               {{"mean", r.distances.different_mean}, {"median", r.distances.different_median}, {"histogram", r.distances.different}}}}},
+            {"images_per_second", r.seconds > 0 ? double(r.images) / r.seconds : 0.0},
+            {"unreadable", r.unreadable}};
 }
 
-std::string report_markdown(const std::vector<NamedReport>& reports, const std::string& data, const std::string& plot_file) {
-    std::string md = "# pupembed eval\n\nData: `" + data + "`";
+std::string breed_top1_text(const EvaluationReport& r) { return r.breeds_scored() ? fixed(r.top1) : std::string("-"); }
+
+/// One dataset's table, one column per model, and a note on the classes the classifiers lack.
+std::string dataset_markdown(const DatasetReport& dataset) {
+    const auto& reports = dataset.models;
+    std::string md = "Data: `" + dataset.data + "`";
     if (!reports.empty()) md += " (" + std::to_string(reports.front().report.images) + " images, " +
                                 std::to_string(reports.front().report.classes) + " breeds)";
-    md += "\n\n| | " ;
+    md += "\n\n| | ";
     for (const auto& r : reports) md += "`" + r.name + "` | ";
     md += "\n| --- |";
     for (size_t i = 0; i < reports.size(); ++i) md += " --- |";
@@ -63,8 +64,8 @@ std::string report_markdown(const std::vector<NamedReport>& reports, const std::
         for (const auto& r : reports) md += " " + value(r.report) + " |";
         md += "\n";
     };
-    row("breed top-1", [](const EvaluationReport& r) { return r.has_classifier ? fixed(r.top1) : std::string("-"); });
-    row("breed top-5", [](const EvaluationReport& r) { return r.has_classifier ? fixed(r.top5) : std::string("-"); });
+    row("breed top-1", breed_top1_text);
+    row("breed top-5", [](const EvaluationReport& r) { return r.breeds_scored() ? fixed(r.top5) : std::string("-"); });
     if (!reports.empty())
         for (size_t i = 0; i < reports.front().report.retrieval.ks.size(); ++i)
             row("Recall@" + std::to_string(reports.front().report.retrieval.ks[i]),
@@ -80,14 +81,68 @@ std::string report_markdown(const std::vector<NamedReport>& reports, const std::
     row("images/s (decoding included)", [](const EvaluationReport& r) {
         return fixed(r.seconds > 0 ? double(r.images) / r.seconds : 0.0, 0);
     });
+    for (const auto& [name, r] : reports) {
+        if (!r.has_classifier || r.unmatched_classes.empty()) continue;
+        md += "\nNote: `" + name + "` has no class for " + std::to_string(r.unmatched_classes.size()) + " of the " +
+              std::to_string(r.classes) + " breeds (";
+        for (size_t i = 0; i < r.unmatched_classes.size(); ++i) {
+            if (i == 5) {
+                md += ", ...";
+                break;
+            }
+            md += (i ? ", " : "") + r.unmatched_classes[i];
+        }
+        md += r.breeds_scored() ? "); breed top-1 and top-5 count the other " + std::to_string(r.classified_images) +
+                                      " images, retrieval all of them.\n"
+                                : "): breed accuracy is not scored, retrieval is.\n";
+    }
+    return md;
+}
+
+}  // namespace
+
+nlohmann::json report_json(const std::vector<DatasetReport>& datasets) {
+    nlohmann::json entries = nlohmann::json::array();
+    for (const auto& dataset : datasets) {
+        nlohmann::json models = nlohmann::json::array();
+        for (const auto& [name, r] : dataset.models) models.push_back(model_json(name, r));
+        entries.push_back({{"data", dataset.data}, {"models", models}});
+    }
+    return {{"format", "pupembed-eval"}, {"version", 2}, {"datasets", entries}};
+}
+
+std::string report_markdown(const std::vector<DatasetReport>& datasets, const std::string& plot_file) {
+    std::string md = "# pupembed eval\n\n";
+    if (datasets.size() > 1 && !datasets.front().models.empty()) {
+        md += "| model |";
+        for (const auto& dataset : datasets) md += " `" + dataset.data + "`: Recall@1 / MAP@R / breed top-1 |";
+        md += "\n| --- |";
+        for (size_t i = 0; i < datasets.size(); ++i) md += " --- |";
+        md += "\n";
+        for (size_t m = 0; m < datasets.front().models.size(); ++m) {
+            md += "| `" + datasets.front().models[m].name + "` |";
+            for (const auto& dataset : datasets) {
+                const EvaluationReport& r = dataset.models.at(m).report;
+                md += " " + fixed(r.retrieval.recall_at.empty() ? 0.0 : r.retrieval.recall_at[0]) + " / " +
+                      fixed(r.retrieval.map_at_r) + " / " + breed_top1_text(r) + " |";
+            }
+            md += "\n";
+        }
+        md += "\n";
+    }
+    for (size_t d = 0; d < datasets.size(); ++d) md += (d ? "\n" : "") + dataset_markdown(datasets[d]);
     if (!plot_file.empty())
         md += "\n![same-breed and different-breed cosine distances](" + plot_file +
-              ")\n\nThe plot shows, for each model, the share of same-breed pairs (green) and of "
+              ")\n\nThe plot shows, for each model and dataset, the share of same-breed pairs (green) and of "
               "different-breed pairs (red) at each cosine distance; the less they overlap, the better.\n";
     return md;
 }
 
-void write_distance_plot(const std::string& path, const std::vector<NamedReport>& reports) {
+void write_distance_plot(const std::string& path, const std::vector<DatasetReport>& datasets) {
+    std::vector<NamedReport> reports;
+    for (const auto& dataset : datasets)
+        for (const auto& model : dataset.models)
+            reports.push_back({datasets.size() > 1 ? model.name + " on " + dataset.data : model.name, model.report});
     const int width = 720, panel = 220, left = 50, right = 20, top = 30, bottom = 30;
     cv::Mat canvas(panel * int(std::max<size_t>(1, reports.size())), width, CV_8UC3, cv::Scalar(255, 255, 255));
     for (size_t m = 0; m < reports.size(); ++m) {
@@ -129,13 +184,13 @@ void write_distance_plot(const std::string& path, const std::vector<NamedReport>
     write_file_atomically(path, std::string(png.begin(), png.end()));
 }
 
-void write_report(const std::string& dir, const std::vector<NamedReport>& reports, const std::string& data) {
+void write_report(const std::string& dir, const std::vector<DatasetReport>& datasets) {
     std::error_code error;
     fs::create_directories(dir, error);
     if (error) throw Error(dir, "cannot create report folder: " + error.message());
-    write_file_atomically((fs::path(dir) / "report.json").string(), report_json(reports, data).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    write_distance_plot((fs::path(dir) / "distances.png").string(), reports);
-    write_file_atomically((fs::path(dir) / "report.md").string(), report_markdown(reports, data, "distances.png"));
+    write_file_atomically((fs::path(dir) / "report.json").string(), report_json(datasets).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_distance_plot((fs::path(dir) / "distances.png").string(), datasets);
+    write_file_atomically((fs::path(dir) / "report.md").string(), report_markdown(datasets, "distances.png"));
 }
 
 }  // namespace pupembed

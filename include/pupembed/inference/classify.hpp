@@ -38,7 +38,7 @@ std::vector<Prediction> predict_classes(Model& model, const std::vector<std::str
 std::vector<ClassScore> top_classes(const Model& model, const std::vector<float>& probabilities, int k);
 
 /// For each dataset class, the index of the matching model class: by WordNet id (the
-/// `n02085620` of `n02085620-Chihuahua`) or by exact id or name. Throws Error if one has no match.
+/// `n02085620` of `n02085620-Chihuahua`) or by exact id or name; -1 for a class the model lacks.
 std::vector<int64_t> match_classes(const Model& model, const std::vector<std::string>& class_names);
 
 }  // namespace pupembed

@@ -17,7 +17,12 @@ struct EvaluationReport {
     int64_t images = 0;   ///< images scored
     int64_t classes = 0;  ///< dataset classes
     bool has_classifier = false;
-    double top1 = 0, top5 = 0;  ///< breed accuracy, the model's outputs restricted to the dataset's classes
+    /// Breed accuracy over the images of the classes the model has (classified_images), its
+    /// outputs restricted to those classes. Scored only when classified_images > 0.
+    double top1 = 0, top5 = 0;
+    int64_t classified_images = 0;
+    std::vector<std::string> unmatched_classes;  ///< dataset classes the model's classifier lacks
+    bool breeds_scored() const { return has_classifier && classified_images > 0; }
     std::string embedding;      ///< "embedding head" or "pooled trunk features"
     int64_t embedding_size = 0;
     RetrievalMetrics retrieval;
@@ -26,9 +31,10 @@ struct EvaluationReport {
     std::vector<std::string> unreadable;  ///< "path: reason" of images skipped
 };
 
-/// Runs the model over every image once: breed top-1/top-5 when it has a classifier (dataset
-/// classes matched as match_classes does), Recall@1/2/4/8 and MAP@R of its embeddings, and the
-/// same- and different-breed cosine distance histograms. Unreadable images are skipped and listed.
+/// Runs the model over every image once: Recall@1/2/4/8 and MAP@R of its embeddings, the same-
+/// and different-breed cosine distance histograms and, when it has a classifier, breed top-1/top-5
+/// over the images of the dataset classes it has (matched as match_classes does; the others are
+/// listed in unmatched_classes). Any labelled folder works. Unreadable images are skipped and listed.
 EvaluationReport evaluate_model(Model& model, const Dataset& dataset, const InferenceOptions& options = {});
 
 }  // namespace pupembed

@@ -15,18 +15,25 @@ struct NamedReport {
     EvaluationReport report;
 };
 
-/// The report as JSON (one object per model).
-nlohmann::json report_json(const std::vector<NamedReport>& reports, const std::string& data);
+/// Every model evaluated on one dataset (a folder or list file, as the user named it).
+struct DatasetReport {
+    std::string data;
+    std::vector<NamedReport> models;
+};
 
-/// A Markdown table with one column per model, as `eval` prints and writes it.
-std::string report_markdown(const std::vector<NamedReport>& reports, const std::string& data,
-                            const std::string& plot_file = "");
+/// The report as JSON: format "pupembed-eval", version 2, one entry per dataset with one object per model.
+nlohmann::json report_json(const std::vector<DatasetReport>& datasets);
 
-/// Draws the same-breed and different-breed cosine distance histograms, one panel per model,
-/// and writes them as a PNG (atomically). Throws Error if it cannot be written.
-void write_distance_plot(const std::string& path, const std::vector<NamedReport>& reports);
+/// Markdown as `eval` prints and writes it: with several datasets, a summary (one row per model,
+/// each dataset's Recall@1, MAP@R and breed top-1 side by side); then per dataset a table with
+/// one column per model, and a note naming the classes the models' classifiers lack.
+std::string report_markdown(const std::vector<DatasetReport>& datasets, const std::string& plot_file = "");
+
+/// Draws the same-breed and different-breed cosine distance histograms, one panel per model and
+/// dataset, and writes them as a PNG (atomically). Throws Error if it cannot be written.
+void write_distance_plot(const std::string& path, const std::vector<DatasetReport>& datasets);
 
 /// Writes DIR/report.json, DIR/report.md and DIR/distances.png, creating DIR.
-void write_report(const std::string& dir, const std::vector<NamedReport>& reports, const std::string& data);
+void write_report(const std::string& dir, const std::vector<DatasetReport>& datasets);
 
 }  // namespace pupembed
