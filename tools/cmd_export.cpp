@@ -1,4 +1,4 @@
-// pupembed export MODEL -o OUT [--float16]
+// pupembed export MODEL -o OUT [--float16] [--large-input SIZE]
 #include <cstdio>
 #include <memory>
 
@@ -12,6 +12,7 @@ void register_export(CLI::App& app) {
     struct Options {
         std::string model, output;
         bool float16 = false, allow_partial = false;
+        int large_input = -1;
     };
     auto o = std::make_shared<Options>();
     CLI::App* command = app.add_subcommand(
@@ -22,8 +23,13 @@ void register_export(CLI::App& app) {
     command->add_option("-o,--output", o->output, "File to write")->required();
     command->add_flag("--float16", o->float16, "Store the weights as float16");
     command->add_flag("--allow-partial", o->allow_partial, "Export a model without an embedding head or classifier");
+    command->add_option("--large-input", o->large_input,
+                        "Photos with a shorter side of at least 8/7 of this run at this input size instead (e.g. 224: "
+                        "more detail where the photo has it, small photos stay fast); 0: off (default: as MODEL has it)")
+        ->check(CLI::Range(0, 1024));
     command->callback([o] {
-        const Model model = load_model(o->model);
+        Model model = load_model(o->model);
+        if (o->large_input >= 0) set_large_input(model.info.preprocessing, o->large_input);
         if (!o->allow_partial && (!model.has_embedding_head() || !model.has_classifier()))
             throw Error(o->model, std::string("has no ") + (model.has_embedding_head() ? "classifier" : "embedding head") +
                                       " (train-siamese's best.pt has both; --allow-partial exports it anyway)");

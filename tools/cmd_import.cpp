@@ -15,6 +15,7 @@ void register_import_imagenet(CLI::App& app) {
         std::string dir, output, backbone = "squeezenet1.1";
         int input_size = 0;
         int resize_shorter = 0;
+        int large_input = 0;
     };
     auto options = std::make_shared<Options>();
     CLI::App* command = app.add_subcommand(
@@ -34,6 +35,10 @@ void register_import_imagenet(CLI::App& app) {
     command->add_option("--resize-shorter", options->resize_shorter,
                         "Resize the shorter side to this before the centre crop (default: the input size)")
         ->check(CLI::Range(16, 4096));
+    command->add_option("--large-input", options->large_input,
+                        "Photos with a shorter side of at least 8/7 of this run at this input size instead (e.g. 224: "
+                        "more detail where the photo has it, small photos stay fast); 0: off")
+        ->check(CLI::Range(0, 1024));
     command->callback([options] {
         Preprocessing preprocessing;
         preprocessing.input_size =
@@ -41,6 +46,7 @@ void register_import_imagenet(CLI::App& app) {
         preprocessing.resize_shorter = options->resize_shorter > 0 ? options->resize_shorter : preprocessing.input_size;
         if (preprocessing.resize_shorter < preprocessing.input_size)
             throw Error("--resize-shorter", "must be at least the input size " + std::to_string(preprocessing.input_size));
+        set_large_input(preprocessing, options->large_input);
         const Model model = import_imagenet(options->backbone, options->dir, preprocessing);
         save_model(options->output, model);
         std::cout << "wrote " << options->output << ": " << model.info.backbone << ", "

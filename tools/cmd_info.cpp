@@ -23,7 +23,7 @@ void register_info(CLI::App& app) {
         const Preprocessing& p = info.preprocessing;
         if (options->json) {
             print_json({{"file", options->model},
-                        {"format_version", kModelFormatVersion},
+                        {"format_version", format_version(info)},
                         {"backbone", info.backbone},
                         {"feature_channels", model.feature_channels()},
                         {"classifier", info.classifier.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.classifier)},
@@ -32,7 +32,12 @@ void register_info(CLI::App& app) {
                         {"embedding_size", model.embedding_size()},
                         {"parameters", parameters},
                         {"preprocessing",
-                         {{"input_size", p.input_size}, {"resize_shorter", p.resize_shorter}, {"mean", p.mean}, {"std", p.std}}},
+                         {{"input_size", p.input_size},
+                          {"resize_shorter", p.resize_shorter},
+                          {"large_input_size", p.large_input_size},
+                          {"large_resize_shorter", p.large_resize_shorter},
+                          {"mean", p.mean},
+                          {"std", p.std}}},
                         {"source", info.source}});
             return;
         }
@@ -50,7 +55,13 @@ void register_info(CLI::App& app) {
                   << "  parameters:    " << parameters << "\n"
                   << "  preprocessing: shorter side to " << p.resize_shorter << ", centre crop " << p.input_size << "x"
                   << p.input_size << ", mean (" << p.mean[0] << ", " << p.mean[1] << ", " << p.mean[2] << "), std ("
-                  << p.std[0] << ", " << p.std[1] << ", " << p.std[2] << ")\n"
+                  << p.std[0] << ", " << p.std[1] << ", " << p.std[2] << ")"
+                  << (p.large_input_size > 0 ? "; photos with a shorter side of " + std::to_string(p.large_resize_shorter) +
+                                                   "+: shorter side to " + std::to_string(p.large_resize_shorter) +
+                                                   ", centre crop " + std::to_string(p.large_input_size) + "x" +
+                                                   std::to_string(p.large_input_size)
+                                             : std::string())
+                  << "\n"
                   << "  source:        " << info.source << "\n";
     });
 }

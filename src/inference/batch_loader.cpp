@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -34,13 +35,15 @@ BatchLoader::~BatchLoader() {
 LoadedBatch BatchLoader::load(size_t begin) const {
     const size_t end = std::min(paths_.size(), begin + batch_size_);
     const size_t count = end - begin;
-    const int64_t size = preprocessing_.input_size;
-    const size_t plane = size_t(3 * size * size);
-    // Every image into its own slot, then the ones that loaded packed to the front.
-    torch::Tensor slots = torch::empty({int64_t(count), 3, size, size});
-    float* data = slots.data_ptr<float>();
+    const int64_t largest = largest_input_size(preprocessing_);
+    const size_t plane = size_t(3 * largest * largest);
+    const int decode_to = decode_shorter_side(preprocessing_);
+    // Every image into its own slot (room for the largest input), then grouped by input size.
+    std::vector<float> slots(plane * count);
+    float* data = slots.data();
     std::vector<std::string> errors(count);
     std::vector<std::array<int, 2>> sizes(count);
+    std::vector<int> input_sizes(count, 0);
     std::vector<char> refused(count, 0);
     auto load_one = [&](size_t slot) {
         const std::string& path = paths_[begin + slot];
@@ -50,12 +53,14 @@ LoadedBatch BatchLoader::load(size_t begin) const {
                 refused[slot] = 1;
                 return;
             }
-            const Image image = decode_image(bytes, path, load_, preprocessing_.resize_shorter);
+            const Image image = decode_image(bytes, path, load_, decode_to);
+            const Preprocessing chosen = preprocessing_for(preprocessing_, image);
             try {
-                preprocess(image, preprocessing_, data + slot * plane);
+                preprocess(image, chosen, data + slot * plane);
             } catch (const Error& e) {
                 throw Error(path, e.what());
             }
+            input_sizes[slot] = chosen.input_size;
             sizes[slot] = {image.photo_width, image.photo_height};
         } catch (const Error& e) {
             errors[slot] = e.what();
@@ -73,6 +78,8 @@ LoadedBatch BatchLoader::load(size_t begin) const {
     if (background_) take_photos(0, 1);  // on the worker thread: one thread is enough
     else at::parallel_for(0, at::get_num_threads(), 1, take_photos);  // on the network's threads, between batches
     LoadedBatch batch;
+    std::vector<const float*> planes;
+    std::vector<int> loaded_sizes;
     for (size_t slot = 0; slot < count; ++slot) {
         if (refused[slot]) continue;
         if (!errors[slot].empty()) {
@@ -80,13 +87,46 @@ LoadedBatch BatchLoader::load(size_t begin) const {
             batch.failures.push_back(std::move(errors[slot]));
             continue;
         }
-        if (batch.indices.size() != slot)
-            std::memcpy(data + batch.indices.size() * plane, data + slot * plane, plane * sizeof(float));
         batch.indices.push_back(begin + slot);
         batch.sizes.push_back(sizes[slot]);
+        planes.push_back(data + slot * plane);
+        loaded_sizes.push_back(input_sizes[slot]);
     }
-    batch.input = slots.narrow(0, 0, int64_t(batch.indices.size())).contiguous(at::MemoryFormat::ChannelsLast);
+    batch.inputs = group_by_input_size(planes, loaded_sizes);
     return batch;
+}
+
+std::vector<SizedInput> group_by_input_size(const std::vector<const float*>& planes, const std::vector<int>& input_sizes) {
+    std::vector<SizedInput> groups;
+    std::vector<int> group_sizes;
+    for (size_t row = 0; row < planes.size(); ++row) {
+        const auto found = std::find(group_sizes.begin(), group_sizes.end(), input_sizes[row]);
+        if (found == group_sizes.end()) {
+            group_sizes.push_back(input_sizes[row]);
+            groups.emplace_back();
+        }
+        groups[size_t(std::find(group_sizes.begin(), group_sizes.end(), input_sizes[row]) - group_sizes.begin())].rows.push_back(row);
+    }
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const int64_t size = group_sizes[g];
+        const auto& rows = groups[g].rows;
+        const int64_t count = int64_t(rows.size());
+        const size_t plane = size_t(3 * size * size);
+        // Planes one after the other (the usual case) go to channels_last in one pass.
+        bool adjacent = true;
+        for (size_t i = 1; i < rows.size() && adjacent; ++i) adjacent = planes[rows[i]] == planes[rows[i - 1]] + plane;
+        torch::Tensor tensor;
+        if (adjacent) {
+            tensor = torch::from_blob(const_cast<float*>(planes[rows[0]]), {count, 3, size, size});
+        } else {
+            tensor = torch::empty({count, 3, size, size});
+            for (size_t i = 0; i < rows.size(); ++i)
+                std::memcpy(tensor.data_ptr<float>() + i * plane, planes[rows[i]], plane * sizeof(float));
+        }
+        groups[g].tensor = tensor.contiguous(at::MemoryFormat::ChannelsLast);
+        if (groups[g].tensor.data_ptr() == planes[rows[0]]) groups[g].tensor = groups[g].tensor.clone();  // own its memory
+    }
+    return groups;
 }
 
 void BatchLoader::start(size_t begin) {

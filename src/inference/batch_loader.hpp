@@ -15,12 +15,22 @@
 
 namespace pupembed {
 
+/// The network input of one input size: `rows` are positions in LoadedBatch::indices.
+struct SizedInput {
+    std::vector<size_t> rows;
+    torch::Tensor tensor;  ///< (rows.size(), 3, s, s) channels_last
+};
+
 struct LoadedBatch {
     std::vector<size_t> indices;        ///< positions in the path list of the images loaded
-    torch::Tensor input;                ///< (n, 3, s, s) channels_last, n = indices.size()
+    std::vector<SizedInput> inputs;     ///< one per input size used (two when large photos run larger)
     std::vector<std::array<int, 2>> sizes;  ///< width and height of each image loaded
     std::vector<std::string> failures;  ///< "path: reason" of the images that could not be loaded
 };
+
+/// Preprocessed images (3 * s * s floats each at `planes[i]`, s = `input_sizes[i]`) grouped by
+/// input size into network inputs, in order of first appearance.
+std::vector<SizedInput> group_by_input_size(const std::vector<const float*>& planes, const std::vector<int>& input_sizes);
 
 class BatchLoader {
 public:

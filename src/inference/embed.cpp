@@ -63,6 +63,29 @@ std::pair<FloatRows, FloatRows> run_network(Model& model, const torch::Tensor& i
     }
 }
 
+/// The network's embeddings and probabilities for inputs grouped by size, in row order.
+std::pair<FloatRows, FloatRows> run_network(Model& model, const std::vector<SizedInput>& inputs, size_t rows,
+                                            bool probabilities) {
+    if (inputs.size() == 1) return run_network(model, inputs[0].tensor, probabilities);
+    FloatRows embeddings, classes;
+    for (const SizedInput& input : inputs) {
+        const auto [vectors, scores] = run_network(model, input.tensor, probabilities);
+        if (embeddings.values.empty()) {
+            embeddings = FloatRows{int64_t(rows), vectors.columns, std::vector<float>(rows * size_t(vectors.columns))};
+            if (probabilities)
+                classes = FloatRows{int64_t(rows), scores.columns, std::vector<float>(rows * size_t(scores.columns))};
+        }
+        for (size_t i = 0; i < input.rows.size(); ++i) {
+            std::copy_n(vectors.values.begin() + long(i) * vectors.columns, vectors.columns,
+                        embeddings.values.begin() + long(input.rows[i]) * embeddings.columns);
+            if (probabilities)
+                std::copy_n(scores.values.begin() + long(i) * scores.columns, scores.columns,
+                            classes.values.begin() + long(input.rows[i]) * classes.columns);
+        }
+    }
+    return {std::move(embeddings), std::move(classes)};
+}
+
 }  // namespace
 
 void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
@@ -80,7 +103,9 @@ void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths
         batch.failures = std::move(loaded.failures);
         batch.embeddings = FloatRows{};
         batch.probabilities = FloatRows{};
-        if (!batch.indices.empty()) std::tie(batch.embeddings, batch.probabilities) = run_network(model, loaded.input, probabilities);
+        if (!batch.indices.empty())
+            std::tie(batch.embeddings, batch.probabilities) =
+                run_network(model, loaded.inputs, batch.indices.size(), probabilities);
         on_batch(batch);
         if (options.on_progress) options.on_progress(int64_t(done), int64_t(paths.size()));
     }
@@ -111,13 +136,20 @@ std::vector<EmbeddedPhoto> embed_decoded(Model& model, const std::vector<const I
     std::vector<EmbeddedPhoto> results(images.size());
     if (images.empty()) return results;
     const Preprocessing& preprocessing = model.info.preprocessing;
-    const size_t plane = size_t(3) * size_t(preprocessing.input_size) * size_t(preprocessing.input_size);
+    const int64_t largest = largest_input_size(preprocessing);
+    const size_t plane = size_t(3 * largest * largest);
     std::vector<float> chw(plane * images.size());
-    for (size_t i = 0; i < images.size(); ++i) preprocess(*images[i], preprocessing, chw.data() + i * plane);
+    std::vector<const float*> planes;
+    std::vector<int> input_sizes;
+    for (size_t i = 0; i < images.size(); ++i) {
+        const Preprocessing chosen = preprocessing_for(preprocessing, *images[i]);
+        preprocess(*images[i], chosen, chw.data() + i * plane);
+        planes.push_back(chw.data() + i * plane);
+        input_sizes.push_back(chosen.input_size);
+    }
     torch::InferenceMode inference;
     const bool probabilities = with_probabilities && model.has_classifier();
-    const auto [vectors, classes] =
-        run_network(model, make_input_batch(chw, int64_t(images.size()), preprocessing.input_size), probabilities);
+    const auto [vectors, classes] = run_network(model, group_by_input_size(planes, input_sizes), images.size(), probabilities);
     for (size_t i = 0; i < images.size(); ++i) {
         results[i].vector = vectors.row_vector(int64_t(i));
         if (!classes.empty()) results[i].probabilities = classes.row_vector(int64_t(i));

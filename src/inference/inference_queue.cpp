@@ -28,7 +28,7 @@ void InferenceQueue::embed_files(const std::vector<std::string>& paths, bool ski
         try {
             const std::string bytes = read_file(paths[i], load_.max_file_bytes);
             if (admit && !admit(i, bytes)) continue;
-            image = decode_image(bytes, paths[i], load_, model_.info.preprocessing.resize_shorter);
+            image = decode_image(bytes, paths[i], load_, decode_shorter_side(model_.info.preprocessing));
         } catch (const Error& e) {
             if (!skip_bad) throw;
             batch.failures.push_back(e.what());

@@ -213,6 +213,33 @@ void to_normalized_chw(const Image& image, const std::array<float, 3>& mean, con
     }
 }
 
+Preprocessing preprocessing_for(const Preprocessing& preprocessing, const Image& image) {
+    if (preprocessing.large_input_size <= 0) return preprocessing;
+    const int width = image.photo_width > 0 ? image.photo_width : image.width;
+    const int height = image.photo_height > 0 ? image.photo_height : image.height;
+    if (std::min(width, height) < preprocessing.large_resize_shorter) return preprocessing;
+    Preprocessing large = preprocessing;
+    large.input_size = preprocessing.large_input_size;
+    large.resize_shorter = preprocessing.large_resize_shorter;
+    return large;
+}
+
+void set_large_input(Preprocessing& preprocessing, int size) {
+    if (size != 0 && (size < 16 || size > 1024))
+        throw Error("large input size " + std::to_string(size), "must be 0 (off) or in [16, 1024]");
+    preprocessing.large_input_size = size;
+    preprocessing.large_resize_shorter = size + size / 7;
+}
+
+int decode_shorter_side(const Preprocessing& preprocessing) {
+    return preprocessing.large_input_size > 0 ? std::max(preprocessing.resize_shorter, preprocessing.large_resize_shorter)
+                                              : preprocessing.resize_shorter;
+}
+
+int largest_input_size(const Preprocessing& preprocessing) {
+    return std::max(preprocessing.input_size, preprocessing.large_input_size);
+}
+
 void preprocess(const Image& image, const Preprocessing& preprocessing, float* out) {
     if (preprocessing.resize_shorter < preprocessing.input_size)
         throw Error("preprocessing resizes to " + std::to_string(preprocessing.resize_shorter) +

@@ -21,7 +21,9 @@ nlohmann::json to_json(const ModelInfo& info) {
               {"resize_shorter", p.resize_shorter},
               {"crop", "centre"},
               {"mean", p.mean},
-              {"std", p.std}}},
+              {"std", p.std},
+              {"large_input_size", p.large_input_size},
+              {"large_resize_shorter", p.large_resize_shorter}}},
             {"classifier", info.classifier},
             {"class_ids", info.class_ids},
             {"class_names", info.class_names},
@@ -41,6 +43,8 @@ ModelInfo info_from_json(const nlohmann::json& meta) {
     info.preprocessing.resize_shorter = p.at("resize_shorter").get<int>();
     info.preprocessing.mean = p.at("mean").get<std::array<float, 3>>();
     info.preprocessing.std = p.at("std").get<std::array<float, 3>>();
+    info.preprocessing.large_input_size = p.value("large_input_size", 0);
+    info.preprocessing.large_resize_shorter = p.value("large_resize_shorter", 0);
     info.classifier = meta.at("classifier").get<std::string>();
     info.class_ids = meta.at("class_ids").get<std::vector<std::string>>();
     info.class_names = meta.at("class_names").get<std::vector<std::string>>();
@@ -67,6 +71,11 @@ void check_info(const ModelInfo& info) {
     if (p.input_size < 16 || p.input_size > 1024 || p.resize_shorter < p.input_size || p.resize_shorter > 4096)
         throw Error("bad preprocessing: input size " + std::to_string(p.input_size) + ", resize " +
                     std::to_string(p.resize_shorter) + " (need 16 <= input size <= resize <= 4096)");
+    if (p.large_input_size != 0 &&
+        (p.large_input_size < 16 || p.large_input_size > 1024 || p.large_resize_shorter < p.large_input_size ||
+         p.large_resize_shorter > 4096))
+        throw Error("bad preprocessing: large input size " + std::to_string(p.large_input_size) + ", resize " +
+                    std::to_string(p.large_resize_shorter) + " (need 16 <= large input size <= its resize <= 4096)");
     for (const float s : p.std)
         if (!(s > 0)) throw Error("bad preprocessing: std must be positive");
 }
@@ -134,11 +143,17 @@ void save_model_unguarded(const std::string& path, const Model& model, bool floa
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& item : model.network->named_parameters()) tensors.emplace_back(item.key(), item.value());
     for (const auto& item : model.network->named_buffers()) tensors.emplace_back(item.key(), item.value());
-    write_tensor_archive(path, kModelMagic, kModelFormatVersion, to_json(model.info), tensors,
+    write_tensor_archive(path, kModelMagic, format_version(model.info), to_json(model.info), tensors,
                          float16 ? StoredType::Float16 : StoredType::Float32);
 }
 
 }  // namespace
+
+uint32_t format_version(const ModelInfo& info) {
+    // Version 1 readers would ignore a large input and embed large photos differently: such a
+    // model is version 2, which they refuse.
+    return info.preprocessing.large_input_size > 0 ? 2 : 1;
+}
 
 void save_model(const std::string& path, const Model& model, bool float16) {
     rethrow_torch_errors(path, [&] { save_model_unguarded(path, model, float16); });
@@ -188,12 +203,6 @@ Model load_model_for_inference(const std::string& path) {
 void prepare_for_inference(Model& model) {
     model.network->eval();
     to_channels_last(*model.network);
-}
-
-torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size) {
-    if (static_cast<int64_t>(chw.size()) < count * 3 * size * size) throw Error("internal: input batch too short");
-    return torch::from_blob(const_cast<float*>(chw.data()), {count, 3, size, size}, torch::kFloat32)
-        .contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 }  // namespace pupembed

@@ -186,8 +186,5 @@ public:
     EmbeddingHead embedding{nullptr};      ///< null when the model has none
 };
 
-/// Packs normalised CHW images (each 3 x size x size floats, back to back) as an (N, 3, size, size)
-/// channels_last tensor.
-torch::Tensor make_input_batch(const std::vector<float>& chw, int64_t count, int64_t size);
 
 }  // namespace pupembed

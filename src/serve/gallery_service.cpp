@@ -193,7 +193,7 @@ Image GalleryService::decode_upload(const Upload& upload) {
     const Slots::Held slot(decoding_);
     try {
         // At the scale the network needs (a 12-megapixel JPEG decodes at 1/8 of each side).
-        return decode_image(*upload.bytes, upload.name, options_.load, model_.info.preprocessing.resize_shorter);
+        return decode_image(*upload.bytes, upload.name, options_.load, decode_shorter_side(model_.info.preprocessing));
     } catch (const Error& e) {
         throw Error(e.what(), ErrorKind::BadInput);
     } catch (const std::bad_alloc&) {

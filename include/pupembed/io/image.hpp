@@ -39,12 +39,32 @@ struct Image {
 
 /// How an image becomes network input: resize so the shorter side is `resize_shorter`, take the
 /// centre `input_size` x `input_size` square, scale to [0, 1], subtract `mean` and divide by `std`.
+/// With `large_input_size` > 0, photos that have the pixels for more detail (shorter side at least
+/// `large_resize_shorter`) are resized to `large_resize_shorter` and cropped to `large_input_size`
+/// instead: the network pools over any size, and small photos stay fast.
 struct Preprocessing {
     int input_size = 128;
     int resize_shorter = 128;
     std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
     std::array<float, 3> std{0.229f, 0.224f, 0.225f};
+    int large_input_size = 0;
+    int large_resize_shorter = 0;
 };
+
+/// The preprocessing `image` gets: `preprocessing` with its large input and resize as input_size
+/// and resize_shorter when the photo (its full size, photo_width x photo_height when set) has a
+/// shorter side of at least large_resize_shorter; `preprocessing` itself otherwise.
+Preprocessing preprocessing_for(const Preprocessing& preprocessing, const Image& image);
+
+/// Sets the large input: photos with a shorter side of at least `size` + `size` / 7 (224: 256) are
+/// resized to that and cropped to `size`. 0 turns it off. Throws Error for a size outside [16, 1024].
+void set_large_input(Preprocessing& preprocessing, int size);
+
+/// The shorter side photos are decoded to at least: the largest resize of `preprocessing`.
+int decode_shorter_side(const Preprocessing& preprocessing);
+
+/// The largest network input `preprocessing` gives (the side of the square).
+int largest_input_size(const Preprocessing& preprocessing);
 
 /// Loads a JPEG, PNG, WebP or BMP file as RGB: the EXIF orientation is applied, grey becomes RGB,
 /// an alpha channel is composited over white, 16-bit samples become 8-bit.

@@ -11,8 +11,9 @@
 
 namespace pupembed {
 
-/// Newest model-file format version this build writes and reads.
-constexpr uint32_t kModelFormatVersion = 1;
+/// Newest model-file format version this build reads. It writes version 1, or 2 for a model with
+/// a large input for large photos (Preprocessing::large_input_size), which version 1 lacks.
+constexpr uint32_t kModelFormatVersion = 2;
 
 /// What a model is, apart from its weights.
 struct ModelInfo {
@@ -26,6 +27,9 @@ struct ModelInfo {
     int embedding_dim = 128;                 ///< the embedding's size
     std::string source;                      ///< where the weights came from, for `info`
 };
+
+/// The model-file format version a model with `info` is written in (1, or 2 with a large input).
+uint32_t format_version(const ModelInfo& info);
 
 class NetworkImpl;  // the LibTorch modules (src/model/network.hpp), for the library's own use
 
