@@ -10,7 +10,7 @@
 #include <numeric>
 #include <random>
 
-#include "inference/embedding_map.hpp"
+#include "pupembed/inference/embedding_map.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/algebra.hpp"
 #include "pupembed/gallery/gallery.hpp"

@@ -29,23 +29,7 @@ void register_algebra(CLI::App& app) {
     command->add_flag("--json", o->json, "Print JSON");
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
-        std::vector<AlgebraTerm> terms;
-        try {
-            terms = parse_algebra(o->expression);
-        } catch (const Error& e) {
-            // One line: the expression around the column, the character there in brackets.
-            int column = 0;
-            if (std::sscanf(e.what(), "column %d:", &column) != 1 || column < 1) throw;
-            const size_t at = std::min(size_t(column) - 1, o->expression.size());
-            const size_t from = at > 30 ? at - 30 : 0;
-            std::string here = (from > 0 ? "..." : "") + o->expression.substr(from, at - from) + "[" +
-                               o->expression.substr(at, at < o->expression.size() ? 1 : 0) + "]" +
-                               o->expression.substr(std::min(at + 1, o->expression.size()), 30);
-            if (at + 31 < o->expression.size()) here += "...";
-            for (char& c : here)
-                if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-            throw Error(std::string(e.what()) + " (here: " + here + ")");
-        }
+        const std::vector<AlgebraTerm> terms = parse_algebra(o->expression);
         Gallery gallery = Gallery::open(o->gallery.db, false);
         std::vector<std::string> operands;
         std::vector<double> weights;

@@ -24,13 +24,7 @@ void register_dedup(CLI::App& app) {
         Gallery gallery = Gallery::open(o->db, false);
         const auto groups = find_duplicates(gallery, o->threshold);
         if (o->json) {
-            nlohmann::json out = nlohmann::json::array();
-            for (const auto& group : groups) {
-                nlohmann::json members = nlohmann::json::array();
-                for (const int64_t id : group) members.push_back(image_json(*gallery.find(id)));
-                out.push_back(members);
-            }
-            print_json({{"gallery", o->db}, {"threshold", o->threshold}, {"groups", out}});
+            print_json({{"gallery", o->db}, {"threshold", o->threshold}, {"groups", duplicate_groups_json(gallery, groups)}});
             return;
         }
         int number = 1;

@@ -1,7 +1,5 @@
 // pupembed index add PHOTOS... --db G | index prune --db G | index rm ID_OR_PATH... --db G | index stats --db G
 #include <cstdio>
-#include <filesystem>
-#include <map>
 #include <memory>
 
 #include "gallery_common.hpp"
@@ -9,7 +7,6 @@
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/inference/embed.hpp"
 
-namespace fs = std::filesystem;
 
 namespace pupembed::cli {
 namespace {
@@ -135,32 +132,19 @@ void register_stats(CLI::App& index) {
     command->add_flag("--json", o->json, "Print JSON");
     command->callback([o] {
         Gallery gallery = Gallery::open(o->db, false);
-        const GalleryModel model = gallery.model();
-        std::map<std::string, int64_t> breeds;
-        int64_t missing = 0;
-        for (const auto& image : gallery.images()) {
-            ++breeds[image.breed.empty() ? "(none)" : image.breed];
-            std::error_code error;
-            if (!fs::exists(image.path, error)) ++missing;
-        }
-        std::vector<std::pair<std::string, int64_t>> ranked(breeds.begin(), breeds.end());
-        std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-        std::error_code error;
-        const auto bytes = fs::file_size(o->db, error);
+        const GalleryStats stats = gallery_stats(gallery);
         if (o->json) {
-            nlohmann::json by_breed = nlohmann::json::object();
-            for (const auto& [breed, count] : ranked) by_breed[breed] = count;
-            print_json({{"gallery", o->db}, {"photos", gallery.size()}, {"missing_files", missing},
-                        {"model", model.path}, {"model_id", model.id}, {"dimension", model.dimension},
-                        {"generation", gallery.generation()}, {"file_bytes", error ? 0 : bytes},
-                        {"breeds", by_breed}});
+            nlohmann::json out = stats_json(stats);
+            out["gallery"] = o->db;
+            print_json(out);
             return;
         }
         std::printf("%s\n  photos:     %lld (%lld whose file is gone: `pupembed index prune`)\n  model:      %s (id %s, %lld-d)\n"
                     "  file size:  %.1f MB\n  breeds:     %zu guessed",
-                    o->db.c_str(), static_cast<long long>(gallery.size()), static_cast<long long>(missing),
-                    model.path.empty() ? "(none yet)" : model.path.c_str(), model.id.c_str(),
-                    static_cast<long long>(model.dimension), error ? 0.0 : double(bytes) / 1e6, ranked.size());
+                    o->db.c_str(), static_cast<long long>(stats.photos), static_cast<long long>(stats.missing_files),
+                    stats.model.path.empty() ? "(none yet)" : stats.model.path.c_str(), stats.model.id.c_str(),
+                    static_cast<long long>(stats.model.dimension), double(stats.file_bytes) / 1e6, stats.breeds.size());
+        const auto& ranked = stats.breeds;
         for (size_t i = 0; i < ranked.size() && i < 5; ++i)
             std::printf("%s %s %lld", i == 0 ? ";" : ",", ranked[i].first.c_str(), static_cast<long long>(ranked[i].second));
         std::printf("\n");

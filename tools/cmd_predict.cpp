@@ -33,14 +33,7 @@ void register_classes_command(CLI::App& app, const char* name, const char* descr
         const auto predictions = predict_classes(model, options->images, options->k, start_inference(options->runtime, ""));
         if (options->json) {
             nlohmann::json out = nlohmann::json::array();
-            for (const auto& prediction : predictions) {
-                nlohmann::json top = nlohmann::json::array();
-                for (const auto& score : prediction.top)
-                    top.push_back({{"index", score.index}, {"id", score.id}, {"name", score.name}, {"probability", score.probability}});
-                nlohmann::json item = {{"top", top}};
-                set_text(item, "path", prediction.path);
-                out.push_back(item);
-            }
+            for (const auto& prediction : predictions) out.push_back(prediction_json(prediction));
             print_json({{"model", model_path}, {"predictions", out}});
             return;
         }

@@ -18,6 +18,10 @@ void configure_process(char** argv) {
         ::execv("/proc/self/exe", argv);
         // execv failed (no /proc): carry on with the default policy.
     }
+    configure_memory();
+}
+
+void configure_memory() {
     // Caution that comes with it: freed memory is never returned, so a loop that keeps a small
     // result per batch must write it into storage allocated before the loop. A small tensor kept
     // from each batch lands between the freed activations and fragments the heap, which then

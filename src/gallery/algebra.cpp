@@ -1,5 +1,6 @@
 #include "pupembed/gallery/algebra.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -15,8 +16,25 @@ struct Token {
     int column;
 };
 
-[[noreturn]] void syntax_error(int column, const std::string& message) {
-    throw Error("column " + std::to_string(column) + ": " + message);
+/// A syntax error at a column; parse_algebra turns it into an Error showing the place.
+struct SyntaxError {
+    int column;
+    std::string message;
+};
+
+[[noreturn]] void syntax_error(int column, const std::string& message) { throw SyntaxError{column, message}; }
+
+/// The expression around `column` (1-based), the character there in brackets, on one line.
+std::string place_in(const std::string& expression, int column) {
+    const size_t at = std::min(size_t(std::max(column, 1)) - 1, expression.size());
+    const size_t from = at > 30 ? at - 30 : 0;
+    std::string here = (from > 0 ? "..." : "") + expression.substr(from, at - from) + "[" +
+                       expression.substr(at, at < expression.size() ? 1 : 0) + "]" +
+                       expression.substr(std::min(at + 1, expression.size()), 30);
+    if (at + 31 < expression.size()) here += "...";
+    for (char& c : here)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    return here;
 }
 
 bool is_number(const std::string& text, double& value) {
@@ -163,10 +181,15 @@ private:
 }  // namespace
 
 std::vector<AlgebraTerm> parse_algebra(const std::string& expression) {
-    if (expression.size() > kMaxAlgebraLength)
-        syntax_error(int(kMaxAlgebraLength) + 1, "the expression is too long (" + std::to_string(expression.size()) +
-                                                     " characters; the limit is " + std::to_string(kMaxAlgebraLength) + ")");
-    return Parser(tokenize(expression)).parse();
+    try {
+        if (expression.size() > kMaxAlgebraLength)
+            syntax_error(int(kMaxAlgebraLength) + 1, "the expression is too long (" + std::to_string(expression.size()) +
+                                                         " characters; the limit is " + std::to_string(kMaxAlgebraLength) + ")");
+        return Parser(tokenize(expression)).parse();
+    } catch (const SyntaxError& e) {
+        throw Error("column " + std::to_string(e.column) + ": " + e.message + " (here: " + place_in(expression, e.column) + ")",
+                    ErrorKind::BadInput);
+    }
 }
 
 bool parse_gallery_id(const std::string& operand, long long& id) {

@@ -79,4 +79,32 @@ nlohmann::json photo_json(const QueryPhoto& photo) {
     return out;
 }
 
+nlohmann::json prediction_json(const Prediction& prediction) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& score : prediction.top)
+        top.push_back({{"index", score.index}, {"id", score.id}, {"name", score.name}, {"probability", score.probability}});
+    nlohmann::json item = {{"top", top}};
+    set_text(item, "path", prediction.path);
+    return item;
+}
+
+nlohmann::json duplicate_groups_json(const Gallery& gallery, const std::vector<std::vector<int64_t>>& groups) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& group : groups) {
+        nlohmann::json members = nlohmann::json::array();
+        for (const int64_t id : group)
+            if (const auto image = gallery.find(id)) members.push_back(image_json(*image));
+        out.push_back(members);
+    }
+    return out;
+}
+
+nlohmann::json stats_json(const GalleryStats& stats) {
+    nlohmann::json by_breed = nlohmann::json::object();
+    for (const auto& [breed, count] : stats.breeds) by_breed[breed] = count;
+    return {{"photos", stats.photos},         {"missing_files", stats.missing_files}, {"model", stats.model.path},
+            {"model_id", stats.model.id},     {"dimension", stats.model.dimension},   {"generation", stats.generation},
+            {"file_bytes", stats.file_bytes}, {"breeds", by_breed}};
+}
+
 }  // namespace pupembed

@@ -1,4 +1,4 @@
-#include "inference/embedding_map.hpp"
+#include "pupembed/inference/embedding_map.hpp"
 
 #include <torch/torch.h>
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "inference/embedding_map.hpp"
+#include "pupembed/inference/embedding_map.hpp"
 #include "inference/inference_queue.hpp"
 #include "io/image_header.hpp"
 #include "pupembed/core/error.hpp"
@@ -265,12 +265,7 @@ json GalleryService::similar(const PhotoArgument& a_argument, const PhotoArgumen
 
 json GalleryService::algebra(const std::string& expression,
                              const std::function<std::optional<Upload>(const std::string&)>& upload_named, int k) {
-    std::vector<AlgebraTerm> terms;
-    try {
-        terms = parse_algebra(expression);
-    } catch (const Error& e) {
-        throw Error(e.what(), ErrorKind::BadInput);
-    }
+    const std::vector<AlgebraTerm> terms = parse_algebra(expression);
     std::vector<QueryPhoto> photos;
     std::vector<double> weights;
     std::vector<int64_t> exclude;

@@ -13,6 +13,10 @@ namespace pupembed {
 ///    pass, which made SqueezeNet inference ten times slower here (100 against 1,000 images/s).
 void configure_process(char** argv);
 
+/// The malloc settings of configure_process alone, for a process that embeds the library (the
+/// Python module): freed memory is kept for the next batch instead of returned to the kernel.
+void configure_memory();
+
 /// The most threads --threads accepts.
 constexpr int kMaxThreads = 256;
 

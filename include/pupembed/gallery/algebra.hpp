@@ -22,7 +22,8 @@ constexpr size_t kMaxAlgebraLength = 10'000;  ///< characters
 constexpr size_t kMaxAlgebraOperands = 100;
 constexpr int kMaxAlgebraNesting = 32;        ///< parentheses and weights ("2*(3*(...))") inside one another
 
-/// Parses `expression`. Throws Error whose message starts "column N:" and says what was expected
+/// Parses `expression`. Throws Error (BadInput) whose message starts "column N:", says what was
+/// expected and ends with the place, "(here: a.jpg + [)])", the character at N in brackets,
 /// for a syntax error (an empty expression, a missing operand or operator, unbalanced parentheses,
 /// a number without * and an operand after it, an unterminated quote), a weight that is not a
 /// finite number or whose product with the weights around it overflows, or an expression over

@@ -95,4 +95,15 @@ float cosine_similarity(const std::vector<float>& a, const std::vector<float>& b
 /// (linked transitively), largest group first; each group's ids ascending.
 std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double threshold);
 
+/// What a gallery holds, as `index stats` shows it.
+struct GalleryStats {
+    int64_t photos = 0;
+    int64_t missing_files = 0;  ///< photos whose file is gone
+    GalleryModel model;
+    int64_t generation = 0;
+    int64_t file_bytes = 0;     ///< the gallery file's size (0 when it cannot be read)
+    std::vector<std::pair<std::string, int64_t>> breeds;  ///< photos per guessed breed, most first ("(none)" without one)
+};
+GalleryStats gallery_stats(const Gallery& gallery);
+
 }  // namespace pupembed

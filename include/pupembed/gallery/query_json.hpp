@@ -30,4 +30,13 @@ nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours);
 /// query (as given), path, breed, breed_probability, gallery_id (null when not in the gallery).
 nlohmann::json photo_json(const QueryPhoto& photo);
 
+/// path and top (index, id, name, probability, most probable first) of one photo's breeds.
+nlohmann::json prediction_json(const Prediction& prediction);
+
+/// Each group of near-duplicates (find_duplicates) as the image_json of its members.
+nlohmann::json duplicate_groups_json(const Gallery& gallery, const std::vector<std::vector<int64_t>>& groups);
+
+/// photos, missing_files, model, model_id, dimension, generation, file_bytes and breeds (photos per breed).
+nlohmann::json stats_json(const GalleryStats& stats);
+
 }  // namespace pupembed
