@@ -31,6 +31,9 @@ packages=(
   clang-14 libclang-rt-14-dev       # the sanitizer builds: AddressSanitizer and UBSan runtimes
   libfuzzer-14-dev                  # coverage-guided fuzzing of every reader of outside bytes
   libomp-14-dev                     # OpenMP for code compiled by clang
+  python3-dev pybind11-dev python3-numpy  # the Python module (build/python/pupembed)
+  python3-pytest python3-pil        # its tests (PIL reads photos into arrays as users do)
+  jupyter-nbconvert python3-ipykernel python3-matplotlib  # the example notebook, run by the tests
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
@@ -58,10 +61,13 @@ fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" -j "$jobs"
+echo "setup.sh: built $build_dir/; the Python module: PYTHONPATH=$PWD/$build_dir/python python3 -c 'import pupembed'" >&2
 
 # With clang, for scripts/test.sh to run after the main tests: the whole project and its tests
 # again under AddressSanitizer and UBSan (build-asan), and the fuzz targets (build-fuzz).
-CC=clang-14 CXX=clang++-14 cmake -S . -B "${ASAN_BUILD_DIR:-build-asan}" -DPUPEMBED_SANITIZE=ON -DPUPEMBED_BUILD_BENCHMARKS=OFF
+# (The Python module is left out there: a sanitized library cannot load into an uninstrumented python3.)
+CC=clang-14 CXX=clang++-14 cmake -S . -B "${ASAN_BUILD_DIR:-build-asan}" -DPUPEMBED_SANITIZE=ON -DPUPEMBED_BUILD_BENCHMARKS=OFF \
+  -DPUPEMBED_BUILD_PYTHON=OFF
 cmake --build "${ASAN_BUILD_DIR:-build-asan}" -j "$jobs"
 CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "${FUZZ_BUILD_DIR:-build-fuzz}"
 cmake --build "${FUZZ_BUILD_DIR:-build-fuzz}" -j "$jobs"
