@@ -280,12 +280,9 @@ public:
             BatchEmbedder embedder(model.model(), model.options());
             report = add_to_gallery(gallery_, embedder, identity, paths, options);
         }
-        const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
-        return to_python({{"gallery", gallery_.path()}, {"model", identity.path}, {"model_id", identity.id},
-                          {"added", report.added}, {"updated", report.updated}, {"unchanged", report.unchanged},
-                          {"failed", report.failures.size()}, {"failures", report.failures},
-                          {"embedded", report.embedded}, {"embed_seconds", report.embed_seconds},
-                          {"images_per_second", rate}, {"seconds", report.seconds}, {"size", gallery_.size()}});
+        nlohmann::json out = ingest_json(report, identity, gallery_);
+        out["gallery"] = gallery_.path();
+        return to_python(out);
     }
 
     py::dict search(py::handle photo, int k) {
@@ -329,13 +326,7 @@ public:
         for (const auto& photo : resolved)
             if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
         const auto neighbours = search_unlocked(combine(resolved, weights), k, exclude);
-        nlohmann::json inputs = nlohmann::json::array();
-        for (size_t i = 0; i < resolved.size(); ++i) {
-            nlohmann::json item = photo_json(resolved[i]);
-            item["weight"] = weights[i];
-            inputs.push_back(item);
-        }
-        return to_python({{"gallery", gallery_.path()}, {"expression", expression}, {"terms", inputs},
+        return to_python({{"gallery", gallery_.path()}, {"expression", expression}, {"terms", algebra_terms_json(resolved, weights)},
                           {"results", neighbours_json(neighbours)}});
     }
 

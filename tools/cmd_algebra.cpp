@@ -45,13 +45,7 @@ void register_algebra(CLI::App& app) {
                                                index_choice_from_name(o->gallery.index));
         print_gallery_warnings(gallery);
         if (o->json) {
-            nlohmann::json inputs = nlohmann::json::array();
-            for (size_t i = 0; i < photos.size(); ++i) {
-                nlohmann::json item = photo_json(photos[i]);
-                item["weight"] = weights[i];
-                inputs.push_back(item);
-            }
-            print_json({{"gallery", o->gallery.db}, {"expression", o->expression}, {"terms", inputs},
+            print_json({{"gallery", o->gallery.db}, {"expression", o->expression}, {"terms", algebra_terms_json(photos, weights)},
                         {"results", neighbours_json(neighbours)}});
             return;
         }

@@ -43,15 +43,13 @@ void register_add(CLI::App& index) {
         const IngestReport report = add_to_gallery(gallery, embedder, identity, collect_image_paths(o->inputs), options);
         finish_progress();
         for (const auto& failure : report.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
-        const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
         if (o->json) {
-            print_json({{"gallery", o->db}, {"model", identity.path}, {"model_id", identity.id},
-                        {"added", report.added}, {"updated", report.updated}, {"unchanged", report.unchanged},
-                        {"failed", report.failures.size()}, {"failures", report.failures},
-                        {"embedded", report.embedded}, {"embed_seconds", report.embed_seconds},
-                        {"images_per_second", rate}, {"seconds", report.seconds}, {"size", gallery.size()}});
+            nlohmann::json out = ingest_json(report, identity, gallery);
+            out["gallery"] = o->db;
+            print_json(out);
             return;
         }
+        const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
         std::printf("%s: %lld added, %lld updated, %lld unchanged, %zu unreadable; %lld photos embedded in %.1f s "
                     "(%.0f images/s); the gallery holds %lld photos\n",
                     o->db.c_str(), static_cast<long long>(report.added), static_cast<long long>(report.updated),

@@ -79,6 +79,26 @@ nlohmann::json photo_json(const QueryPhoto& photo) {
     return out;
 }
 
+nlohmann::json algebra_terms_json(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights) {
+    nlohmann::json terms = nlohmann::json::array();
+    for (size_t i = 0; i < photos.size(); ++i) {
+        nlohmann::json item = photo_json(photos[i]);
+        item["weight"] = weights.at(i);
+        terms.push_back(item);
+    }
+    return terms;
+}
+
+nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery) {
+    const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
+    return {{"model", model.path},          {"model_id", model.id},
+            {"added", report.added},        {"updated", report.updated},
+            {"unchanged", report.unchanged}, {"failed", report.failures.size()},
+            {"failures", report.failures},  {"embedded", report.embedded},
+            {"embed_seconds", report.embed_seconds}, {"images_per_second", rate},
+            {"seconds", report.seconds},    {"size", gallery.size()}};
+}
+
 nlohmann::json prediction_json(const Prediction& prediction) {
     nlohmann::json top = nlohmann::json::array();
     for (const auto& score : prediction.top)

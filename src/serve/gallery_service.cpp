@@ -292,13 +292,9 @@ json GalleryService::algebra(const std::string& expression,
     } catch (const Error& e) {
         throw Error(e.what(), ErrorKind::BadInput);
     }
-    json inputs = json::array();
-    for (size_t i = 0; i < photos.size(); ++i) {
-        json item = photo_json(photos[i]);
-        item["weight"] = weights[i];
-        inputs.push_back(item);
-    }
-    return {{"expression", expression}, {"inputs", inputs}, {"results", results_json(nearest(combined, k, exclude))}};
+    return {{"expression", expression},
+            {"inputs", algebra_terms_json(photos, weights)},
+            {"results", results_json(nearest(combined, k, exclude))}};
 }
 
 void GalleryService::require_adding_allowed() const {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/queries.hpp"
 
 namespace pupembed {
@@ -29,6 +30,13 @@ nlohmann::json image_json(const GalleryImage& image);
 nlohmann::json neighbours_json(const std::vector<Neighbour>& neighbours);
 /// query (as given), path, breed, breed_probability, gallery_id (null when not in the gallery).
 nlohmann::json photo_json(const QueryPhoto& photo);
+
+/// photo_json of each algebra operand, with its weight.
+nlohmann::json algebra_terms_json(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights);
+
+/// What adding photos did: model, model_id, added, updated, unchanged, failed, failures, embedded,
+/// embed_seconds, images_per_second, seconds, and size (the gallery's photos now).
+nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery);
 
 /// path and top (index, id, name, probability, most probable first) of one photo's breeds.
 nlohmann::json prediction_json(const Prediction& prediction);
