@@ -18,6 +18,9 @@ bash -n scripts/bench-hostile-serve.sh # two minutes of hostile load: not part o
 bash -n scripts/bench-large-photos.sh  # makes 400 large photos, then minutes of timing: not part of the tests
 bash -n scripts/serve-bench-common.sh
 bash -n scripts/fuzz.sh                # a fuzzing campaign (10 minutes a target): not part of the tests
+bash -n scripts/make-base-image.sh     # debootstrap and Docker: not part of the tests
+bash -n scripts/test-container.sh      # builds the container image (10 minutes): run by hand
+sh -n scripts/container-start.sh       # the container's start (POSIX sh)
 status=0
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@" || status=$?
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_container_overflow=0"
