@@ -3,9 +3,29 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 
 #include "pupembed/core/error.hpp"
 #include "train/losses.hpp"
+
+namespace {
+
+/// Expects autograd's gradient `analytic` of `loss` at the 2-D `x` to match central finite differences.
+void expect_gradient_matches(const torch::Tensor& analytic, const torch::Tensor& x,
+                             const std::function<torch::Tensor(const torch::Tensor&)>& loss) {
+    const double h = 1e-6;
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < x.size(0); ++i)
+        for (int64_t j = 0; j < x.size(1); ++j) {
+            torch::Tensor plus = x.detach().clone(), minus = x.detach().clone();
+            plus[i][j] += h;
+            minus[i][j] -= h;
+            const double numeric = (loss(plus).item<double>() - loss(minus).item<double>()) / (2 * h);
+            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
+        }
+}
+
+}  // namespace
 
 TEST(ContrastiveLoss, MatchesTheFormulaOnAHandMadeBatch) {
     // Pair 0: same class, 90 degrees apart: d = 1, loss 1.
@@ -27,19 +47,8 @@ TEST(ContrastiveLoss, GradientMatchesFiniteDifferences) {
     const torch::Tensor same = torch::tensor({1, 0, 1, 0, 0, 1}, torch::kBool);
     const double margin = 1.2;  // large enough that several negative pairs are inside it
     pupembed::contrastive_loss(a, b, same, margin).backward();
-    const torch::Tensor analytic = a.grad().clone();
-    const double h = 1e-6;
-    torch::NoGradGuard no_grad;
-    for (int64_t i = 0; i < a.size(0); ++i)
-        for (int64_t j = 0; j < a.size(1); ++j) {
-            torch::Tensor plus = a.detach().clone(), minus = a.detach().clone();
-            plus[i][j] += h;
-            minus[i][j] -= h;
-            const double numeric = (pupembed::contrastive_loss(plus, b, same, margin).item<double>() -
-                                    pupembed::contrastive_loss(minus, b, same, margin).item<double>()) /
-                                   (2 * h);
-            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
-        }
+    expect_gradient_matches(a.grad().clone(), a,
+                            [&](const torch::Tensor& x) { return pupembed::contrastive_loss(x, b, same, margin); });
 }
 
 TEST(ProxySoftmaxLoss, MatchesTheFormulaOnAHandMadeBatch) {
@@ -72,19 +81,9 @@ TEST(L2SpPenalty, GradientMatchesFiniteDifferencesAndSparesTheAnchors) {
     pupembed::l2_sp_penalty({w}, {anchor}, alpha).backward();
     EXPECT_FALSE(anchor.grad().defined());  // the starting weights are not trained
     const torch::Tensor analytic = w.grad().clone();
-    const double h = 1e-6;
+    expect_gradient_matches(analytic, w, [&](const torch::Tensor& x) { return pupembed::l2_sp_penalty({x}, {anchor}, alpha); });
     torch::NoGradGuard no_grad;
-    for (int64_t i = 0; i < w.size(0); ++i)
-        for (int64_t j = 0; j < w.size(1); ++j) {
-            torch::Tensor plus = w.detach().clone(), minus = w.detach().clone();
-            plus[i][j] += h;
-            minus[i][j] -= h;
-            const double numeric = (pupembed::l2_sp_penalty({plus}, {anchor}, alpha).item<double>() -
-                                    pupembed::l2_sp_penalty({minus}, {anchor}, alpha).item<double>()) /
-                                   (2 * h);
-            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
-            EXPECT_NEAR(analytic[i][j].item<double>(), alpha * (w[i][j] - anchor[i][j]).item<double>(), 1e-12);
-        }
+    EXPECT_TRUE(torch::allclose(analytic, alpha * (w - anchor), /*rtol=*/0, /*atol=*/1e-12));  // alpha (w - anchor), by hand
 }
 
 TEST(FeatureDistillationLoss, MatchesTheFormulaOnAHandMadeBatch) {
@@ -101,17 +100,6 @@ TEST(FeatureDistillationLoss, GradientMatchesFiniteDifferencesAndSparesTheTeache
     const torch::Tensor teacher = torch::randn({4, 6}, torch::kFloat64).requires_grad_(true);
     pupembed::feature_distillation_loss(student, teacher).backward();
     EXPECT_FALSE(teacher.grad().defined());
-    const torch::Tensor analytic = student.grad().clone();
-    const double h = 1e-6;
-    torch::NoGradGuard no_grad;
-    for (int64_t i = 0; i < student.size(0); ++i)
-        for (int64_t j = 0; j < student.size(1); ++j) {
-            torch::Tensor plus = student.detach().clone(), minus = student.detach().clone();
-            plus[i][j] += h;
-            minus[i][j] -= h;
-            const double numeric = (pupembed::feature_distillation_loss(plus, teacher).item<double>() -
-                                    pupembed::feature_distillation_loss(minus, teacher).item<double>()) /
-                                   (2 * h);
-            EXPECT_NEAR(analytic[i][j].item<double>(), numeric, 1e-6) << i << "," << j;
-        }
+    expect_gradient_matches(student.grad().clone(), student,
+                            [&](const torch::Tensor& x) { return pupembed::feature_distillation_loss(x, teacher); });
 }
