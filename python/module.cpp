@@ -269,7 +269,7 @@ public:
         }
         const std::string model_path = model_path_for_gallery(model_option_, reembed ? nullptr : &gallery_);
         PyModel& model = model_for(model_path);
-        const GalleryModel identity = gallery_model_of(model_path, model.model());
+        const GalleryModel identity = identity_;
         IngestOptions options;
         options.reembed = reembed;
         options.skip_bad = !strict;
@@ -399,7 +399,10 @@ private:
 
     /// The model for queries and additions at `path`, loaded once.
     PyModel& model_for(const std::string& path) {
-        if (!model_ || model_->path() != path) model_ = std::make_unique<PyModel>(path, batch_, threads_, ImageLoadOptions{}.max_pixels, false);
+        if (!model_ || model_->path() != path) {
+            model_ = std::make_unique<PyModel>(path, batch_, threads_, ImageLoadOptions{}.max_pixels, false);
+            identity_ = gallery_model_of(path, model_->model());  // hashes the file: once per model
+        }
         return *model_;
     }
 
@@ -409,7 +412,7 @@ private:
         for (size_t i = 0; i < photos.size(); ++i) inputs.push_back(photo_input(photos[i], names[i], images, ImageLoadOptions{}));
         if (!needs_model(inputs)) return resolve_photos(nullptr, inputs, &gallery_);
         PyModel& model = model_for(model_path_for_gallery(model_option_, &gallery_));
-        require_gallery_model(gallery_, gallery_model_of(model.path(), model.model()),
+        require_gallery_model(gallery_, identity_,
                               "give the model it was built with (model=...), or re-embed it with add(..., reembed=True)");
         py::gil_scoped_release release;
         BatchEmbedder embedder(model.model(), model.options());
@@ -426,6 +429,7 @@ private:
     IndexChoice choice_;
     int batch_, threads_;
     std::unique_ptr<PyModel> model_;
+    GalleryModel identity_;  ///< model_'s, as a gallery records it
 };
 
 }  // namespace
