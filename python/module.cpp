@@ -165,8 +165,8 @@ public:
     const InferenceOptions& options() const { return options_; }
 
     /// Embeddings and (with `probabilities`) class probabilities of `photos`, in their order.
-    std::pair<FloatRows, FloatRows> run(py::handle photos, bool probabilities) {
-        const PhotoBatch batch = photo_batch(photo_list(photos), options_.load);
+    std::pair<FloatRows, FloatRows> run(const std::vector<py::object>& photos, bool probabilities) {
+        const PhotoBatch batch = photo_batch(photos, options_.load);
         const bool with_classes = probabilities && model_.has_classifier();
         const int64_t columns = model_.embedding_size();
         const int64_t classes = with_classes ? int64_t(model_.info.class_names.size()) : 0;
@@ -196,7 +196,7 @@ public:
     }
 
     py::array_t<float> embed(py::handle photos) {
-        const FloatRows vectors = run(photos, false).first;
+        const FloatRows vectors = run(photo_list(photos), false).first;
         py::array_t<float> out({vectors.rows, vectors.columns});
         std::copy(vectors.values.begin(), vectors.values.end(), out.mutable_data());
         return out;
@@ -207,7 +207,7 @@ public:
             throw Error(path_, "has no classifier, so it cannot name breeds (it gives features only)", ErrorKind::BadInput);
         if (k < 1) throw Error("k", "must be at least 1, got " + std::to_string(k), ErrorKind::BadInput);
         const std::vector<py::object> items = photo_list(photos);
-        const FloatRows scores = run(photos, true).second;
+        const FloatRows scores = run(items, true).second;
         py::list out;
         for (size_t i = 0; i < items.size(); ++i) {
             Prediction prediction;
@@ -219,10 +219,8 @@ public:
     }
 
     float similarity(py::handle a, py::handle b) {
-        py::list both;
-        both.append(a);
-        both.append(b);
-        const FloatRows vectors = run(both, false).first;
+        const FloatRows vectors =
+            run({py::reinterpret_borrow<py::object>(a), py::reinterpret_borrow<py::object>(b)}, false).first;
         return cosine_similarity(vectors.row_vector(0), vectors.row_vector(1));
     }
 
