@@ -100,12 +100,12 @@ std::vector<SizedInput> group_by_input_size(const std::vector<const float*>& pla
     std::vector<SizedInput> groups;
     std::vector<int> group_sizes;
     for (size_t row = 0; row < planes.size(); ++row) {
-        const auto found = std::find(group_sizes.begin(), group_sizes.end(), input_sizes[row]);
-        if (found == group_sizes.end()) {
+        const size_t group = size_t(std::find(group_sizes.begin(), group_sizes.end(), input_sizes[row]) - group_sizes.begin());
+        if (group == group_sizes.size()) {
             group_sizes.push_back(input_sizes[row]);
             groups.emplace_back();
         }
-        groups[size_t(std::find(group_sizes.begin(), group_sizes.end(), input_sizes[row]) - group_sizes.begin())].rows.push_back(row);
+        groups[group].rows.push_back(row);
     }
     for (size_t g = 0; g < groups.size(); ++g) {
         const int64_t size = group_sizes[g];
