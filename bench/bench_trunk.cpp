@@ -1,4 +1,4 @@
-// Trunk inference throughput: batch 64, InferenceMode, each backbone at the input sizes tried
+// Trunk inference throughput: batch 64, InferenceMode, each backbone at the input sizes used
 // (arguments: threads, 0 for all cores; input size). Reports images/s as a counter.
 //   build/bench/bench_trunk [--benchmark_min_time=5] [--benchmark_filter=MobileNetV2]
 #include <benchmark/benchmark.h>
@@ -38,6 +38,6 @@ void BM_MobileNetV2Trunk_NCHW(benchmark::State& state) { run_trunk(state, "mobil
 BENCHMARK(BM_SqueezeNetTrunk_ChannelsLast)->Args({0, 128})->Args({1, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SqueezeNetTrunk_NCHW)->Args({0, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MobileNetV2Trunk_ChannelsLast)
-    ->Args({0, 128})->Args({0, 160})->Args({0, 192})->Args({1, 160})
+    ->Args({0, 128})->Args({0, 160})->Args({0, 192})->Args({0, 224})->Args({1, 160})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MobileNetV2Trunk_NCHW)->Args({0, 160})->Unit(benchmark::kMillisecond)->UseRealTime();
