@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <vector>
 
 #include "pupembed/core/error.hpp"
 #include "train/losses.hpp"
@@ -102,4 +103,57 @@ TEST(FeatureDistillationLoss, GradientMatchesFiniteDifferencesAndSparesTheTeache
     EXPECT_FALSE(teacher.grad().defined());
     expect_gradient_matches(student.grad().clone(), student,
                             [&](const torch::Tensor& x) { return pupembed::feature_distillation_loss(x, teacher); });
+}
+
+namespace {
+
+/// KL(softmax(teacher) || softmax(student)) of two rows of logits, by hand.
+double kl_of_softmaxes(const std::vector<double>& teacher, const std::vector<double>& student) {
+    double teacher_sum = 0, student_sum = 0;
+    for (size_t j = 0; j < teacher.size(); ++j) {
+        teacher_sum += std::exp(teacher[j]);
+        student_sum += std::exp(student[j]);
+    }
+    double kl = 0;
+    for (size_t j = 0; j < teacher.size(); ++j) {
+        const double p = std::exp(teacher[j]) / teacher_sum, q = std::exp(student[j]) / student_sum;
+        kl += p * std::log(p / q);
+    }
+    return kl;
+}
+
+}  // namespace
+
+TEST(SimilarityDistillationLoss, MatchesTheFormulaOnAHandMadeBatch) {
+    // Less their mean, the student's rows are (1, 0), (0, 1), (-1, 0), (0, -1) and the teacher's
+    // (1, 0), (1, 0), (-1, 0), (-1, 0): the offsets added here must not count.
+    const torch::Tensor student =
+        torch::tensor({1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, -1.0}, torch::kFloat64).view({4, 2}) + torch::tensor({3.0, -2.0}, torch::kFloat64);
+    const torch::Tensor teacher =
+        torch::tensor({1.0, 0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0}, torch::kFloat64).view({4, 2}) + torch::tensor({5.0, 5.0}, torch::kFloat64);
+    const double temperature = 0.5;
+    // Each row's cosines to the other three rows, divided by the temperature.
+    const std::vector<std::vector<double>> student_logits = {{0, -2, 0}, {0, 0, -2}, {-2, 0, 0}, {0, -2, 0}};
+    const std::vector<std::vector<double>> teacher_logits = {{2, -2, -2}, {2, -2, -2}, {-2, -2, 2}, {-2, -2, 2}};
+    double expected = 0;
+    for (size_t i = 0; i < 4; ++i) expected += kl_of_softmaxes(teacher_logits[i], student_logits[i]) / 4;
+    EXPECT_NEAR(pupembed::similarity_distillation_loss(student, teacher, temperature).item<double>(), expected, 1e-12);
+    // The same neighbourhoods at another scale, offset and width cost nothing.
+    const torch::Tensor wider = torch::cat({student * 7 + 1, torch::zeros({4, 3}, torch::kFloat64)}, 1);
+    EXPECT_NEAR(pupembed::similarity_distillation_loss(student, wider, temperature).item<double>(), 0.0, 1e-12);
+    EXPECT_THROW(pupembed::similarity_distillation_loss(student, teacher.narrow(0, 0, 3), temperature), pupembed::Error);
+    EXPECT_THROW(pupembed::similarity_distillation_loss(student.narrow(0, 0, 1), teacher.narrow(0, 0, 1), temperature),
+                 pupembed::Error);
+    EXPECT_THROW(pupembed::similarity_distillation_loss(student, teacher, 0.0), pupembed::Error);
+}
+
+TEST(SimilarityDistillationLoss, GradientMatchesFiniteDifferencesAndSparesTheTeacher) {
+    torch::manual_seed(5);
+    const torch::Tensor student = torch::randn({5, 4}, torch::kFloat64).requires_grad_(true);
+    const torch::Tensor teacher = torch::randn({5, 7}, torch::kFloat64).requires_grad_(true);
+    pupembed::similarity_distillation_loss(student, teacher, 0.3).backward();
+    EXPECT_FALSE(teacher.grad().defined());
+    expect_gradient_matches(student.grad().clone(), student, [&](const torch::Tensor& x) {
+        return pupembed::similarity_distillation_loss(x, teacher, 0.3);
+    });
 }

@@ -292,6 +292,49 @@ TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
     EXPECT_TRUE(pupembed::is_image_training_run(parts.run_dir));
 }
 
+// What holds the model near its --init (L2-SP, feature and similarity-structure distillation, a
+// moving average) is part of the run: a stopped run resumed gives exactly the uninterrupted run's
+// weights, and the similarity distillation changes what is learnt.
+TEST_F(SmallRun, FinetuneTrunkHeldNearTheInitResumesExactly) {
+    ClassifierTrainingOptions stage1 = with_run("stage1");
+    stage1.epochs = 1;
+    const auto first = pupembed::train_classifier(stage1);
+    ASSERT_TRUE(first.finished);
+
+    ClassifierTrainingOptions options = with_run("held");
+    options.init = first.final_model;
+    options.embedding_loss = "proxy";
+    options.embedding_dim = 8;
+    options.embedding_hidden = 16;
+    options.l2sp = 0.01;
+    options.distill = 1;
+    options.similarity_distill = 1;
+    options.similarity_temperature = 0.2;
+    options.ema = 0.9;
+    const auto whole = pupembed::train_classifier(options);
+    ASSERT_TRUE(whole.finished);
+
+    ClassifierTrainingOptions parts = options;
+    parts.run_dir = (dir_ / "parts").string();
+    parts.stop_after_steps = 2;  // inside the warm-up, where the similarity distillation already counts
+    ASSERT_FALSE(pupembed::train_classifier(parts).finished);
+    const auto last = pupembed::resume_classifier_training(parts.run_dir);
+    ASSERT_TRUE(last.finished);
+    EXPECT_LT((weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
+
+    ClassifierTrainingOptions without = options;
+    without.run_dir = (dir_ / "without").string();
+    without.similarity_distill = 0;
+    const auto plain = pupembed::train_classifier(without);
+    ASSERT_TRUE(plain.finished);
+    EXPECT_GT((weights_of(whole.final_model) - weights_of(plain.final_model)).abs().max().item<double>(), 1e-4);
+
+    ClassifierTrainingOptions no_head = options;
+    no_head.run_dir = (dir_ / "no-head").string();
+    no_head.embedding_loss.clear();
+    EXPECT_NE(error_of(no_head).find("--distill-similarity: needs an embedding loss"), std::string::npos) << error_of(no_head);
+}
+
 // --init's weights start the run where they fit: a stage-1 model's trunk and classifier (same
 // classes) are taken over, and the warm-up leaves the trunk as it was.
 TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {

@@ -28,6 +28,7 @@ struct FinetuneOptions {
     PhotoAugmentation photo;
     std::vector<int> train_sizes;
     double l2sp = 0, distill = 0, ema = 0;
+    double similarity_distill = 0, similarity_temperature = 0.1;
 };
 
 ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, const FinetuneOptions& f,
@@ -61,6 +62,8 @@ ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, con
     run.l2sp = f.l2sp;
     run.distill = f.distill;
     run.ema = f.ema;
+    run.similarity_distill = f.similarity_distill;
+    run.similarity_temperature = f.similarity_temperature;
     return run;
 }
 
@@ -135,6 +138,13 @@ void register_train_siamese(CLI::App& app) {
         ->check(CLI::NonNegativeNumber)->capture_default_str();
     command->add_option("--distill", f.distill, "--finetune-trunk: weight of 1 - cos(pooled features, --init's pooled features)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--distill-similarity", f.similarity_distill,
+                        "--finetune-trunk: weight of KL(each photo's neighbours in the batch by --init's pooled features "
+                        "|| by the embedding), so the embedding keeps the trunk's neighbourhoods")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--distill-temperature", f.similarity_temperature,
+                        "--distill-similarity: the softmaxes' temperature over cosines")
+        ->check(CLI::PositiveNumber)->capture_default_str();
     command->add_option("--ema", f.ema, "--finetune-trunk: keep a moving average of the weights with this decay (e.g. 0.998); "
                                         "it is what is validated and written")
         ->check(CLI::Range(0.0, 0.99999))->capture_default_str();
@@ -148,7 +158,7 @@ void register_train_siamese(CLI::App& app) {
             for (const char* name : {"--init", "--warmup-epochs", "--trunk-lr", "--head-lr", "--classifier-weight",
                                      "--input-size", "--resize", "--cache-dir", "--photo-augment", "--min-area",
                                      "--colour-jitter", "--downscale-share", "--canvas-share", "--train-sizes", "--l2sp",
-                                     "--distill", "--ema"})
+                                     "--distill", "--distill-similarity", "--distill-temperature", "--ema"})
                 if (command->count(name) > 0)
                     throw CLI::ValidationError(std::string(name) + " needs --finetune-trunk");
         }

@@ -50,4 +50,28 @@ torch::Tensor feature_distillation_loss(const torch::Tensor& student, const torc
     return (1 - F::cosine_similarity(student, teacher.detach(), F::CosineSimilarityFuncOptions().dim(1))).mean();
 }
 
+namespace {
+
+/// Row i: log-softmax over j != i of cos(c_i, c_j) / temperature, c = x less its rows' mean, as (N, N - 1).
+torch::Tensor neighbour_log_probabilities(const torch::Tensor& x, double temperature) {
+    const torch::Tensor unit = F::normalize(x - x.mean(0, /*keepdim=*/true), F::NormalizeFuncOptions().dim(1));
+    const int64_t n = x.size(0);
+    const torch::Tensor others = ~torch::eye(n, torch::TensorOptions().dtype(torch::kBool));
+    const torch::Tensor cosine = unit.matmul(unit.t()).masked_select(others).view({n, n - 1});
+    return F::log_softmax(cosine / temperature, F::LogSoftmaxFuncOptions(1));
+}
+
+}  // namespace
+
+torch::Tensor similarity_distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher,
+                                           double temperature) {
+    if (student.dim() != 2 || teacher.dim() != 2 || student.size(0) != teacher.size(0) || student.size(0) < 2)
+        throw Error("similarity distillation needs student (N, D) and teacher (N, C) features with N >= 2, got " +
+                    c10::str(student.sizes()) + " and " + c10::str(teacher.sizes()));
+    if (!(temperature > 0)) throw Error("similarity distillation's temperature", "must be positive, got " + std::to_string(temperature));
+    const torch::Tensor target = neighbour_log_probabilities(teacher.detach(), temperature);
+    const torch::Tensor predicted = neighbour_log_probabilities(student, temperature);
+    return (target.exp() * (target - predicted)).sum(1).mean();
+}
+
 }  // namespace pupembed

@@ -269,10 +269,14 @@ void check_options(const ClassifierTrainingOptions& o) {
     if (o.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
     if (!o.embedding_loss.empty() && o.embedding_loss != "proxy")
         throw Error("embedding loss \"" + o.embedding_loss + "\"", "unknown (training on images supports proxy)");
-    if ((o.l2sp > 0 || o.distill > 0) && o.init == "none")
-        throw Error("--l2sp and --distill", "need --init: they hold the trunk near its starting weights");
-    if (o.l2sp < 0 || o.distill < 0 || o.ema < 0 || o.ema >= 1)
-        throw Error("--l2sp and --distill must be at least 0 and --ema in [0, 1)");
+    if ((o.l2sp > 0 || o.distill > 0 || o.similarity_distill > 0) && o.init == "none")
+        throw Error("--l2sp, --distill and --distill-similarity", "need --init: they hold the model near its starting weights");
+    if (o.l2sp < 0 || o.distill < 0 || o.similarity_distill < 0 || o.ema < 0 || o.ema >= 1)
+        throw Error("--l2sp, --distill and --distill-similarity must be at least 0 and --ema in [0, 1)");
+    if (o.similarity_distill > 0 && o.embedding_loss.empty())
+        throw Error("--distill-similarity", "needs an embedding loss (it shapes the embedding head)");
+    if (!(o.similarity_temperature > 0))
+        throw Error("--distill-temperature", "must be positive, got " + std::to_string(o.similarity_temperature));
     if (!o.train_sizes.empty() && !o.photo_augment)
         throw Error("--train-sizes", "needs --photo-augment (plain crops are cut at the input size)");
     for (const int size : o.train_sizes)
@@ -300,7 +304,7 @@ public:
             proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
                         std::sqrt(double(o_.embedding_dim)))
                            .requires_grad_();
-        if (o_.l2sp > 0 || o_.distill > 0) {
+        if (o_.l2sp > 0 || o_.distill > 0 || o_.similarity_distill > 0) {
             teacher_ = load_model(o_.init);
             to_channels_last(*teacher_.network);
             teacher_.network->eval();
@@ -366,10 +370,12 @@ public:
         }
         const torch::Tensor logits = head_.forward_pooled(pooled);
         torch::Tensor loss = F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().label_smoothing(o_.label_smoothing));
-        if (embedding_)
-            loss = loss * o_.classifier_weight +
-                   proxy_softmax_loss(model_.network->embedding->forward(pooled), proxies_, targets, o_.proxy_scale);
-        if (phase_ == Phase::Finetune) loss = loss + held_near_start(x, pooled);
+        torch::Tensor embedded;
+        if (embedding_) {
+            embedded = model_.network->embedding->forward(pooled);
+            loss = loss * o_.classifier_weight + proxy_softmax_loss(embedded, proxies_, targets, o_.proxy_scale);
+        }
+        loss = loss + held_near_start(x, pooled, embedded);
         optimizer_->zero_grad();
         loss.backward();
         optimizer_->step();
@@ -477,19 +483,24 @@ private:
         return augmented_batch(data_.train.pixels, indices, batch_, size, o_.photo, rng, model_.info.preprocessing);
     }
 
-    /// What keeps the trunk near its starting (ImageNet) weights while fine-tuning: L2-SP on its
-    /// weights and distillation of its pooled features from the frozen starting trunk's.
-    torch::Tensor held_near_start(const torch::Tensor& x, const torch::Tensor& pooled) {
+    /// What keeps the model near its starting (ImageNet) trunk: while fine-tuning, L2-SP on the
+    /// trunk's weights and distillation of its pooled features from the frozen starting trunk's;
+    /// in both phases, the embedding's neighbourhoods distilled from the starting trunk's.
+    torch::Tensor held_near_start(const torch::Tensor& x, const torch::Tensor& pooled, const torch::Tensor& embedded) {
         torch::Tensor extra = torch::zeros({});
-        if (o_.l2sp > 0) extra = extra + l2_sp_penalty(model_.network->trunk->parameters(), anchors_, o_.l2sp);
-        if (o_.distill > 0) {
-            torch::Tensor teacher;
-            {
-                torch::NoGradGuard frozen;
-                teacher = global_average_pool(teacher_.network->trunk->forward(x));
-            }
-            extra = extra + o_.distill * feature_distillation_loss(pooled, teacher);
+        const bool finetune = phase_ == Phase::Finetune;
+        if (!finetune && o_.similarity_distill == 0) return extra;
+        torch::Tensor teacher;
+        if (!finetune) {
+            teacher = pooled.detach();  // the trunk is still the starting one, frozen
+        } else if (o_.distill > 0 || o_.similarity_distill > 0) {
+            torch::NoGradGuard frozen;
+            teacher = global_average_pool(teacher_.network->trunk->forward(x));
         }
+        if (finetune && o_.l2sp > 0) extra = extra + l2_sp_penalty(model_.network->trunk->parameters(), anchors_, o_.l2sp);
+        if (finetune && o_.distill > 0) extra = extra + o_.distill * feature_distillation_loss(pooled, teacher);
+        if (o_.similarity_distill > 0)
+            extra = extra + o_.similarity_distill * similarity_distillation_loss(embedded, teacher, o_.similarity_temperature);
         return extra;
     }
 
@@ -501,7 +512,7 @@ private:
     LinearClassifierHeadImpl& head_;
     const bool embedding_;
     torch::Tensor proxies_;
-    Model teacher_;                        ///< the starting weights, frozen (with l2sp or distill)
+    Model teacher_;                        ///< the starting weights, frozen (with l2sp or a distillation)
     std::vector<torch::Tensor> anchors_;   ///< its trunk's weights, L2-SP's anchors
     Model ema_model_;                      ///< the moving average (with ema)
     int64_t count_ = 0, batch_ = 0, warmup_steps_ = 0, finetune_steps_ = 0;
@@ -542,7 +553,8 @@ nlohmann::json ClassifierTrainingOptions::to_json() const {
             {"proxy_scale", proxy_scale}, {"classifier_weight", classifier_weight},
             {"photo_augment", photo_augment}, {"photo", photo.to_json()},
             {"train_sizes", train_sizes}, {"l2sp", l2sp},
-            {"distill", distill},         {"ema", ema}};
+            {"distill", distill},         {"ema", ema},
+            {"similarity_distill", similarity_distill}, {"similarity_temperature", similarity_temperature}};
 }
 
 ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::json& j) {
@@ -582,6 +594,8 @@ ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::j
     o.l2sp = j.value("l2sp", 0.0);
     o.distill = j.value("distill", 0.0);
     o.ema = j.value("ema", 0.0);
+    o.similarity_distill = j.value("similarity_distill", 0.0);
+    o.similarity_temperature = j.value("similarity_temperature", 0.1);
     return o;
 }
 

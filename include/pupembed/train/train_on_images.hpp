@@ -60,6 +60,11 @@ struct ClassifierTrainingOptions {
     double proxy_lr = 1e-2;         ///< the class proxies' learning rate
     double proxy_scale = 8;         ///< softmax scale (1 / temperature) of the proxy loss
     double classifier_weight = 1;   ///< weight of the classifier's loss beside the embedding's
+    /// > 0: weight of similarity-structure distillation: each photo's neighbourhood in the batch by
+    /// the embedding's cosines is pulled toward its neighbourhood by the starting trunk's pooled
+    /// features (KL of softmaxes at similarity_temperature), so the head keeps what the trunk knows.
+    double similarity_distill = 0;
+    double similarity_temperature = 0.1;
 
     nlohmann::json to_json() const;
     static ClassifierTrainingOptions from_json(const nlohmann::json& json);
