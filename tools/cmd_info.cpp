@@ -1,11 +1,21 @@
 // pupembed info MODEL
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "common.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
+namespace {
+
+std::string format_number(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+}
+
+}  // namespace
 
 void register_info(CLI::App& app) {
     struct Options {
@@ -30,6 +40,10 @@ void register_info(CLI::App& app) {
                         {"classes", info.class_names.size()},
                         {"embedding", info.embedding.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.embedding)},
                         {"embedding_size", model.embedding_size()},
+                        {"embedding_posterior", info.posterior_weight > 0
+                                                    ? nlohmann::json{{"weight", info.posterior_weight},
+                                                                     {"temperature", info.posterior_temperature}}
+                                                    : nlohmann::json(nullptr)},
                         {"parameters", parameters},
                         {"preprocessing",
                          {{"input_size", p.input_size},
@@ -51,6 +65,11 @@ void register_info(CLI::App& app) {
                   << (info.embedding.empty() ? "none (pooled trunk features, " + std::to_string(model.embedding_size()) + "-d)"
                                              : info.embedding + ", " + std::to_string(info.embedding_dim) + "-d (hidden " +
                                                    std::to_string(info.embedding_hidden) + ")")
+                  << (info.posterior_weight > 0 ? ", then the square root of the breed posterior (weight " +
+                                                      format_number(info.posterior_weight) + ", temperature " +
+                                                      format_number(info.posterior_temperature) + "): " +
+                                                      std::to_string(model.embedding_size()) + "-d"
+                                                : std::string())
                   << "\n"
                   << "  parameters:    " << parameters << "\n"
                   << "  preprocessing: shorter side to " << p.resize_shorter << ", centre crop " << p.input_size << "x"

@@ -19,6 +19,7 @@ EvaluationReport evaluate_unguarded(Model& model, const Dataset& dataset, const 
     report.classes = int64_t(dataset.class_names.size());
     report.has_classifier = model.has_classifier();
     report.embedding = model.has_embedding_head() ? "embedding head" : "pooled trunk features";
+    if (model.info.posterior_weight > 0) report.embedding += " and breed posterior";
     report.embedding_size = model.embedding_size();
     // The model classes scored: those of the dataset's classes it has; each dataset class's
     // position among them, or -1.

@@ -14,7 +14,7 @@ const char kModelMagic[] = "PUPMODEL";
 
 nlohmann::json to_json(const ModelInfo& info) {
     const Preprocessing& p = info.preprocessing;
-    return {{"backbone", info.backbone},
+    nlohmann::json meta = {{"backbone", info.backbone},
             {"preprocessing",
              {{"input_size", p.input_size},
               {"resize", "shorter-side"},
@@ -31,6 +31,9 @@ nlohmann::json to_json(const ModelInfo& info) {
             {"embedding_hidden", info.embedding_hidden},
             {"embedding_dim", info.embedding_dim},
             {"source", info.source}};
+    if (info.posterior_weight > 0)
+        meta["embedding_posterior"] = {{"weight", info.posterior_weight}, {"temperature", info.posterior_temperature}};
+    return meta;
 }
 
 ModelInfo info_from_json(const nlohmann::json& meta) {
@@ -52,6 +55,10 @@ ModelInfo info_from_json(const nlohmann::json& meta) {
     info.embedding_hidden = meta.value("embedding_hidden", 512);
     info.embedding_dim = meta.value("embedding_dim", 128);
     info.source = meta.value("source", "");
+    if (meta.contains("embedding_posterior")) {
+        info.posterior_weight = meta.at("embedding_posterior").at("weight").get<double>();
+        info.posterior_temperature = meta.at("embedding_posterior").at("temperature").get<double>();
+    }
     return info;
 }
 
@@ -67,6 +74,14 @@ void check_info(const ModelInfo& info) {
                                     info.embedding_hidden > 16384))
         throw Error("bad embedding size " + std::to_string(info.embedding_dim) + " (hidden " +
                     std::to_string(info.embedding_hidden) + ")");
+    if (!(info.posterior_weight >= 0 && info.posterior_weight <= 100))
+        throw Error("bad posterior weight " + std::to_string(info.posterior_weight) + " (need 0 to 100)");
+    if (!(info.posterior_temperature > 0 && info.posterior_temperature <= 100))
+        throw Error("bad posterior temperature " + std::to_string(info.posterior_temperature) +
+                    " (need above 0, at most 100)");
+    if (info.posterior_weight > 0 && (info.classifier.empty() || info.embedding.empty()))
+        throw Error("a posterior in the embedding needs a classifier and an embedding head; this model has no " +
+                    std::string(info.classifier.empty() ? "classifier" : "embedding head"));
     const Preprocessing& p = info.preprocessing;
     if (p.input_size < 16 || p.input_size > 1024 || p.resize_shorter < p.input_size || p.resize_shorter > 4096)
         throw Error("bad preprocessing: input size " + std::to_string(p.input_size) + ", resize " +
@@ -84,29 +99,41 @@ void check_info(const ModelInfo& info) {
 
 NetworkImpl::NetworkImpl(const ModelInfo& info) {
     trunk = register_module("trunk", make_trunk(info.backbone));
-    if (!info.classifier.empty())
+    if (!info.classifier.empty()) {
+        class_count = static_cast<int64_t>(info.class_names.size());
         classifier = register_module("classifier", make_classifier_head(info.classifier, trunk->out_channels(),
-                                                                         static_cast<int64_t>(info.class_names.size())));
+                                                                         class_count));
+    }
     if (!info.embedding.empty())
         embedding = register_module("embedding", EmbeddingHead(trunk->out_channels(), info.embedding_hidden, info.embedding_dim));
+    posterior_weight = info.posterior_weight;
+    posterior_temperature = info.posterior_temperature;
 }
 
 NetworkImpl::Outputs NetworkImpl::run(const torch::Tensor& images, bool want_logits, bool want_embeddings) {
     if (want_logits && !classifier) throw Error("this model has no classifier (it gives features only)");
+    const bool with_posterior = want_embeddings && posterior_weight > 0;
     const torch::Tensor map = trunk->forward(images);
     Outputs outputs;
-    if (want_logits) outputs.logits = classifier->forward(map);
+    if (want_logits || with_posterior) outputs.logits = classifier->forward(map);
     if (want_embeddings) {
+        const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
         const torch::Tensor pooled = global_average_pool(map);
-        outputs.embeddings = embedding ? embedding->forward(pooled)
-                                       : torch::nn::functional::normalize(
-                                             pooled, torch::nn::functional::NormalizeFuncOptions().dim(1));
+        outputs.embeddings = embedding ? embedding->forward(pooled) : torch::nn::functional::normalize(pooled, unit);
+        if (with_posterior) {
+            // Both parts are unit vectors, so the weight sets their shares of every cosine.
+            const torch::Tensor root = (outputs.logits / posterior_temperature).softmax(1).sqrt();
+            outputs.embeddings =
+                torch::nn::functional::normalize(torch::cat({outputs.embeddings, posterior_weight * root}, 1), unit);
+        }
     }
+    if (!want_logits) outputs.logits = torch::Tensor();
     return outputs;
 }
 
 int64_t NetworkImpl::embedding_size() const {
-    return embedding ? embedding->output->options.out_features() : trunk->out_channels();
+    const int64_t head = embedding ? embedding->output->options.out_features() : trunk->out_channels();
+    return posterior_weight > 0 ? head + class_count : head;
 }
 
 torch::Tensor NetworkImpl::logits(const torch::Tensor& images) {
@@ -150,9 +177,21 @@ void save_model_unguarded(const std::string& path, const Model& model, bool floa
 }  // namespace
 
 uint32_t format_version(const ModelInfo& info) {
-    // Version 1 readers would ignore a large input and embed large photos differently: such a
-    // model is version 2, which they refuse.
+    // Older readers would ignore what they do not know and embed differently without a word: a
+    // model with the posterior in its embedding is version 3, which version-2 readers refuse, and
+    // one with a large input is version 2, which version-1 readers refuse.
+    if (info.posterior_weight > 0) return 3;
     return info.preprocessing.large_input_size > 0 ? 2 : 1;
+}
+
+void set_embedding_posterior(Model& model, double weight, double temperature) {
+    ModelInfo info = model.info;
+    info.posterior_weight = weight;
+    info.posterior_temperature = temperature;
+    check_info(info);
+    model.info = info;
+    model.network->posterior_weight = weight;
+    model.network->posterior_temperature = temperature;
 }
 
 void save_model(const std::string& path, const Model& model, bool float16) {

@@ -171,8 +171,9 @@ public:
     torch::Tensor pooled_features(const torch::Tensor& images);
 
     /// Class scores and/or embeddings from one trunk pass (undefined tensors where not asked).
-    /// The embedding is the embedding head's output, or without one the L2-normalised pooled
-    /// trunk features.
+    /// The embedding is the embedding head's output (followed by the weighted square root of the
+    /// posterior when posterior_weight > 0, normalised again), or without a head the L2-normalised
+    /// pooled trunk features.
     struct Outputs {
         torch::Tensor logits, embeddings;
     };
@@ -181,6 +182,9 @@ public:
     /// Size of the embedding run() gives.
     int64_t embedding_size() const;
 
+    int64_t class_count = 0;           ///< the classifier's outputs, 0 without one
+    double posterior_weight = 0;       ///< see ModelInfo::posterior_weight
+    double posterior_temperature = 1;  ///< see ModelInfo::posterior_temperature
     std::shared_ptr<TrunkImpl> trunk;
     std::shared_ptr<HeadImpl> classifier;  ///< null when the model has none
     EmbeddingHead embedding{nullptr};      ///< null when the model has none

@@ -47,6 +47,7 @@ Model with_embedding_head(const Model& base, const SiameseTrainingOptions& o, Em
     info.embedding = EmbeddingHeadImpl::kKind;
     info.embedding_hidden = o.hidden;
     info.embedding_dim = o.embedding_dim;
+    info.posterior_weight = 0;  // chosen for another head, if base had one: export sets it anew
     info.source = source;
     Model model = create_model(info);
     torch::NoGradGuard no_grad;

@@ -23,7 +23,7 @@ struct EvaluationReport {
     int64_t classified_images = 0;
     std::vector<std::string> unmatched_classes;  ///< dataset classes the model's classifier lacks
     bool breeds_scored() const { return has_classifier && classified_images > 0; }
-    std::string embedding;      ///< "embedding head" or "pooled trunk features"
+    std::string embedding;      ///< "embedding head" (maybe "and breed posterior") or "pooled trunk features"
     int64_t embedding_size = 0;
     RetrievalMetrics retrieval;
     DistanceDistributions distances;

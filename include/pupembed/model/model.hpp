@@ -11,9 +11,10 @@
 
 namespace pupembed {
 
-/// Newest model-file format version this build reads. It writes version 1, or 2 for a model with
-/// a large input for large photos (Preprocessing::large_input_size), which version 1 lacks.
-constexpr uint32_t kModelFormatVersion = 2;
+/// Newest model-file format version this build reads. It writes version 1; 2 for a model with a
+/// large input for large photos (Preprocessing::large_input_size), which version 1 lacks; 3 for a
+/// model whose embedding carries its breed posterior (ModelInfo::posterior_weight), which 2 lacks.
+constexpr uint32_t kModelFormatVersion = 3;
 
 /// What a model is, apart from its weights.
 struct ModelInfo {
@@ -25,10 +26,17 @@ struct ModelInfo {
     std::string embedding;                   ///< embedding head kind, "" when there is none
     int embedding_hidden = 512;              ///< the embedding head's hidden width
     int embedding_dim = 128;                 ///< the embedding's size
+    /// When above 0, the embedding is the head's unit vector followed by this weight times the
+    /// square root of the classifier's posterior, softmax(logits / posterior_temperature), which
+    /// is a unit vector too (its cosine is the Bhattacharyya coefficient of two posteriors); the
+    /// whole is normalised again. 0: the embedding head's output alone.
+    double posterior_weight = 0;
+    double posterior_temperature = 1;
     std::string source;                      ///< where the weights came from, for `info`
 };
 
-/// The model-file format version a model with `info` is written in (1, or 2 with a large input).
+/// The model-file format version a model with `info` is written in (1; 2 with a large input; 3
+/// with the posterior in its embedding).
 uint32_t format_version(const ModelInfo& info);
 
 class NetworkImpl;  // the LibTorch modules (src/model/network.hpp), for the library's own use
@@ -52,6 +60,11 @@ struct Model {
 /// A model with freshly initialised weights, as `info` describes. Throws Error if `info` is
 /// inconsistent (unknown backbone or head, class ids and names of different lengths).
 Model create_model(const ModelInfo& info);
+
+/// Makes `model`'s embedding carry its breed posterior (see ModelInfo::posterior_weight), or not
+/// for a weight of 0. Throws Error for a weight outside [0, 100], a temperature outside (0, 100],
+/// or a weight above 0 for a model without both a classifier and an embedding head.
+void set_embedding_posterior(Model& model, double weight, double temperature);
 
 /// Writes `model` atomically: magic "PUPMODEL", format version, settings, class names, weights
 /// (as float16 when `float16`, half the size; they are float32 again once loaded).
