@@ -7,7 +7,9 @@
 # all layers, with what keeps the ImageNet trunk's knowledge of real photos: crops made to look
 # like photos (--photo-augment), inputs of 128, 160 and 192 px, L2-SP toward the ImageNet weights,
 # distillation of the ImageNet trunk's pooled features, and a moving average of the weights.
-# The exported model runs photos with a shorter side of 256 px or more at 224 px (--large-input).
+# The exported model runs photos with a shorter side of 256 px or more at 224 px (--large-input), and
+# its embedding carries the breed posterior beside the head's vector, at the temperature that
+# calibrates the classifier on val and the weight of the best val Recall@1 (--tune-posterior).
 # Reads ../shared (or $PUPEMBED_SHARED); trains on train only, measures on val and
 # imagewoof-320-dev (never trained on). Every step's output is kept in OUT_DIR/logs/. Needs a build
 # (scripts/setup.sh). The SqueezeNet recipe, the original's architecture, is scripts/train-squeezenet.sh.
@@ -23,7 +25,8 @@ step import "$pupembed" import-imagenet --backbone mobilenetv2 "$shared/weights/
 step train "$pupembed" train-siamese --finetune-trunk "$train" --val "$val" --init "$out/mobilenetv2-imagenet.pt" \
   --epochs 10 --trunk-lr 1e-4 --photo-augment --train-sizes 128,160,192 --l2sp 0.01 --distill 1 --ema 0.998 \
   --out "$out/train"
-step export "$pupembed" export "$out/train/best.pt" --float16 --large-input 224 -o "$out/pupembed-default.pt"
+step export "$pupembed" export "$out/train/best.pt" --float16 --large-input 224 --tune-posterior "$val" \
+  -o "$out/pupembed-default.pt"
 step eval "$pupembed" eval -m "$out/mobilenetv2-imagenet.pt" -m "$out/pupembed-default.pt" "$val" "$real_photos" \
   --report "$out/report"
 echo "model: $out/pupembed-default.pt (copy it to models/ to ship it); report: $out/report/report.md;" \

@@ -178,7 +178,7 @@ TEST_F(HostileCommand, DamagedGalleryMetadataNamesTheFile) {
               0);
     // The dimension record damaged in the file's bytes (key and value lie side by side in it).
     std::string bytes = pupembed::read_file(db);
-    const size_t at = bytes.find("dimension128");
+    const size_t at = bytes.find("dimension248");  // the shipped model's embedding size
     ASSERT_NE(at, std::string::npos);
     bytes.replace(at + 9, 3, "x2z");
     pupembed::testing::write_bytes(dir_ / "bad.db", bytes);

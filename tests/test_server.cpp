@@ -213,7 +213,7 @@ TEST_F(Serve, HealthVersionStats) {
     EXPECT_EQ(body_json(result).at("api"), 1);
     const json stats = body_json(client_->Get("/api/stats"));
     EXPECT_EQ(stats.at("images"), 9);
-    EXPECT_EQ(stats.at("model").at("dimension"), 128);
+    EXPECT_EQ(stats.at("model").at("dimension"), 248);  // the shipped model's: 128-d head, 120 breeds' posterior
     EXPECT_EQ(stats.at("model").at("path"), default_model().string());
     EXPECT_EQ(stats.at("index"), "exact");
     EXPECT_FALSE(stats.at("server").at("uploads_to_gallery").get<bool>());
@@ -222,7 +222,7 @@ TEST_F(Serve, HealthVersionStats) {
 TEST_F(Serve, EmbedGivesTheGalleryVectorAndBreed) {
     // The upload is the same file as a gallery photo: same vector as `index add` stored.
     const json answer = body_json(upload("/api/embed", {file_field("image", photos_[3])}));
-    ASSERT_EQ(answer.at("dimension"), 128);
+    ASSERT_EQ(answer.at("dimension"), 248);
     double norm = 0;
     for (const auto& v : answer.at("vector")) norm += v.get<double>() * v.get<double>();
     EXPECT_NEAR(norm, 1.0, 1e-4);
@@ -236,7 +236,7 @@ TEST_F(Serve, EmbedGivesTheGalleryVectorAndBreed) {
     ASSERT_TRUE(raw);
     EXPECT_EQ(raw->status, 200);
     const json again = body_json(raw);
-    for (size_t i = 0; i < 128; ++i) EXPECT_NEAR(again.at("vector")[i].get<double>(), answer.at("vector")[i].get<double>(), 1e-5);
+    for (size_t i = 0; i < 248; ++i) EXPECT_NEAR(again.at("vector")[i].get<double>(), answer.at("vector")[i].get<double>(), 1e-5);
 }
 
 TEST_F(Serve, SearchMatchesTheCommand) {

@@ -19,6 +19,7 @@ SHARED = pathlib.Path(os.environ.get("PUPEMBED_SHARED", ROOT.parent / "shared"))
 VAL = SHARED / "data" / "stanford-dogs-64" / "val"
 REAL = SHARED / "data" / "imagewoof-320-dev"
 COMMAND = os.environ.get("PUPEMBED_BIN", str(ROOT / "build" / "pupembed"))
+EMBEDDING_SIZE = 248  # the shipped model's: its 128-d head and the posterior of its 120 breeds
 
 pytestmark = pytest.mark.skipif(not VAL.is_dir(), reason=f"{VAL} is absent")
 
@@ -71,7 +72,7 @@ def gallery_path(tmp_path_factory):
 def test_default_model_is_the_commands(model):
     assert model.path == pupembed.default_model_path()
     info = model.info
-    assert info["embedding_size"] == model.embedding_size == 128
+    assert info["embedding_size"] == model.embedding_size == EMBEDDING_SIZE
     assert len(model.classes) == 120 and "Chihuahua" in model.classes
     assert "Model(" in repr(model)
 
@@ -79,13 +80,13 @@ def test_default_model_is_the_commands(model):
 def test_embed_files_equals_the_command(model, tmp_path):
     paths = photos() + photos(("n02088364-beagle",), 3, REAL)
     vectors = model.embed(paths)
-    assert vectors.dtype == np.float32 and vectors.shape == (len(paths), 128)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(paths), EMBEDDING_SIZE)
     command("embed", *paths, "-o", tmp_path / "e.npy")
     expected = np.load(tmp_path / "e.npy")
     assert np.abs(vectors - expected).max() == 0
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     # One photo, as a path or a pathlib.Path, is one row.
-    assert model.embed(pathlib.Path(paths[0])).shape == (1, 128)
+    assert model.embed(pathlib.Path(paths[0])).shape == (1, EMBEDDING_SIZE)
     # (Alone it runs in a batch of one, whose arithmetic may differ in the last bits.)
     np.testing.assert_allclose(model.embed(paths[0])[0], expected[0], atol=1e-6)
 
@@ -155,7 +156,7 @@ def test_gallery_arrays_vectors_and_map(model, gallery_path):
     answer = gallery.algebra("pup + #2", k=2, photos={"pup": array})
     assert answer["terms"][0]["query"] == "pup" and len(answer["results"]) == 2
     ids, vectors = gallery.vectors()
-    assert ids.dtype == np.int64 and vectors.shape == (15, 128)
+    assert ids.dtype == np.int64 and vectors.shape == (15, EMBEDDING_SIZE)
     hits = gallery.search_vector(vectors[0], k=1)
     assert hits[0]["id"] == ids[0]
     map_ids, xy = gallery.map("pca")
