@@ -277,3 +277,57 @@ TEST(DefaultModel, CommandsUseItWithoutFlags) {
     EXPECT_EQ(run_pupembed_json("algebra " + quote(photos[0].string() + " + " + photos[3].string()) + " -k 2 --db " + db)
                   .at("results").size(), 2u);
 }
+
+// The shipped model's embedding carries the breed posterior, which brings any two photos the
+// classifier is sure of close together: near-duplicates are judged on the head's columns alone,
+// so dedup finds the groups the same model without the posterior finds.
+TEST(DefaultModel, DuplicatesAreJudgedOnTheHeadNotOnTheBreedPosterior) {
+    const fs::path model = fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt";
+    if (!fs::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
+    if (!fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "skipped: " << shared_dir() / kVal << " is absent";
+    TempDir dir;
+    const auto photos = copy_photos(dir / "photos", {"n02095889-Sealyham_terrier"}, 16);
+    fs::copy_file(photos[0], photos[0].parent_path() / "copy.jpg");
+    const std::string head_only = quote((dir / "head.pt").string());
+    ASSERT_EQ(run_pupembed("export " + quote(model.string()) + " --posterior-weight 0 -o " + head_only).exit_code, 0);
+    const std::string with = quote((dir / "with.db").string()), without = quote((dir / "without.db").string());
+    run_pupembed_json("index add " + quote((dir / "photos").string()) + " --db " + with);
+    run_pupembed_json("index add " + quote((dir / "photos").string()) + " -m " + head_only + " --db " + without);
+
+    pupembed::Gallery gallery = pupembed::Gallery::open((dir / "with.db").string(), false);
+    ASSERT_EQ(gallery.model().dimension, 248);
+    EXPECT_EQ(gallery.model().appearance_dimension, 128);
+    EXPECT_EQ(pupembed::Gallery::open((dir / "without.db").string(), false).model().appearance_dimension, 0);
+    // On the whole 248-d vectors more pairs would count (the case this guards against).
+    std::vector<int64_t> ids;
+    std::vector<float> values;
+    gallery.vectors(ids, values);
+    const double threshold = 0.1;
+    int whole = 0, head = 0;
+    for (size_t a = 0; a < ids.size(); ++a)
+        for (size_t b = a + 1; b < ids.size(); ++b) {
+            double dot = 0, dot_head = 0, na = 0, nb = 0;
+            for (size_t c = 0; c < 248; ++c) dot += double(values[a * 248 + c]) * values[b * 248 + c];
+            for (size_t c = 0; c < 128; ++c) {
+                dot_head += double(values[a * 248 + c]) * values[b * 248 + c];
+                na += double(values[a * 248 + c]) * values[a * 248 + c];
+                nb += double(values[b * 248 + c]) * values[b * 248 + c];
+            }
+            whole += 1 - dot <= threshold;
+            head += 1 - dot_head / std::sqrt(na * nb) <= threshold;
+        }
+    EXPECT_GT(whole, head) << "the posterior should pull these same-breed photos together";
+
+    auto groups = [&](const std::string& db) {
+        std::vector<std::vector<std::string>> found;
+        const json out = run_pupembed_json("dedup --threshold 0.1 --db " + db);
+        for (const auto& group : out.at("groups")) {
+            found.emplace_back();
+            for (const auto& photo : group) found.back().push_back(photo.at("path").get<std::string>());
+        }
+        return found;
+    };
+    const auto expected = groups(without);
+    EXPECT_EQ(groups(with), expected);
+    ASSERT_FALSE(expected.empty()) << "the copy is a duplicate";
+}

@@ -184,4 +184,12 @@ TEST_F(HostileCommand, DamagedGalleryMetadataNamesTheFile) {
     pupembed::testing::write_bytes(dir_ / "bad.db", bytes);
     expect_one_line_error(run_pupembed("search '#1' --db " + quote((dir_ / "bad.db").string())),
                           "bad.db: damaged gallery (dimension record \"x2z\")");
+    // The same for the record of the head's columns (where dedup looks).
+    bytes = pupembed::read_file(db);
+    const size_t appearance = bytes.find("appearance_dimension128");
+    ASSERT_NE(appearance, std::string::npos);
+    bytes.replace(appearance + 20, 3, "999");
+    pupembed::testing::write_bytes(dir_ / "bad2.db", bytes);
+    expect_one_line_error(run_pupembed("dedup --db " + quote((dir_ / "bad2.db").string())),
+                          "bad2.db: damaged gallery (appearance dimension record \"999\")");
 }

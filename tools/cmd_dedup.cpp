@@ -14,7 +14,10 @@ void register_dedup(CLI::App& app) {
     };
     auto o = std::make_shared<Options>();
     CLI::App* command = app.add_subcommand(
-        "dedup", "Groups of near-duplicate photos: photos within --threshold cosine distance of another member.");
+        "dedup",
+        "Groups of near-duplicate photos: photos within --threshold cosine distance of another member.\n"
+        "Measured on the embedding head's part where the model's embedding also carries the breed\n"
+        "posterior (two photos of one breed are not duplicates).");
     command->add_option("--db", o->db, "Gallery file")->required();
     command->add_option("--threshold", o->threshold, "Largest cosine distance between near-duplicates")
         ->check(CLI::Range(0.0, 2.0))

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -192,6 +193,13 @@ GalleryModel Gallery::model() const {
         if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
             throw Error(path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
     }
+    const std::string appearance = meta_value(*state_->db, "appearance_dimension");
+    if (!appearance.empty()) {
+        const bool digits = appearance.size() <= 6 && appearance.find_first_not_of("0123456789") == std::string::npos;
+        model.appearance_dimension = digits ? std::stoll(appearance) : -1;
+        if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
+            throw Error(path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
+    }
     return model;
 }
 
@@ -268,6 +276,7 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
         db.execute("DELETE FROM images");
         set_meta(db, "model_id", model.id);
         set_meta(db, "dimension", std::to_string(model.dimension));
+        set_meta(db, "appearance_dimension", std::to_string(model.appearance_dimension));
     } else if (current.dimension != model.dimension) {
         throw Error(path(), "damaged gallery (model dimension " + std::to_string(current.dimension) + ")");
     }

@@ -187,7 +187,22 @@ std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double thres
     gallery.vectors(ids, values);
     const int64_t n = int64_t(ids.size());
     if (n < 2) return {};
-    const int64_t d = int64_t(values.size()) / n;
+    int64_t d = int64_t(values.size()) / n;
+    const int64_t appearance = gallery.model().appearance_dimension;
+    if (appearance > 0 && appearance < d) {
+        // The photo's own columns, unit length again: a breed posterior would make any two photos
+        // the classifier is sure are of one breed look like near-duplicates.
+        std::vector<float> own(static_cast<size_t>(n * appearance));
+        for (int64_t i = 0; i < n; ++i) {
+            const float* from = values.data() + i * d;
+            double norm = 0;
+            for (int64_t c = 0; c < appearance; ++c) norm += double(from[c]) * from[c];
+            const float scale = norm > 0 ? float(1 / std::sqrt(norm)) : 0.f;
+            for (int64_t c = 0; c < appearance; ++c) own[size_t(i * appearance + c)] = from[c] * scale;
+        }
+        values.swap(own);
+        d = appearance;
+    }
     std::vector<int64_t> parent(static_cast<size_t>(n));
     std::iota(parent.begin(), parent.end(), 0);
     auto root = [&](int64_t x) {

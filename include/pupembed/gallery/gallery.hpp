@@ -43,6 +43,9 @@ struct GalleryModel {
     std::string id;
     std::string path;
     int64_t dimension = 0;
+    /// The leading columns that describe the photo itself (the embedding head's, ahead of a breed
+    /// posterior the model appends); 0: all of them. Near-duplicates are judged on these alone.
+    int64_t appearance_dimension = 0;
 };
 
 class Gallery {

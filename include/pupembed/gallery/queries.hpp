@@ -92,7 +92,10 @@ std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vec
 float cosine_similarity(const std::vector<float>& a, const std::vector<float>& b);
 
 /// Groups of gallery images whose cosine distance to another member is at most `threshold`
-/// (linked transitively), largest group first; each group's ids ascending.
+/// (linked transitively), largest group first; each group's ids ascending. The distance is that
+/// of the vectors' appearance columns (GalleryModel::appearance_dimension) where the model gives
+/// fewer than all, so a breed posterior in the embedding does not make two photos of one breed
+/// near-duplicates.
 std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double threshold);
 
 /// What a gallery holds, as `index stats` shows it.
