@@ -111,10 +111,7 @@ void register_export(CLI::App& app) {
                         {"backbone", model.info.backbone},
                         {"classes", model.info.class_names.size()},
                         {"embedding_size", model.embedding_size()},
-                        {"embedding_posterior", model.info.posterior_weight > 0
-                                                    ? nlohmann::json{{"weight", model.info.posterior_weight},
-                                                                     {"temperature", model.info.posterior_temperature}}
-                                                    : nlohmann::json(nullptr)},
+                        {"embedding_posterior", posterior_json(model.info)},
                         {"posterior_tuning", tuned},
                         {"float16", o->float16}});
             return;

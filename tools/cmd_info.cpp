@@ -40,10 +40,7 @@ void register_info(CLI::App& app) {
                         {"classes", info.class_names.size()},
                         {"embedding", info.embedding.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.embedding)},
                         {"embedding_size", model.embedding_size()},
-                        {"embedding_posterior", info.posterior_weight > 0
-                                                    ? nlohmann::json{{"weight", info.posterior_weight},
-                                                                     {"temperature", info.posterior_temperature}}
-                                                    : nlohmann::json(nullptr)},
+                        {"embedding_posterior", posterior_json(info)},
                         {"parameters", parameters},
                         {"preprocessing",
                          {{"input_size", p.input_size},

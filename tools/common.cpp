@@ -61,6 +61,11 @@ void finish_progress() {
     progress_drawn = false;
 }
 
+nlohmann::json posterior_json(const ModelInfo& info) {
+    if (!(info.posterior_weight > 0)) return nullptr;
+    return {{"weight", info.posterior_weight}, {"temperature", info.posterior_temperature}};
+}
+
 void print_json(const nlohmann::json& value) {
     std::cout << to_json_text(value, 2) << "\n";
 }

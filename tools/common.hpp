@@ -29,6 +29,9 @@ InferenceOptions start_inference(const RuntimeOptions& options, const std::strin
 void finish_progress();
 void mark_progress_drawn();
 
+/// A model's embedding posterior setting as {"weight", "temperature"}, or null without one.
+nlohmann::json posterior_json(const ModelInfo& info);
+
 /// Prints `value` to stdout as indented JSON followed by a newline.
 void print_json(const nlohmann::json& value);
 

@@ -181,22 +181,30 @@ Gallery Gallery::open(const std::string& path, bool create) {
 
 const std::string& Gallery::path() const { return state_->db->path(); }
 
+namespace {
+
+/// A count from a metadata record: the number, or -1 for anything but up to 6 digits.
+int64_t count_record(const std::string& value) {
+    const bool digits = value.size() <= 6 && value.find_first_not_of("0123456789") == std::string::npos;
+    return digits && !value.empty() ? std::stoll(value) : -1;
+}
+
+}  // namespace
+
 GalleryModel Gallery::model() const {
     GalleryModel model;
     model.id = meta_value(*state_->db, "model_id");
     model.path = meta_value(*state_->db, "model_path");
     const std::string dimension = meta_value(*state_->db, "dimension");
     if (!dimension.empty()) {
-        // A number from 1 to kMaxDimension, digits only.
-        const bool digits = dimension.size() <= 6 && dimension.find_first_not_of("0123456789") == std::string::npos;
-        model.dimension = digits ? std::stoll(dimension) : 0;
+        model.dimension = count_record(dimension);
         if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
             throw Error(path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
     }
     const std::string appearance = meta_value(*state_->db, "appearance_dimension");
     if (!appearance.empty()) {
-        const bool digits = appearance.size() <= 6 && appearance.find_first_not_of("0123456789") == std::string::npos;
-        model.appearance_dimension = digits ? std::stoll(appearance) : -1;
+        // Fewer columns than the vectors have; 0: all of them.
+        model.appearance_dimension = count_record(appearance);
         if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
             throw Error(path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
     }

@@ -96,9 +96,8 @@ PosteriorTuning tune_unguarded(Model& model, const Dataset& photos, const Infere
         }
     }
 
-    const torch::Tensor root = (log_p / tuning.temperature).softmax(1).sqrt();
     for (const double weight : weights) {
-        const torch::Tensor both = weight > 0 ? torch::cat({head, weight * root}, 1) : head;
+        const torch::Tensor both = weight > 0 ? with_posterior(head, log_p, weight, tuning.temperature) : head;
         const RetrievalMetrics metrics = retrieval_metrics(both, label_tensor, {1});
         tuning.tried.push_back({weight, metrics.recall_at.at(0), metrics.map_at_r});
         if (tuning.tried.size() == 1 || tuning.tried.back().recall_at_1 > tuning.chosen.recall_at_1)

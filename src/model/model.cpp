@@ -112,20 +112,17 @@ NetworkImpl::NetworkImpl(const ModelInfo& info) {
 
 NetworkImpl::Outputs NetworkImpl::run(const torch::Tensor& images, bool want_logits, bool want_embeddings) {
     if (want_logits && !classifier) throw Error("this model has no classifier (it gives features only)");
-    const bool with_posterior = want_embeddings && posterior_weight > 0;
+    const bool posterior = want_embeddings && posterior_weight > 0;
     const torch::Tensor map = trunk->forward(images);
     Outputs outputs;
-    if (want_logits || with_posterior) outputs.logits = classifier->forward(map);
+    if (want_logits || posterior) outputs.logits = classifier->forward(map);
     if (want_embeddings) {
-        const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(1);
         const torch::Tensor pooled = global_average_pool(map);
-        outputs.embeddings = embedding ? embedding->forward(pooled) : torch::nn::functional::normalize(pooled, unit);
-        if (with_posterior) {
-            // Both parts are unit vectors, so the weight sets their shares of every cosine.
-            const torch::Tensor root = (outputs.logits / posterior_temperature).softmax(1).sqrt();
-            outputs.embeddings =
-                torch::nn::functional::normalize(torch::cat({outputs.embeddings, posterior_weight * root}, 1), unit);
-        }
+        outputs.embeddings = embedding ? embedding->forward(pooled)
+                                       : torch::nn::functional::normalize(
+                                             pooled, torch::nn::functional::NormalizeFuncOptions().dim(1));
+        if (posterior)
+            outputs.embeddings = with_posterior(outputs.embeddings, outputs.logits, posterior_weight, posterior_temperature);
     }
     if (!want_logits) outputs.logits = torch::Tensor();
     return outputs;

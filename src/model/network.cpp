@@ -208,6 +208,12 @@ void to_channels_last(torch::nn::Module& module) {
         if (buffer.dim() == 4) buffer.set_data(buffer.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
+torch::Tensor with_posterior(const torch::Tensor& head, const torch::Tensor& scores, double weight, double temperature) {
+    // Both parts are unit vectors, so the weight sets their shares of every cosine.
+    const torch::Tensor root = (scores / temperature).softmax(1).sqrt();
+    return F::normalize(torch::cat({head, weight * root}, 1), F::NormalizeFuncOptions().dim(1));
+}
+
 torch::Tensor global_average_pool(const torch::Tensor& feature_map) {
     return feature_map.mean({2, 3});
 }

@@ -156,6 +156,11 @@ std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone);
 /// convolutions on the CPU about twice as fast (feed it channels_last input too).
 void to_channels_last(torch::nn::Module& module);
 
+/// An embedding that carries the breed posterior (ModelInfo::posterior_weight): the (N, D) unit
+/// vectors `head` followed by `weight` x sqrt(softmax(scores / temperature)), normalised together.
+/// `scores` (N, classes) are logits, or log-probabilities (the softmax ignores a constant per row).
+torch::Tensor with_posterior(const torch::Tensor& head, const torch::Tensor& scores, double weight, double temperature);
+
 /// Global average pooling of an (N, C, h, w) map to (N, C).
 torch::Tensor global_average_pool(const torch::Tensor& feature_map);
 
