@@ -15,22 +15,22 @@ const char kModelMagic[] = "PUPMODEL";
 nlohmann::json to_json(const ModelInfo& info) {
     const Preprocessing& p = info.preprocessing;
     nlohmann::json meta = {{"backbone", info.backbone},
-            {"preprocessing",
-             {{"input_size", p.input_size},
-              {"resize", "shorter-side"},
-              {"resize_shorter", p.resize_shorter},
-              {"crop", "centre"},
-              {"mean", p.mean},
-              {"std", p.std},
-              {"large_input_size", p.large_input_size},
-              {"large_resize_shorter", p.large_resize_shorter}}},
-            {"classifier", info.classifier},
-            {"class_ids", info.class_ids},
-            {"class_names", info.class_names},
-            {"embedding", info.embedding},
-            {"embedding_hidden", info.embedding_hidden},
-            {"embedding_dim", info.embedding_dim},
-            {"source", info.source}};
+                           {"preprocessing",
+                            {{"input_size", p.input_size},
+                             {"resize", "shorter-side"},
+                             {"resize_shorter", p.resize_shorter},
+                             {"crop", "centre"},
+                             {"mean", p.mean},
+                             {"std", p.std},
+                             {"large_input_size", p.large_input_size},
+                             {"large_resize_shorter", p.large_resize_shorter}}},
+                           {"classifier", info.classifier},
+                           {"class_ids", info.class_ids},
+                           {"class_names", info.class_names},
+                           {"embedding", info.embedding},
+                           {"embedding_hidden", info.embedding_hidden},
+                           {"embedding_dim", info.embedding_dim},
+                           {"source", info.source}};
     if (info.posterior_weight > 0)
         meta["embedding_posterior"] = {{"weight", info.posterior_weight}, {"temperature", info.posterior_temperature}};
     return meta;
