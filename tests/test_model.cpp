@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <set>
 
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
@@ -239,4 +240,41 @@ TEST(SqueezeNet, NamedLayersHaveThePapersShapes) {
     for (const auto& [layer, shape] : expected) EXPECT_EQ(trunk.forward_until(input, layer).sizes().vec(), shape) << layer;
     EXPECT_TRUE(torch::equal(trunk.forward(input), trunk.forward_until(input, "fire9")));
     EXPECT_THROW(trunk.forward_until(input, "fire10"), Error);
+}
+
+// parameters_until: the weights that lead to a named layer, and only those, for both trunks
+// (names as the modules register them, written out by hand here).
+TEST(Trunks, ParametersUntilALayerAreThoseOfTheLayersBeforeIt) {
+    auto names_of = [](const pupembed::TrunkImpl& trunk, const std::string& layer) {
+        std::set<const void*> wanted;
+        for (const auto& weight : trunk.parameters_until(layer)) wanted.insert(weight.data_ptr());
+        std::vector<std::string> names;
+        for (const auto& item : trunk.named_parameters())
+            if (wanted.count(item.value().data_ptr())) names.push_back(item.key());
+        EXPECT_EQ(names.size(), wanted.size());
+        return names;
+    };
+    const pupembed::MobileNetV2TrunkImpl mobilenet;
+    std::vector<std::string> expected = {"stem.weight", "stem.bias"};
+    for (int block = 1; block <= 6; ++block)
+        for (const char* conv : {"expand", "depthwise", "project"}) {
+            if (block == 1 && std::string(conv) == "expand") continue;  // expansion ratio 1: no expansion
+            for (const char* part : {".weight", ".bias"})
+                expected.push_back("block" + std::to_string(block) + "." + conv + part);
+        }
+    EXPECT_EQ(names_of(mobilenet, "block6"), expected);
+    EXPECT_EQ(names_of(mobilenet, "stem"), (std::vector<std::string>{"stem.weight", "stem.bias"}));
+    EXPECT_EQ(mobilenet.parameters_until("last").size(), mobilenet.parameters().size());
+
+    const pupembed::SqueezeNetTrunkImpl squeezenet;
+    const auto fire3 = names_of(squeezenet, "fire3");  // conv1, fire2, fire3: registered as conv0, fire0, fire1
+    ASSERT_EQ(fire3.size(), 2u + 2 * 6u);
+    for (const auto& name : fire3)
+        EXPECT_TRUE(name.rfind("conv0.", 0) == 0 || name.rfind("fire0.", 0) == 0 || name.rfind("fire1.", 0) == 0) << name;
+    try {
+        squeezenet.parameters_until("block6");
+        ADD_FAILURE() << "an unknown layer was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("conv1, fire2, fire3"), std::string::npos) << e.what();
+    }
 }

@@ -369,3 +369,63 @@ TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
     for (size_t i = 0; i < classifier_before.size(); ++i)
         EXPECT_LT((classifier_before[i] - classifier_after[i]).abs().max().item<double>(), 1e-5) << "classifier not taken over";
 }
+
+// --freeze-until keeps the trunk's first layers at --init's weights through warm-up and
+// fine-tuning while the later layers train; a stopped run resumes exactly; a layer the trunk
+// lacks, or no --init, is refused before training.
+TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
+    ClassifierTrainingOptions stage1 = with_run("stage1");
+    stage1.epochs = 1;
+    const auto first = pupembed::train_classifier(stage1);
+    ASSERT_TRUE(first.finished);
+
+    ClassifierTrainingOptions options = with_run("frozen");
+    options.init = first.final_model;
+    options.embedding_loss = "proxy";
+    options.embedding_dim = 8;
+    options.embedding_hidden = 16;
+    options.l2sp = 0.01;
+    options.distill = 1;
+    options.ema = 0.9;
+    options.freeze_until = "fire3";
+    const auto whole = pupembed::train_classifier(options);
+    ASSERT_TRUE(whole.finished);
+
+    const pupembed::Model init = pupembed::load_model(first.final_model);
+    const pupembed::Model after = pupembed::load_model(whole.final_model);
+    auto before = init.network->trunk->named_parameters();
+    int frozen = 0, trained = 0;
+    for (const auto& item : after.network->trunk->named_parameters()) {
+        const std::string& name = item.key();  // conv1, fire2, fire3 are registered as conv0, fire0, fire1
+        const bool kept = name.rfind("conv0.", 0) == 0 || name.rfind("fire0.", 0) == 0 || name.rfind("fire1.", 0) == 0;
+        const double moved = (item.value() - before[name]).abs().max().item<double>();
+        if (kept) {
+            EXPECT_EQ(moved, 0.0) << name << " is frozen";
+            ++frozen;
+        } else if (name.find("weight") != std::string::npos) {
+            EXPECT_GT(moved, 1e-6) << name << " should train";
+            ++trained;
+        }
+    }
+    EXPECT_EQ(frozen, 14);
+    EXPECT_GT(trained, 0);
+
+    ClassifierTrainingOptions parts = options;
+    parts.run_dir = (dir_ / "parts").string();
+    parts.stop_after_steps = 5;  // inside the first fine-tuning epoch
+    ASSERT_FALSE(pupembed::train_classifier(parts).finished);
+    const auto last = pupembed::resume_classifier_training(parts.run_dir);
+    ASSERT_TRUE(last.finished);
+    EXPECT_LT((weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
+
+    ClassifierTrainingOptions unknown = options;
+    unknown.run_dir = (dir_ / "unknown").string();
+    unknown.freeze_until = "block6";
+    EXPECT_NE(error_of(unknown).find("--freeze-until: layer \"block6\": unknown (squeezenet1.1's are conv1, fire2"),
+              std::string::npos)
+        << error_of(unknown);
+    ClassifierTrainingOptions scratch = options;
+    scratch.run_dir = (dir_ / "scratch").string();
+    scratch.init = "none";
+    EXPECT_NE(error_of(scratch).find("--freeze-until: needs --init"), std::string::npos) << error_of(scratch);
+}

@@ -60,6 +60,9 @@ void register_train_classifier(CLI::App& app) {
     command->add_option("--label-smoothing", t.label_smoothing, "Label smoothing")->check(CLI::Range(0.0, 0.5))->capture_default_str();
     command->add_option("--dropout", t.dropout, "Dropout before the head's linear layer")->check(CLI::Range(0.0, 0.9))->capture_default_str();
     command->add_flag("--no-flip", o->no_flip, "No random horizontal flips");
+    command->add_option("--freeze-until", t.freeze_until,
+                        "Keep the trunk's layers up to and including this one at --init's weights (MobileNetV2: stem, "
+                        "block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9)");
     command->add_option("--seed", t.seed, "Random seed")->capture_default_str();
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads))->capture_default_str();
     command->add_flag("--strict", t.strict, "Fail on an unreadable image instead of skipping it");

@@ -29,6 +29,7 @@ struct FinetuneOptions {
     std::vector<int> train_sizes;
     double l2sp = 0, distill = 0, ema = 0;
     double similarity_distill = 0, similarity_temperature = 0.1;
+    std::string freeze_until;
 };
 
 ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, const FinetuneOptions& f,
@@ -62,6 +63,7 @@ ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, con
     run.l2sp = f.l2sp;
     run.distill = f.distill;
     run.ema = f.ema;
+    run.freeze_until = f.freeze_until;
     run.similarity_distill = f.similarity_distill;
     run.similarity_temperature = f.similarity_temperature;
     return run;
@@ -148,6 +150,9 @@ void register_train_siamese(CLI::App& app) {
     command->add_option("--ema", f.ema, "--finetune-trunk: keep a moving average of the weights with this decay (e.g. 0.998); "
                                         "it is what is validated and written")
         ->check(CLI::Range(0.0, 0.99999))->capture_default_str();
+    command->add_option("--freeze-until", f.freeze_until,
+                        "--finetune-trunk: keep the trunk's layers up to and including this one at --init's weights "
+                        "(MobileNetV2: stem, block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9)");
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps, resumable")->check(CLI::NonNegativeNumber);
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->add_flag("--json", o->json, "Print the outcome as JSON");
@@ -158,7 +163,8 @@ void register_train_siamese(CLI::App& app) {
             for (const char* name : {"--init", "--warmup-epochs", "--trunk-lr", "--head-lr", "--classifier-weight",
                                      "--input-size", "--resize", "--cache-dir", "--photo-augment", "--min-area",
                                      "--colour-jitter", "--downscale-share", "--canvas-share", "--train-sizes", "--l2sp",
-                                     "--distill", "--distill-similarity", "--distill-temperature", "--ema"})
+                                     "--distill", "--distill-similarity", "--distill-temperature", "--ema",
+                                     "--freeze-until"})
                 if (command->count(name) > 0)
                     throw CLI::ValidationError(std::string(name) + " needs --finetune-trunk");
         }

@@ -46,6 +46,25 @@ SqueezeNetTrunkImpl::SqueezeNetTrunkImpl() {
     }
 }
 
+std::vector<torch::Tensor> TrunkImpl::parameters_until(const std::string& layer) const {
+    const auto names = layer_names();
+    const auto found = std::find(names.begin(), names.end(), layer);
+    if (found == names.end()) {
+        std::string known;
+        for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+        throw Error("layer \"" + layer + "\"", "unknown (" + backbone() + "'s are " + known + ")");
+    }
+    // Each trunk registers one child module per layer, in forward order.
+    const auto layers = children();
+    if (layers.size() != names.size())
+        throw Error(backbone() + " trunk", "has " + std::to_string(layers.size()) + " modules for " +
+                                               std::to_string(names.size()) + " layers");
+    std::vector<torch::Tensor> weights;
+    for (size_t i = 0; i <= size_t(found - names.begin()); ++i)
+        for (const auto& weight : layers[i]->parameters()) weights.push_back(weight);
+    return weights;
+}
+
 torch::Tensor SqueezeNetTrunkImpl::forward(torch::Tensor images) { return forward_until(images, "fire9"); }
 
 std::vector<std::string> SqueezeNetTrunkImpl::layer_names() const {

@@ -27,6 +27,9 @@ public:
     virtual torch::Tensor forward_until(torch::Tensor images, const std::string& layer) = 0;
     /// The layers forward_until can stop after, in order.
     virtual std::vector<std::string> layer_names() const = 0;
+    /// The weights of the layers up to and including `layer` (one of layer_names()); throws
+    /// Error naming the trunk's layers for another name.
+    std::vector<torch::Tensor> parameters_until(const std::string& layer) const;
     /// C, the number of channels of the feature map.
     virtual int64_t out_channels() const = 0;
     /// The backbone's name as recorded in model files, e.g. "squeezenet1.1".

@@ -172,11 +172,17 @@ void copy_matching_weights(const Model& from, Model& to) {
 }
 
 /// Moves every weight of `to` toward `from`'s: to = decay * to + (1 - decay) * from (decay 0
-/// copies); buffers (batch-norm statistics) are copied.
+/// copies); buffers (batch-norm statistics) and weights `from` keeps frozen are copied.
 void copy_state(NetworkImpl& from, NetworkImpl& to, double decay) {
     torch::NoGradGuard no_grad;
     const auto source = from.named_parameters();
-    for (auto& item : to.named_parameters()) item.value().mul_(decay).add_(source[item.key()], 1 - decay);
+    for (auto& item : to.named_parameters()) {
+        const torch::Tensor& weight = source[item.key()];
+        if (weight.requires_grad())
+            item.value().mul_(decay).add_(weight, 1 - decay);
+        else
+            item.value().copy_(weight);  // exactly, not the average's rounding of an unchanging value
+    }
     const auto buffers = from.named_buffers();
     for (auto& item : to.named_buffers()) item.value().copy_(buffers[item.key()]);
 }
@@ -229,7 +235,12 @@ std::vector<std::pair<std::vector<torch::Tensor>, double>> trained_groups(Model&
                                                                          Phase phase, const ClassifierTrainingOptions& o) {
     std::vector<std::pair<std::vector<torch::Tensor>, double>> groups;
     const double head_lr = phase == Phase::Warmup ? o.warmup_lr : o.head_lr;
-    if (phase == Phase::Finetune) groups.emplace_back(model.network->trunk->parameters(), o.trunk_lr);
+    if (phase == Phase::Finetune) {
+        std::vector<torch::Tensor> trunk;  // less the layers kept frozen (freeze_until)
+        for (const auto& weight : model.network->trunk->parameters())
+            if (weight.requires_grad()) trunk.push_back(weight);
+        groups.emplace_back(std::move(trunk), o.trunk_lr);
+    }
     groups.emplace_back(model.network->classifier->parameters(), head_lr);
     if (model.network->embedding) {
         groups.emplace_back(model.network->embedding->parameters(), head_lr);
@@ -300,6 +311,9 @@ public:
           head_(dynamic_cast<LinearClassifierHeadImpl&>(*model_.network->classifier)),
           embedding_(bool(model_.network->embedding)) {
         // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
+        // Frozen layers need no gradient: backpropagation then stops at the first trained layer.
+        if (!o_.freeze_until.empty())
+            for (auto& weight : model_.network->trunk->parameters_until(o_.freeze_until)) weight.requires_grad_(false);
         if (embedding_)
             proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
                         std::sqrt(double(o_.embedding_dim)))
@@ -554,6 +568,7 @@ nlohmann::json ClassifierTrainingOptions::to_json() const {
             {"photo_augment", photo_augment}, {"photo", photo.to_json()},
             {"train_sizes", train_sizes}, {"l2sp", l2sp},
             {"distill", distill},         {"ema", ema},
+            {"freeze_until", freeze_until},
             {"similarity_distill", similarity_distill}, {"similarity_temperature", similarity_temperature}};
 }
 
@@ -594,6 +609,7 @@ ClassifierTrainingOptions ClassifierTrainingOptions::from_json(const nlohmann::j
     o.l2sp = j.value("l2sp", 0.0);
     o.distill = j.value("distill", 0.0);
     o.ema = j.value("ema", 0.0);
+    o.freeze_until = j.value("freeze_until", "");
     o.similarity_distill = j.value("similarity_distill", 0.0);
     o.similarity_temperature = j.value("similarity_temperature", 0.1);
     return o;
@@ -608,6 +624,14 @@ TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const
         if (resolved.input_size == 0) resolved.input_size = init.info.preprocessing.input_size;
     }
     if (resolved.input_size == 0) resolved.input_size = default_input_size(resolved.backbone);
+    if (!resolved.freeze_until.empty()) {
+        if (resolved.init == "none") throw Error("--freeze-until", "needs --init: the frozen layers keep its weights");
+        try {
+            make_trunk(resolved.backbone)->parameters_until(resolved.freeze_until);
+        } catch (const Error& e) {
+            throw Error("--freeze-until", e.what());
+        }
+    }
     if (resolved.resize == 0) resolved.resize = resolved.input_size + resolved.input_size / 7;  // 128 -> 146
     check_options(resolved);
     ClassifierTrainingOptions stored = resolved;

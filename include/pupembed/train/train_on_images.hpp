@@ -46,6 +46,9 @@ struct ClassifierTrainingOptions {
     double l2sp = 0;            ///< > 0: L2-SP, alpha / 2 * |trunk - its starting weights|^2 added to the loss
     double distill = 0;         ///< > 0: weight of 1 - cos(pooled trunk features, the starting trunk's)
     double ema = 0;             ///< > 0: validate and keep an exponential moving average of the weights with this decay
+    /// Non-empty: the trunk's layers up to and including this one (e.g. "block6") keep --init's
+    /// weights through the whole run, and the fine-tuning phase trains only the layers after it.
+    std::string freeze_until;
     uint64_t seed = 1;
     bool strict = false;        ///< fail on an unreadable image instead of skipping it
     int64_t max_pixels = 50'000'000;
