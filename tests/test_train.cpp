@@ -61,6 +61,23 @@ protected:
         options.run_dir = (dir_ / name).string();
         return options;
     }
+    /// A stage-1 model trained for one epoch, and options for a run `name` from it with a small
+    /// embedding head, held near it by L2-SP, feature distillation and a moving average.
+    ClassifierTrainingOptions held_near_stage1(const std::string& name) {
+        ClassifierTrainingOptions stage1 = with_run("stage1");
+        stage1.epochs = 1;
+        const auto first = pupembed::train_classifier(stage1);
+        EXPECT_TRUE(first.finished);
+        ClassifierTrainingOptions options = with_run(name);
+        options.init = first.final_model;
+        options.embedding_loss = "proxy";
+        options.embedding_dim = 8;
+        options.embedding_hidden = 16;
+        options.l2sp = 0.01;
+        options.distill = 1;
+        options.ema = 0.9;
+        return options;
+    }
     std::string error_of(const ClassifierTrainingOptions& options) {
         try {
             pupembed::train_classifier(options);
@@ -80,6 +97,18 @@ torch::Tensor weights_of(const std::string& model_file) {
     for (const auto& p : model.network->parameters()) parts.push_back(p.detach().flatten());
     for (const auto& b : model.network->buffers()) parts.push_back(b.detach().flatten().to(torch::kFloat32));
     return torch::cat(parts);
+}
+
+/// Runs `options` in `run_dir` stopped after `steps` steps, resumes it, and expects the final
+/// weights of the uninterrupted run's `final_model`.
+void expect_resumed_run_equals(ClassifierTrainingOptions options, const std::string& run_dir, int64_t steps,
+                               const std::string& final_model) {
+    options.run_dir = run_dir;
+    options.stop_after_steps = steps;
+    ASSERT_FALSE(pupembed::train_classifier(options).finished);
+    const auto last = pupembed::resume_classifier_training(run_dir);
+    ASSERT_TRUE(last.finished);
+    EXPECT_LT((weights_of(final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
 }
 
 }  // namespace
@@ -296,31 +325,13 @@ TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
 // moving average) is part of the run: a stopped run resumed gives exactly the uninterrupted run's
 // weights, and the similarity distillation changes what is learnt.
 TEST_F(SmallRun, FinetuneTrunkHeldNearTheInitResumesExactly) {
-    ClassifierTrainingOptions stage1 = with_run("stage1");
-    stage1.epochs = 1;
-    const auto first = pupembed::train_classifier(stage1);
-    ASSERT_TRUE(first.finished);
-
-    ClassifierTrainingOptions options = with_run("held");
-    options.init = first.final_model;
-    options.embedding_loss = "proxy";
-    options.embedding_dim = 8;
-    options.embedding_hidden = 16;
-    options.l2sp = 0.01;
-    options.distill = 1;
+    ClassifierTrainingOptions options = held_near_stage1("held");
     options.similarity_distill = 1;
     options.similarity_temperature = 0.2;
-    options.ema = 0.9;
     const auto whole = pupembed::train_classifier(options);
     ASSERT_TRUE(whole.finished);
-
-    ClassifierTrainingOptions parts = options;
-    parts.run_dir = (dir_ / "parts").string();
-    parts.stop_after_steps = 2;  // inside the warm-up, where the similarity distillation already counts
-    ASSERT_FALSE(pupembed::train_classifier(parts).finished);
-    const auto last = pupembed::resume_classifier_training(parts.run_dir);
-    ASSERT_TRUE(last.finished);
-    EXPECT_LT((weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
+    // Stopped inside the warm-up, where the similarity distillation already counts.
+    expect_resumed_run_equals(options, (dir_ / "parts").string(), 2, whole.final_model);
 
     ClassifierTrainingOptions without = options;
     without.run_dir = (dir_ / "without").string();
@@ -374,24 +385,12 @@ TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
 // fine-tuning while the later layers train; a stopped run resumes exactly; a layer the trunk
 // lacks, or no --init, is refused before training.
 TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
-    ClassifierTrainingOptions stage1 = with_run("stage1");
-    stage1.epochs = 1;
-    const auto first = pupembed::train_classifier(stage1);
-    ASSERT_TRUE(first.finished);
-
-    ClassifierTrainingOptions options = with_run("frozen");
-    options.init = first.final_model;
-    options.embedding_loss = "proxy";
-    options.embedding_dim = 8;
-    options.embedding_hidden = 16;
-    options.l2sp = 0.01;
-    options.distill = 1;
-    options.ema = 0.9;
+    ClassifierTrainingOptions options = held_near_stage1("frozen");
     options.freeze_until = "fire3";
     const auto whole = pupembed::train_classifier(options);
     ASSERT_TRUE(whole.finished);
 
-    const pupembed::Model init = pupembed::load_model(first.final_model);
+    const pupembed::Model init = pupembed::load_model(options.init);
     const pupembed::Model after = pupembed::load_model(whole.final_model);
     auto before = init.network->trunk->named_parameters();
     int frozen = 0, trained = 0;
@@ -410,13 +409,7 @@ TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
     EXPECT_EQ(frozen, 14);
     EXPECT_GT(trained, 0);
 
-    ClassifierTrainingOptions parts = options;
-    parts.run_dir = (dir_ / "parts").string();
-    parts.stop_after_steps = 5;  // inside the first fine-tuning epoch
-    ASSERT_FALSE(pupembed::train_classifier(parts).finished);
-    const auto last = pupembed::resume_classifier_training(parts.run_dir);
-    ASSERT_TRUE(last.finished);
-    EXPECT_LT((weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
+    expect_resumed_run_equals(options, (dir_ / "parts").string(), 5, whole.final_model);  // inside fine-tuning
 
     ClassifierTrainingOptions unknown = options;
     unknown.run_dir = (dir_ / "unknown").string();
