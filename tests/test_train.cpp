@@ -411,6 +411,16 @@ TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
 
     expect_resumed_run_equals(options, (dir_ / "parts").string(), 5, whole.final_model);  // inside fine-tuning
 
+    ClassifierTrainingOptions all = options;  // the whole trunk frozen: only the heads train
+    all.run_dir = (dir_ / "all").string();
+    all.freeze_until = "fire9";
+    all.epochs = 1;
+    const auto heads = pupembed::train_classifier(all);
+    ASSERT_TRUE(heads.finished);
+    const pupembed::Model heads_only = pupembed::load_model(heads.final_model);
+    for (const auto& item : heads_only.network->trunk->named_parameters())
+        EXPECT_TRUE(torch::equal(item.value(), before[item.key()])) << item.key() << " is frozen";
+
     ClassifierTrainingOptions unknown = options;
     unknown.run_dir = (dir_ / "unknown").string();
     unknown.freeze_until = "block6";

@@ -239,7 +239,7 @@ std::vector<std::pair<std::vector<torch::Tensor>, double>> trained_groups(Model&
         std::vector<torch::Tensor> trunk;  // less the layers kept frozen (freeze_until)
         for (const auto& weight : model.network->trunk->parameters())
             if (weight.requires_grad()) trunk.push_back(weight);
-        groups.emplace_back(std::move(trunk), o.trunk_lr);
+        if (!trunk.empty()) groups.emplace_back(std::move(trunk), o.trunk_lr);
     }
     groups.emplace_back(model.network->classifier->parameters(), head_lr);
     if (model.network->embedding) {
@@ -310,10 +310,10 @@ public:
           model_(make_model(options, data_.train_set.class_names, resume)),
           head_(dynamic_cast<LinearClassifierHeadImpl&>(*model_.network->classifier)),
           embedding_(bool(model_.network->embedding)) {
-        // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
         // Frozen layers need no gradient: backpropagation then stops at the first trained layer.
         if (!o_.freeze_until.empty())
             for (auto& weight : model_.network->trunk->parameters_until(o_.freeze_until)) weight.requires_grad_(false);
+        // One learnt proxy per class for the embedding loss (drawn right after the model's weights).
         if (embedding_)
             proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
                         std::sqrt(double(o_.embedding_dim)))
