@@ -4,9 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -92,11 +97,19 @@ std::string gallery_path_key(const std::string& path) {
     return (error ? std::filesystem::path(path) : absolute).lexically_normal().string();
 }
 
-void require_gallery_model(const Gallery& gallery, const GalleryModel& identity, const std::string& remedy) {
-    const GalleryModel built = gallery.model();
+namespace {
+
+/// require_gallery_model's rule for a gallery at `path` built with `built`.
+void require_model(const std::string& path, const GalleryModel& built, const GalleryModel& identity, const std::string& remedy) {
     if (built.id.empty() || built.id == identity.id) return;
-    throw Error(gallery.path(), "was built with another model (" + built.path + ", id " + built.id + ") than " + identity.path +
-                                    " (id " + identity.id + "); " + remedy);
+    throw Error(path, "was built with another model (" + built.path + ", id " + built.id + ") than " + identity.path +
+                          " (id " + identity.id + "); " + remedy);
+}
+
+}  // namespace
+
+void require_gallery_model(const Gallery& gallery, const GalleryModel& identity, const std::string& remedy) {
+    require_model(gallery.path(), gallery.model(), identity, remedy);
 }
 
 std::string utc_timestamp() {
@@ -124,11 +137,87 @@ std::string sha256_hex(const std::string& bytes) {
 
 struct Gallery::State {
     std::unique_ptr<SqliteDb> db;
+    /// Why the gallery is read-only ("" when it is writable).
+    std::string read_only_reason;
+    /// The file that was opened, to notice it being deleted or replaced before a write.
+    dev_t device = 0;
+    ino_t inode = 0;
+    /// Held for every use of `db` and `warnings`.
+    mutable std::mutex db_mutex;
+    std::vector<std::string> warnings;
+    /// Held while the search index is looked up or built, so that threads asking at once build
+    /// it once; never held with db_mutex around it.
+    std::mutex index_mutex;
     std::shared_ptr<const VectorIndex> index;
     int64_t index_generation = -1;
     IndexKind index_kind = IndexKind::Exact;
-    std::vector<std::string> warnings;
 };
+
+namespace {
+
+using Lock = std::lock_guard<std::mutex>;
+
+/// A count from a metadata record: the number, or -1 for anything but up to 6 digits.
+int64_t count_record(const std::string& value) {
+    const bool digits = value.size() <= 6 && value.find_first_not_of("0123456789") == std::string::npos;
+    return digits && !value.empty() ? std::stoll(value) : -1;
+}
+
+// What the public methods return, read with the connection already held.
+
+GalleryModel model_record(const SqliteDb& db) {
+    GalleryModel model;
+    model.id = meta_value(db, "model_id");
+    model.path = meta_value(db, "model_path");
+    const std::string dimension = meta_value(db, "dimension");
+    if (!dimension.empty()) {
+        model.dimension = count_record(dimension);
+        if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
+            throw Error(db.path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
+    }
+    const std::string appearance = meta_value(db, "appearance_dimension");
+    if (!appearance.empty()) {
+        // Fewer columns than the vectors have; 0: all of them.
+        model.appearance_dimension = count_record(appearance);
+        if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
+            throw Error(db.path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
+    }
+    return model;
+}
+
+int64_t generation_record(const SqliteDb& db) {
+    const std::string value = meta_value(db, "generation");
+    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(db.path(), "damaged gallery (generation record \"" + value.substr(0, 40) + "\")");
+    return std::stoll(value);
+}
+
+void read_vectors(const SqliteDb& db, int64_t dimension, std::vector<int64_t>& ids, std::vector<float>& values) {
+    const int64_t count = pragma(db, "SELECT count(*) FROM images");
+    ids.clear();
+    values.clear();
+    ids.reserve(size_t(count));
+    values.reserve(size_t(count * dimension));
+    SqliteStatement query(db, "SELECT id, vector FROM images ORDER BY id");
+    while (query.step()) {
+        size_t bytes = 0;
+        const auto* data = static_cast<const float*>(query.blob(1, bytes));
+        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
+            throw Error(db.path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
+                                       std::to_string(bytes) + " bytes, expected " + std::to_string(dimension * 4) + ")");
+        ids.push_back(query.integer(0));
+        values.insert(values.end(), data, data + dimension);
+    }
+}
+
+/// Why this process may not write `path` ("" when it may), which is `name` in the answer. (The
+/// superuser may write any file on a writable volume.)
+std::string write_refusal(const std::string& path, const std::string& name) {
+    if (::access(path.c_str(), W_OK) == 0) return "";
+    return errno == EROFS ? "on a read-only volume" : name + " is not writable";
+}
+
+}  // namespace
 
 Gallery::Gallery(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Gallery::~Gallery() = default;
@@ -141,15 +230,40 @@ Gallery Gallery::open(const std::string& path, bool create) {
     if (!exists && !create) throw Error(path, "no such gallery (`pupembed index add PHOTOS --db " + path + "` makes one)");
     if (exists && fs::is_directory(path, error)) throw Error(path, "is a folder, not a gallery file");
     auto state = std::make_unique<State>();
-    state->db = std::make_unique<SqliteDb>(path, create);
+    const std::string folder = fs::absolute(path, error).parent_path().string();
+    SqliteAccess access = exists ? SqliteAccess::ReadWrite : SqliteAccess::Create;
+    if (!exists) {
+        const std::string refusal = write_refusal(folder, "the folder");
+        if (!refusal.empty()) throw Error(path, "cannot make a gallery here: " + refusal);
+    } else if (std::string refusal = write_refusal(path, "the file"); !refusal.empty()) {
+        // Read-only, but the folder may hold SQLite's shared-memory file for the write-ahead log.
+        state->read_only_reason = refusal;
+        access = write_refusal(folder, "").empty() ? SqliteAccess::ReadOnly : SqliteAccess::Immutable;
+    } else if (refusal = write_refusal(folder, "its folder"); !refusal.empty()) {
+        state->read_only_reason = refusal;
+        access = SqliteAccess::Immutable;
+    }
+    if (access == SqliteAccess::Immutable && fs::file_size(path + "-wal", error) > 0 && !error) {
+        // Immutable (SQLite needs no files beside it, which the folder could not take) unless a
+        // log holds commits not yet in the file: then a writer has it open, and SQLite must
+        // read through the shared-memory file that writer keeps.
+        access = SqliteAccess::ReadOnly;
+    }
+    state->db = std::make_unique<SqliteDb>(path, access);
     SqliteDb& db = *state->db;
-    // Write-ahead log, synced at checkpoints: a commit survives the process being killed at any
-    // moment (only a power cut can lose the latest commits, never consistency), and `index add`
-    // does not wait for the disk after every batch.
-    db.use_write_ahead_log();
-    db.execute("PRAGMA synchronous = NORMAL");
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) throw Error(path, std::string("cannot open the gallery (") + std::strerror(errno) + ")");
+    state->device = status.st_dev;
+    state->inode = status.st_ino;
+    if (state->read_only_reason.empty()) {
+        // Write-ahead log, synced at checkpoints: a commit survives the process being killed at
+        // any moment (only a power cut can lose the latest commits, never consistency), and
+        // `index add` does not wait for the disk after every batch.
+        db.use_write_ahead_log();
+        db.execute("PRAGMA synchronous = NORMAL");
+    }
     int64_t application = pragma(db, "PRAGMA application_id");
-    if (application == 0) {
+    if (application == 0 && state->read_only_reason.empty()) {
         // Not (yet) a gallery: if empty, make it one. Looked at again under the write lock, since
         // another process (a second `index add`) may be making it at this moment.
         SqliteTransaction transaction(db);
@@ -173,54 +287,32 @@ Gallery Gallery::open(const std::string& path, bool create) {
                               std::to_string(kGalleryVersion) + "); update pupembed");
     if (version < 1 || meta_value(db, "format") != "pupembed-gallery")
         throw Error(path, "damaged gallery (no format record)");
-    Gallery gallery(std::move(state));
-    gallery.model();       // throws naming the file if the dimension record is damaged
-    gallery.generation();  // the same for the generation counter
-    return gallery;
+    model_record(db);       // throws naming the file if the dimension record is damaged
+    generation_record(db);  // the same for the generation counter
+    return Gallery(std::move(state));
 }
 
 const std::string& Gallery::path() const { return state_->db->path(); }
 
-namespace {
-
-/// A count from a metadata record: the number, or -1 for anything but up to 6 digits.
-int64_t count_record(const std::string& value) {
-    const bool digits = value.size() <= 6 && value.find_first_not_of("0123456789") == std::string::npos;
-    return digits && !value.empty() ? std::stoll(value) : -1;
-}
-
-}  // namespace
+bool Gallery::read_only() const { return !state_->read_only_reason.empty(); }
 
 GalleryModel Gallery::model() const {
-    GalleryModel model;
-    model.id = meta_value(*state_->db, "model_id");
-    model.path = meta_value(*state_->db, "model_path");
-    const std::string dimension = meta_value(*state_->db, "dimension");
-    if (!dimension.empty()) {
-        model.dimension = count_record(dimension);
-        if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
-            throw Error(path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
-    }
-    const std::string appearance = meta_value(*state_->db, "appearance_dimension");
-    if (!appearance.empty()) {
-        // Fewer columns than the vectors have; 0: all of them.
-        model.appearance_dimension = count_record(appearance);
-        if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
-            throw Error(path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
-    }
-    return model;
+    Lock lock(state_->db_mutex);
+    return model_record(*state_->db);
 }
 
 int64_t Gallery::generation() const {
-    const std::string value = meta_value(*state_->db, "generation");
-    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
-        throw Error(path(), "damaged gallery (generation record \"" + value.substr(0, 40) + "\")");
-    return std::stoll(value);
+    Lock lock(state_->db_mutex);
+    return generation_record(*state_->db);
 }
 
-int64_t Gallery::size() const { return pragma(*state_->db, "SELECT count(*) FROM images"); }
+int64_t Gallery::size() const {
+    Lock lock(state_->db_mutex);
+    return pragma(*state_->db, "SELECT count(*) FROM images");
+}
 
 std::optional<GalleryImage> Gallery::find(int64_t id) const {
+    Lock lock(state_->db_mutex);
     SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images WHERE id = ?").c_str());
     query.bind(1, id);
     if (!query.step()) return std::nullopt;
@@ -228,13 +320,16 @@ std::optional<GalleryImage> Gallery::find(int64_t id) const {
 }
 
 std::optional<GalleryImage> Gallery::find_path(const std::string& image_path) const {
+    const std::string key = gallery_path_key(image_path);
+    Lock lock(state_->db_mutex);
     SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images WHERE path = ?").c_str());
-    query.bind(1, gallery_path_key(image_path));
+    query.bind(1, key);
     if (!query.step()) return std::nullopt;
     return image_from(query);
 }
 
 std::vector<GalleryImage> Gallery::images() const {
+    Lock lock(state_->db_mutex);
     SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images ORDER BY id").c_str());
     std::vector<GalleryImage> all;
     while (query.step()) all.push_back(image_from(query));
@@ -242,12 +337,15 @@ std::vector<GalleryImage> Gallery::images() const {
 }
 
 std::vector<float> Gallery::vector(int64_t id) const {
-    SqliteStatement query(*state_->db, "SELECT vector FROM images WHERE id = ?");
+    Lock lock(state_->db_mutex);
+    const SqliteDb& db = *state_->db;
+    SqliteTransaction reading(db, true);
+    const int64_t dimension = model_record(db).dimension;
+    SqliteStatement query(db, "SELECT vector FROM images WHERE id = ?");
     query.bind(1, id);
     if (!query.step()) return {};
     size_t bytes = 0;
     const void* data = query.blob(0, bytes);
-    const int64_t dimension = model().dimension;
     if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
         throw Error(path(), "damaged gallery (vector of image " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes)");
     std::vector<float> values(static_cast<size_t>(dimension));
@@ -256,31 +354,33 @@ std::vector<float> Gallery::vector(int64_t id) const {
 }
 
 void Gallery::vectors(std::vector<int64_t>& ids, std::vector<float>& values) const {
-    const int64_t dimension = model().dimension;
-    const int64_t count = size();
-    ids.clear();
-    values.clear();
-    ids.reserve(size_t(count));
-    values.reserve(size_t(count * dimension));
-    SqliteStatement query(*state_->db, "SELECT id, vector FROM images ORDER BY id");
-    while (query.step()) {
-        size_t bytes = 0;
-        const auto* data = static_cast<const float*>(query.blob(1, bytes));
-        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
-            throw Error(path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
-                                    std::to_string(bytes) + " bytes, expected " + std::to_string(dimension * 4) + ")");
-        ids.push_back(query.integer(0));
-        values.insert(values.end(), data, data + dimension);
-    }
+    Lock lock(state_->db_mutex);
+    const SqliteDb& db = *state_->db;
+    SqliteTransaction reading(db, true);  // the count, the dimension and the rows of one state
+    read_vectors(db, model_record(db).dimension, ids, values);
+}
+
+void Gallery::begin_change(const char* what) const {
+    if (!state_->read_only_reason.empty())
+        throw Error(path(), "read-only gallery (" + state_->read_only_reason + "): cannot " + what +
+                                "; queries work, changes need write access to the file and its folder",
+                    ErrorKind::Forbidden);
+    struct stat status {};
+    if (::stat(path().c_str(), &status) != 0 || status.st_dev != state_->device || status.st_ino != state_->inode)
+        throw Error(path(), std::string("the gallery file was deleted or replaced since it was opened: cannot ") + what +
+                                " (nothing was written; open the gallery again)");
 }
 
 GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors,
                               bool replace_model) {
+    for (auto& image : images) image.path = gallery_path_key(image.path);
+    Lock lock(state_->db_mutex);
     SqliteDb& db = *state_->db;
     SqliteTransaction transaction(db);
-    const GalleryModel current = this->model();
+    begin_change("add photos");  // under the write lock: the file cannot be swapped in between
+    const GalleryModel current = model_record(db);
     if (current.id != model.id) {
-        if (!replace_model) require_gallery_model(*this, model, "use it, or --reembed");
+        if (!replace_model) require_model(path(), current, model, "use it, or --reembed");
         db.execute("DELETE FROM images");
         set_meta(db, "model_id", model.id);
         set_meta(db, "dimension", std::to_string(model.dimension));
@@ -289,22 +389,30 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
         throw Error(path(), "damaged gallery (model dimension " + std::to_string(current.dimension) + ")");
     }
     set_meta(db, "model_path", model.path);
-    for (auto& image : images) image.path = gallery_path_key(image.path);
     GalleryPutResult result;
-    SqliteStatement known(db, "SELECT 1 FROM images WHERE path = ?");
-    SqliteStatement upsert(db,
+    SqliteStatement known(db, "SELECT id, content_hash, model_id FROM images WHERE path = ?");
+    // New photos are inserted and known ones updated in place: an upsert would spend an id of
+    // the AUTOINCREMENT sequence on every photo already there.
+    SqliteStatement insert(db,
                            "INSERT INTO images (path, content_hash, file_size, width, height, added, breed, breed_probability, "
-                           "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
-                           "content_hash = excluded.content_hash, file_size = excluded.file_size, width = excluded.width, "
-                           "height = excluded.height, added = excluded.added, breed = excluded.breed, "
-                           "breed_probability = excluded.breed_probability, model_id = excluded.model_id, "
-                           "vector = excluded.vector RETURNING id");
+                           "model_id, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    SqliteStatement update(db,
+                           "UPDATE images SET path = ?, content_hash = ?, file_size = ?, width = ?, height = ?, added = ?, "
+                           "breed = ?, breed_probability = ?, model_id = ?, vector = ? WHERE id = ?");
     for (size_t i = 0; i < images.size(); ++i) {
         GalleryImage& image = images[i];
         known.bind(1, image.path);
-        ++(known.step() ? result.updated : result.added);
+        const bool exists = known.step();
+        const int64_t existing = exists ? known.integer(0) : -1;
+        const bool same = exists && known.text(1) == image.content_hash && known.text(2) == model.id;
         known.reset();
-        upsert.bind(1, image.path)
+        if (same) {
+            image.id = existing;
+            ++result.unchanged;
+            continue;
+        }
+        SqliteStatement& write = exists ? update : insert;
+        write.bind(1, image.path)
             .bind(2, image.content_hash)
             .bind(3, image.file_size)
             .bind(4, int64_t(image.width))
@@ -314,41 +422,63 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
             .bind(8, image.breed_probability)
             .bind(9, model.id)
             .bind_blob(10, vectors + i * size_t(model.dimension), size_t(model.dimension) * sizeof(float));
-        if (upsert.step()) image.id = upsert.integer(0);
-        upsert.reset();
+        if (exists) {
+            write.bind(11, existing).run();
+            image.id = existing;
+            ++result.updated;
+        } else {
+            if (write.step()) image.id = write.integer(0);
+            write.reset();
+            ++result.added;
+        }
     }
-    set_meta(db, "generation", std::to_string(generation() + 1));
+    if (result.added + result.updated > 0 || current.id != model.id)
+        set_meta(db, "generation", std::to_string(generation_record(db) + 1));
     transaction.commit();
     return result;
 }
 
 int64_t Gallery::remove(const std::vector<int64_t>& ids) {
+    Lock lock(state_->db_mutex);
     SqliteDb& db = *state_->db;
     SqliteTransaction transaction(db);
+    begin_change("remove photos");
     SqliteStatement erase(db, "DELETE FROM images WHERE id = ?");
     int64_t removed = 0;
     for (const int64_t id : ids) {
         erase.bind(1, id).run();
         removed += sqlite3_changes(db.handle());
     }
-    if (removed > 0) set_meta(db, "generation", std::to_string(generation() + 1));
+    if (removed > 0) set_meta(db, "generation", std::to_string(generation_record(db) + 1));
     transaction.commit();
     return removed;
 }
 
 std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
-    const int64_t current = generation();
-    if (state_->index && state_->index_generation == current && state_->index_kind == kind) return state_->index;
-    const GalleryModel model = this->model();
-    const std::string uid = meta_value(*state_->db, "uid");
+    Lock building(state_->index_mutex);
+    int64_t current = 0;
+    GalleryModel model;
+    std::string uid;
+    int64_t size = 0;
+    {
+        Lock lock(state_->db_mutex);
+        const SqliteDb& db = *state_->db;
+        SqliteTransaction reading(db, true);
+        current = generation_record(db);
+        if (state_->index && state_->index_generation == current && state_->index_kind == kind) return state_->index;
+        model = model_record(db);
+        uid = meta_value(db, "uid");
+        size = pragma(db, "SELECT count(*) FROM images");
+    }
     const nlohmann::json note = {{"gallery", uid}, {"generation", current}, {"kind", index_kind_name(kind)},
                                  {"links", hnsw.links}, {"build_candidates", hnsw.build_candidates}};
     const std::string sidecar = path() + ".index";
-    if (kind == IndexKind::Hnsw && fs::exists(sidecar)) {
+    std::error_code error;
+    if (kind == IndexKind::Hnsw && fs::exists(sidecar, error)) {
         try {
             std::string stored;
             VectorIndex loaded = VectorIndex::load(sidecar, &stored);
-            if (stored == note.dump() && loaded.size() == size() && loaded.dimension() == model.dimension) {
+            if (stored == note.dump() && loaded.size() == size && loaded.dimension() == model.dimension) {
                 loaded.set_search_candidates(hnsw.search_candidates);
                 state_->index = std::make_shared<const VectorIndex>(std::move(loaded));
                 state_->index_generation = current;
@@ -361,7 +491,14 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
     }
     std::vector<int64_t> ids;
     std::vector<float> values;
-    vectors(ids, values);
+    {
+        // The vectors of the generation read above, or of a later one: then the index is
+        // labelled older than it is, and the next call builds it again.
+        Lock lock(state_->db_mutex);
+        const SqliteDb& db = *state_->db;
+        SqliteTransaction reading(db, true);
+        read_vectors(db, model_record(db).dimension, ids, values);
+    }
     auto index = std::make_unique<VectorIndex>(std::max<int64_t>(1, model.dimension), kind, hnsw);
     index->add(values.data(), ids.data(), int64_t(ids.size()));
     if (kind == IndexKind::Hnsw) {
@@ -370,6 +507,7 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
         try {
             index->save(sidecar, note.dump());
         } catch (const Error& e) {
+            Lock lock(state_->db_mutex);
             state_->warnings.push_back(std::string("the search index was not saved, so the next search builds it again: ") +
                                        e.what());
         }
@@ -381,6 +519,7 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
 }
 
 std::vector<std::string> Gallery::take_warnings() {
+    Lock lock(state_->db_mutex);
     std::vector<std::string> taken;
     taken.swap(state_->warnings);
     return taken;

@@ -68,22 +68,20 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
     for (const auto& path : paths) consider(path);
     if (options.reembed)
         for (const auto& image : gallery.images())
-            if (fs::exists(image.path)) consider(image.path);
-    // What the gallery holds for each (looked up now: the loading threads may not use SQLite).
-    std::vector<std::string> stored_hash(candidates.size());
-    if (!options.reembed)
-        for (size_t i = 0; i < candidates.size(); ++i)
-            if (const auto existing = gallery.find_path(candidates[i])) stored_hash[i] = existing->content_hash;
-
+            if (std::error_code error; fs::exists(image.path, error)) consider(image.path);
     // Each file is read once: its bytes are hashed, and only new or changed photos (all of them
-    // with --reembed) are decoded and embedded. Written by the loading threads, one index each.
+    // with --reembed) are decoded and embedded. What the gallery holds for a photo is looked up
+    // as its file is read, not before the run: another process adding the same photos (a second
+    // `index add`) has committed some of them by then, and those are not embedded twice.
+    // Written by the loading threads, one index each.
     std::vector<std::string> hashes(candidates.size());
     std::vector<int64_t> sizes(candidates.size(), 0);
     std::vector<char> unchanged(candidates.size(), 0);
     const FileFilter admit = [&](size_t i, const std::string& bytes) {
         hashes[i] = sha256_hex(bytes);
         sizes[i] = int64_t(bytes.size());
-        unchanged[i] = !stored_hash[i].empty() && stored_hash[i] == hashes[i];
+        if (!options.reembed)
+            if (const auto stored = gallery.find_path(candidates[i])) unchanged[i] = stored->content_hash == hashes[i];
         return !unchanged[i];
     };
 
@@ -115,11 +113,12 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
             const GalleryPutResult put = gallery.put(identity, rows, batch.embeddings.values.data(), first && switching);
             report.added += put.added;
             report.updated += put.updated;
+            report.unchanged += put.unchanged;
             first = false;
             report.embedded += n;
         }, admit);
     }
-    report.unchanged = int64_t(std::count(unchanged.begin(), unchanged.end(), 1));
+    report.unchanged += int64_t(std::count(unchanged.begin(), unchanged.end(), 1));
     report.embed_seconds = seconds_since(embed_start);
     report.seconds = seconds_since(start);
     return report;

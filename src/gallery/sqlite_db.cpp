@@ -10,9 +10,41 @@ namespace {
 constexpr int kBusyTimeoutMs = 10000;
 }
 
-SqliteDb::SqliteDb(const std::string& path, bool create) : path_(path) {
-    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+namespace {
+
+/// `path` as an SQLite URI: "file:" and the path with its special characters escaped (an
+/// absolute path after an empty authority, "file:///...", so that one starting "//" stays a path).
+std::string file_uri(const std::string& path) {
+    std::string uri = path.empty() || path[0] != '/' ? "file:" : "file://";
+    static const char digits[] = "0123456789ABCDEF";
+    for (const unsigned char c : path) {
+        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+            uri += '%';
+            uri += digits[c >> 4];
+            uri += digits[c & 15];
+        } else {
+            uri += char(c);
+        }
+    }
+    return uri;
+}
+
+}  // namespace
+
+SqliteDb::SqliteDb(const std::string& path, SqliteAccess access) : path_(path) {
+    // Our own owner serialises every use of the connection, so SQLite's per-call mutex is off.
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    std::string uri = file_uri(path);
+    switch (access) {
+        case SqliteAccess::ReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+        case SqliteAccess::Create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+        case SqliteAccess::ReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+        case SqliteAccess::Immutable:
+            flags |= SQLITE_OPEN_READONLY;
+            uri += "?immutable=1";
+            break;
+    }
+    if (sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
         const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
         sqlite3_close(db_);
         db_ = nullptr;
@@ -113,7 +145,9 @@ const void* SqliteStatement::blob(int column, size_t& size) const {
     return data;
 }
 
-SqliteTransaction::SqliteTransaction(const SqliteDb& db) : db_(db) { db.execute("BEGIN IMMEDIATE"); }
+SqliteTransaction::SqliteTransaction(const SqliteDb& db, bool reading) : db_(db) {
+    db.execute(reading ? "BEGIN" : "BEGIN IMMEDIATE");
+}
 
 SqliteTransaction::~SqliteTransaction() {
     if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);

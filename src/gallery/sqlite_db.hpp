@@ -39,10 +39,22 @@ private:
     sqlite3_stmt* statement_ = nullptr;
 };
 
+/// How a database file is opened.
+enum class SqliteAccess {
+    ReadWrite,  ///< reads and writes an existing file
+    Create,     ///< the same, making the file when there is none
+    ReadOnly,   ///< reads only; another process may still change the file
+    /// Reads only a file that nobody changes while it is open (a read-only folder): SQLite then
+    /// needs no lock or shared-memory file beside it, which such a folder could not hold.
+    Immutable,
+};
+
+/// One connection. Not safe to share between threads by itself (SQLite's own mutex is off):
+/// its owner serialises every use (Gallery does).
 class SqliteDb {
 public:
-    /// Opens (and with `create`, creates) the database file; throws Error naming it.
-    SqliteDb(const std::string& path, bool create);
+    /// Opens the database file as `access` says; throws Error naming it.
+    SqliteDb(const std::string& path, SqliteAccess access);
     ~SqliteDb();
     SqliteDb(const SqliteDb&) = delete;
     SqliteDb& operator=(const SqliteDb&) = delete;
@@ -63,10 +75,12 @@ private:
     std::string path_;
 };
 
-/// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() ran.
+/// BEGIN IMMEDIATE (a write transaction: it takes the file's write lock at once) or, with
+/// `reading`, BEGIN (reads that see one committed state throughout) on construction; ROLLBACK
+/// on destruction unless commit() ran.
 class SqliteTransaction {
 public:
-    explicit SqliteTransaction(const SqliteDb& db);
+    explicit SqliteTransaction(const SqliteDb& db, bool reading = false);
     ~SqliteTransaction();
     SqliteTransaction(const SqliteTransaction&) = delete;
     SqliteTransaction& operator=(const SqliteTransaction&) = delete;

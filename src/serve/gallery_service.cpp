@@ -70,14 +70,13 @@ GalleryService::~GalleryService() {
 }
 
 json GalleryService::health() {
-    std::lock_guard<std::mutex> lock(gallery_mutex_);
     return {{"status", "ok"}, {"images", gallery_.size()}};
 }
 
 json GalleryService::stats() {
     json out;
     {
-        std::lock_guard<std::mutex> lock(gallery_mutex_);
+        std::lock_guard<std::mutex> lock(breed_count_mutex_);
         const int64_t generation = gallery_.generation();
         if (generation != breed_count_generation_) {  // counted once per change of the gallery
             std::set<std::string> breeds;
@@ -108,7 +107,6 @@ json GalleryService::stats() {
 }
 
 GalleryImage GalleryService::image_or_404(int64_t id) {
-    std::lock_guard<std::mutex> lock(gallery_mutex_);
     auto image = id >= 0 ? gallery_.find(id) : std::nullopt;
     if (!image) throw Error("no image with id " + std::to_string(id) + " in the gallery", ErrorKind::NotFound);
     return *image;
@@ -151,11 +149,7 @@ std::pair<std::string, std::string> GalleryService::file(int64_t id) {
 }
 
 std::shared_future<std::string> GalleryService::map(bool umap) {
-    int64_t generation = 0;
-    {
-        std::lock_guard<std::mutex> lock(gallery_mutex_);
-        generation = gallery_.generation();
-    }
+    const int64_t generation = gallery_.generation();
     std::lock_guard<std::mutex> lock(map_mutex_);
     CachedMap& cached = maps_[umap ? 1 : 0];
     if (cached.generation != generation || !cached.body.valid()) {
@@ -169,11 +163,8 @@ std::string GalleryService::make_map(bool umap) {
     std::vector<int64_t> ids;
     std::vector<float> values;
     std::map<int64_t, std::string> breeds;
-    {
-        std::lock_guard<std::mutex> lock(gallery_mutex_);
-        gallery_.vectors(ids, values);
-        for (const auto& image : gallery_.images()) breeds[image.id] = image.breed;
-    }
+    gallery_.vectors(ids, values);
+    for (const auto& image : gallery_.images()) breeds[image.id] = image.breed;
     const auto start = std::chrono::steady_clock::now();
     const GalleryMap map = umap ? umap_layout(ids, values, 20000) : project_on_principal_plane(ids, values, 20000);
     json points = json::array();
@@ -206,22 +197,15 @@ QueryPhoto GalleryService::resolve(const PhotoArgument& photo) {
         const Image image = decode_upload(*photo.upload);
         return resolve_photos(inference_.get(), {PhotoInput::decoded(photo.upload->name, image)}, nullptr).at(0);
     }
-    std::lock_guard<std::mutex> lock(gallery_mutex_);
     return resolve_photos(nullptr, {PhotoInput::gallery_image(photo.id, photo.text)}, &gallery_).at(0);
 }
 
 std::vector<Neighbour> GalleryService::nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
-    std::shared_ptr<const VectorIndex> index;
-    {
-        std::lock_guard<std::mutex> lock(gallery_mutex_);
-        index = search_index(gallery_, vector.size());
-        for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
-    }
+    const std::shared_ptr<const VectorIndex> index = search_index(gallery_, vector.size());
+    for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
     if (!index) return {};
-    // The search reads the snapshot without the gallery's lock, so searches run side by side.
-    const auto hits = index->search(vector.data(), 1, k, exclude).at(0);
-    std::lock_guard<std::mutex> lock(gallery_mutex_);
-    return neighbours_of(gallery_, hits);
+    // The search reads the snapshot without holding the gallery, so searches run side by side.
+    return neighbours_of(gallery_, index->search(vector.data(), 1, k, exclude).at(0));
 }
 
 json GalleryService::results_json(const std::vector<Neighbour>& neighbours) {
@@ -312,7 +296,9 @@ json GalleryService::add_image(const Upload& upload, bool& created) {
     std::error_code error;
     fs::create_directories(upload_folder_, error);
     if (!fs::exists(path, error)) write_file_atomically(path, *upload.bytes);
-    std::lock_guard<std::mutex> lock(gallery_mutex_);
+    // One upload added at a time, so that `created` is true for one of two equal uploads; the
+    // gallery keeps answering queries meanwhile.
+    std::lock_guard<std::mutex> lock(adding_mutex_);
     created = !gallery_.find_path(path).has_value();
     IngestOptions ingest;
     ingest.skip_bad = false;

@@ -87,12 +87,13 @@ private:
     std::string upload_folder_;
     Model model_;
     GalleryModel identity_;
-    std::mutex gallery_mutex_;  ///< one SQLite connection: one request at a time uses it
-    Gallery gallery_;
+    Gallery gallery_;  ///< safe to share between request threads
+    std::mutex adding_mutex_;  ///< one add_image at a time
     std::unique_ptr<InferenceQueue> inference_;
     ThumbnailCache thumbnails_;
     Slots decoding_;  ///< uploads and thumbnails decoded at once
-    int64_t breed_count_ = 0, breed_count_generation_ = -1;  ///< distinct breed guesses (under gallery_mutex_)
+    std::mutex breed_count_mutex_;
+    int64_t breed_count_ = 0, breed_count_generation_ = -1;  ///< distinct breed guesses (under breed_count_mutex_)
     std::mutex map_mutex_;
     struct CachedMap {
         int64_t generation = -1;

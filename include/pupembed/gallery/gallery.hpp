@@ -20,10 +20,12 @@ constexpr int kGalleryVersion = 1;
 /// The largest embedding size a gallery may record.
 constexpr int64_t kMaxGalleryDimension = 65536;
 
-/// What Gallery::put() did: photos new to the gallery, and photos whose row it replaced.
+/// What Gallery::put() did: photos new to the gallery, photos whose row it replaced (another
+/// file content), and photos it already held with these contents from this model (left as they were).
 struct GalleryPutResult {
     int64_t added = 0;
     int64_t updated = 0;
+    int64_t unchanged = 0;
 };
 
 struct GalleryImage {
@@ -48,9 +50,15 @@ struct GalleryModel {
     int64_t appearance_dimension = 0;
 };
 
+/// Thread safety: every method may be called from any number of threads at once on one Gallery.
+/// Calls that use the file are serialised inside (one SQLite connection); a search runs on the
+/// index() snapshot without holding the gallery, so searches run side by side. Other processes
+/// may use the same file at the same time (SQLite's locks; each put() is one transaction).
 class Gallery {
 public:
     /// Opens the gallery at `path`; with `create`, makes an empty one when there is no file.
+    /// A gallery whose file or folder this process may not write (mode 444, a read-only
+    /// volume) is opened read-only: queries work, put() and remove() throw Error saying why.
     /// Throws Error naming the file when it is missing, is not a pupembed gallery (another
     /// SQLite database, or not SQLite at all), is of a newer version, or is damaged.
     static Gallery open(const std::string& path, bool create);
@@ -59,6 +67,8 @@ public:
     Gallery& operator=(Gallery&&) noexcept;
 
     const std::string& path() const;
+    /// Whether the gallery was opened read-only (see open()).
+    bool read_only() const;
     /// The model the vectors come from; empty id for a gallery nothing was added to yet.
     GalleryModel model() const;
     /// A number that changes with every committed change.
@@ -79,9 +89,13 @@ public:
     /// and adds or replaces (by path, filed under gallery_path_key) `images`
     /// with their vectors (images.size() x model.dimension floats). Sets each image's id.
     /// Whether each photo is new is judged inside the transaction, so two processes adding the
-    /// same photos at once count each photo as added once.
+    /// same photos at once count each photo as added once. A photo the gallery already holds
+    /// keeps its id; one with the same contents and model is left untouched (counted unchanged).
+    /// Throws Error, writing nothing, when the gallery is read-only or its file was deleted or
+    /// replaced since it was opened (the rows would go to a file nobody can open again).
     GalleryPutResult put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model = false);
     /// Removes the images with these ids in one transaction; returns how many there were.
+    /// Throws Error as put() does.
     int64_t remove(const std::vector<int64_t>& ids);
 
     /// The search index over every vector: exact, or HNSW. An HNSW index is read from
@@ -99,6 +113,9 @@ public:
 private:
     struct State;
     explicit Gallery(std::unique_ptr<State> state);
+    /// Throws Error unless the gallery may be changed now (see put()); called inside the write
+    /// transaction, with the connection held.
+    void begin_change(const char* what) const;
     std::unique_ptr<State> state_;
 };
 
