@@ -29,7 +29,9 @@ void register_embed(CLI::App& app) {
     command->callback([o] {
         o->model = model_path_or_default(o->model);
         Model model = load_model_for_inference(o->model);
-        const auto paths = collect_image_paths(o->inputs);
+        std::vector<std::string> passed_over;
+        const auto paths = collect_image_paths(o->inputs, &passed_over);
+        for (const auto& entry : passed_over) std::fprintf(stderr, "skipped %s\n", entry.c_str());
         const EmbeddingSet set = embed_images(model, paths, start_inference(o->runtime, "embed"), o->skip_bad);
         finish_progress();
         for (const auto& failure : set.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());

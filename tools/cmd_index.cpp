@@ -40,7 +40,10 @@ void register_add(CLI::App& index) {
         IngestOptions options;
         options.reembed = o->reembed;
         options.skip_bad = !o->strict;
-        const IngestReport report = add_to_gallery(gallery, embedder, identity, collect_image_paths(o->inputs), options);
+        std::vector<std::string> passed_over;
+        const auto paths = collect_image_paths(o->inputs, &passed_over);
+        IngestReport report = add_to_gallery(gallery, embedder, identity, paths, options);
+        report.failures.insert(report.failures.begin(), passed_over.begin(), passed_over.end());
         finish_progress();
         for (const auto& failure : report.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
         if (o->json) {

@@ -19,22 +19,38 @@ namespace fs = std::filesystem;
 
 namespace pupembed {
 
-std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs) {
+std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs, std::vector<std::string>* passed_over) {
     std::vector<std::string> paths;
+    auto pass_over = [&](const std::string& path, const std::string& reason) {
+        if (passed_over) passed_over->push_back(path + ": " + reason);
+    };
     for (const std::string& input : inputs) {
         std::error_code error;
         if (fs::is_directory(input, error)) {
+            // Symbolic links to folders are not followed (no loops); a subfolder that cannot be
+            // read is passed over, and so is what its entries' links point at when that fails.
             std::vector<std::string> found;
-            for (auto it = fs::recursive_directory_iterator(input, error); !error && it != fs::recursive_directory_iterator();
-                 it.increment(error))
-                if (it->is_regular_file() && has_image_extension(it->path().string())) found.push_back(it->path().string());
+            auto it = fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied, error);
+            if (error) throw Error(input, "cannot list folder: " + error.message());
+            for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+                const std::string path = it->path().string();
+                if (!has_image_extension(path)) continue;
+                std::error_code status;
+                if (it->is_regular_file(status)) {
+                    found.push_back(path);
+                } else if (status) {
+                    pass_over(path, status.message());  // a looping link
+                } else if (!it->is_directory(status)) {
+                    pass_over(path, it->is_symlink(status) && !it->exists(status) ? "a dangling symbolic link" : "not a file");
+                }
+            }
             if (error) throw Error(input, "cannot list folder: " + error.message());
             std::sort(found.begin(), found.end());
             paths.insert(paths.end(), found.begin(), found.end());
         } else if (fs::exists(input, error)) {
             paths.push_back(input);
         } else {
-            throw Error(input, "no such file or folder");
+            throw Error(input, error ? error.message() : "no such file or folder");
         }
     }
     if (paths.empty()) throw Error("no images found in the inputs given");

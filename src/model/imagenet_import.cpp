@@ -82,7 +82,7 @@ Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& p
     if (!fs::is_directory(weights, error)) throw Error(dir, "has no weights/ folder (expected weights/conv_<k>_weight.npy)");
     // conv_<k>_weight.npy: k is the ONNX node number, so the forward order is the numeric order.
     std::vector<std::pair<long, std::string>> found;
-    for (const auto& entry : fs::directory_iterator(weights)) {
+    for (const auto& entry : fs::directory_iterator(weights, error)) {
         const std::string name = entry.path().filename().string();
         const std::string prefix = "conv_", suffix = "_weight.npy";
         if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||

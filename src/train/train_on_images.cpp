@@ -661,7 +661,8 @@ TrainingOutcome resume_classifier_training(const std::string& run_dir, const Tra
     }
     options.run_dir = run_dir;
     options.stop_after_steps = stop_after_steps;
-    if (!fs::exists(files.checkpoint())) throw Error(run_dir, "has no checkpoint.ckpt to resume from");
+    std::error_code error;
+    if (!fs::exists(files.checkpoint(), error)) throw Error(run_dir, "has no checkpoint.ckpt to resume from");
     return run(options, callbacks, true);
 }
 

@@ -200,7 +200,8 @@ RunResult run_training(TrainingRecipe& recipe, const std::string& run_dir, const
 }
 
 void append_metrics_line(const std::string& path, const std::string& run_kind, const nlohmann::json& line) {
-    const bool fresh = !fs::exists(path);
+    std::error_code error;
+    const bool fresh = !fs::exists(path, error);
     std::ofstream out(path, std::ios::app);
     if (fresh) out << nlohmann::json{{"format", "pupembed-metrics"}, {"version", 1}, {"run", run_kind}}.dump() << "\n";
     out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

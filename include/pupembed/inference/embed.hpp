@@ -21,8 +21,12 @@ struct EmbeddingSet {
 };
 
 /// The image files named by `inputs`: files as given, folders searched recursively for
-/// .jpg/.jpeg/.png/.webp/.bmp (sorted). Throws Error for an input that does not exist.
-std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs);
+/// .jpg/.jpeg/.png/.webp/.bmp (sorted). Throws Error for an input that does not exist. A folder
+/// entry with such a name that is no file (a dangling or looping symbolic link, a FIFO) and a
+/// subfolder that cannot be read are passed over, and listed as "path: reason" in `passed_over`
+/// when it is given.
+std::vector<std::string> collect_image_paths(const std::vector<std::string>& inputs,
+                                             std::vector<std::string>* passed_over = nullptr);
 
 /// One batch of photos embedded.
 struct EmbeddedBatch {
