@@ -84,4 +84,31 @@ std::string cmyk_jpeg(int width, int height) {
     return bytes;
 }
 
+std::string arithmetic_jpeg(const cv::Mat& bgr) {
+    jpeg_compress_struct info;
+    jpeg_error_mgr errors;
+    info.err = jpeg_std_error(&errors);
+    jpeg_create_compress(&info);
+    unsigned char* buffer = nullptr;
+    unsigned long size = 0;
+    jpeg_mem_dest(&info, &buffer, &size);
+    info.image_width = JDIMENSION(bgr.cols);
+    info.image_height = JDIMENSION(bgr.rows);
+    info.input_components = 3;
+    info.in_color_space = JCS_EXT_BGR;
+    jpeg_set_defaults(&info);
+    info.arith_code = TRUE;
+    jpeg_set_quality(&info, 95, TRUE);
+    jpeg_start_compress(&info, TRUE);
+    while (info.next_scanline < info.image_height) {
+        unsigned char* rows[] = {const_cast<unsigned char*>(bgr.ptr<unsigned char>(int(info.next_scanline)))};
+        jpeg_write_scanlines(&info, rows, 1);
+    }
+    jpeg_finish_compress(&info);
+    jpeg_destroy_compress(&info);
+    std::string bytes(reinterpret_cast<const char*>(buffer), size);
+    std::free(buffer);
+    return bytes;
+}
+
 }  // namespace pupembed::testing

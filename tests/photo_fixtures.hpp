@@ -28,4 +28,7 @@ std::string sideways_jpeg(const cv::Mat& bgr, int quality);
 /// its left half without ink (white), its right half full black ink.
 std::string cmyk_jpeg(int width, int height);
 
+/// `bgr` as a JPEG whose data is arithmetic-coded (libjpeg-turbo writes them; few programs do).
+std::string arithmetic_jpeg(const cv::Mat& bgr);
+
 }  // namespace pupembed::testing

@@ -143,6 +143,57 @@ TEST(ImageLoading, RefusesJpegWhoseDataEndsEarly) {
     EXPECT_NE(e.find("damaged JPEG"), std::string::npos) << e;
 }
 
+// Issue 27: one changed byte (SOF0 to SOF9) made a Huffman-coded JPEG decode as arithmetic-coded
+// noise, with no error.
+TEST(ImageLoading, DecodesArithmeticJpegsAndRefusesAMislabelledOne) {
+    const Image arithmetic = decode_image(pupembed::testing::arithmetic_jpeg(red_blue()), "arith.jpg");
+    EXPECT_TRUE(is_red(pixel(arithmetic, 2, 8)));
+    EXPECT_TRUE(is_blue(pixel(arithmetic, 29, 8)));
+    std::string mislabelled = encode(red_blue(), ".jpg");
+    const size_t frame = mislabelled.find("\xFF\xC0");
+    ASSERT_NE(frame, std::string::npos);
+    mislabelled[frame + 1] = '\xC9';
+    const std::string e = error_of(mislabelled);
+    EXPECT_NE(e.find("damaged JPEG (its frame says arithmetic coding, but it holds Huffman tables)"), std::string::npos) << e;
+}
+
+namespace {
+
+/// A 4 x 2 BMP of 8 bits a pixel (two palette colours) whose pixels are the run-length codes
+/// `codes` (RLE8).
+std::string rle8_bmp(const std::string& codes) {
+    auto le = [](uint32_t value, int bytes) {
+        std::string out;
+        for (int i = 0; i < bytes; ++i) out += char((value >> (8 * i)) & 0xff);
+        return out;
+    };
+    const uint32_t offset = 14 + 40 + 8;
+    std::string bmp = "BM" + le(offset + uint32_t(codes.size()), 4) + le(0, 4) + le(offset, 4);
+    bmp += le(40, 4) + le(4, 4) + le(2, 4) + le(1, 2) + le(8, 2) + le(1, 4) + le(uint32_t(codes.size()), 4) + le(2835, 4) +
+           le(2835, 4) + le(2, 4) + le(2, 4);
+    bmp += std::string("\x00\x00\xff\x00\xff\x00\x00\x00", 8);  // palette: red, blue (BGR0)
+    return bmp + codes;
+}
+
+}  // namespace
+
+// Issue 27: a damaged RLE8 BMP made OpenCV print "imdecode_(''): ... Unexpected end of input
+// stream" on stderr before our error.
+TEST(ImageLoading, RefusesARunLengthBmpThatEndsEarlyAndPrintsNothing) {
+    const std::string whole = rle8_bmp(std::string("\x04\x00\x00\x00\x04\x01\x00\x01", 8));
+    const Image image = decode_image(whole, "rle.bmp");
+    EXPECT_EQ(image.width, 4);
+    EXPECT_TRUE(is_red(pixel(image, 0, 1)));   // the first row of the file is the bottom one
+    EXPECT_TRUE(is_blue(pixel(image, 3, 0)));
+    for (const size_t cut : {size_t(1), size_t(3), size_t(5)}) {
+        ::testing::internal::CaptureStderr();
+        const std::string e = error_of(whole.substr(0, whole.size() - cut));
+        const std::string printed = ::testing::internal::GetCapturedStderr();
+        EXPECT_NE(e.find("truncated BMP (its run-length-coded pixels end before the image does)"), std::string::npos) << e;
+        EXPECT_EQ(printed, "") << "cut " << cut;
+    }
+}
+
 TEST(ImageLoading, RefusesImagesOverThePixelLimit) {
     const std::string png = encode(cv::Mat(1000, 2000, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
     pupembed::ImageLoadOptions options;

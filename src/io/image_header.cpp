@@ -170,6 +170,39 @@ ImageHeader read_webp(const Bytes& b, const std::string& name) {
     return header;
 }
 
+/// Whether a run-length-coded BMP's codes (RLE8 with 8 bits a pixel, else RLE4), from `offset`,
+/// end before the data does: at the end-of-bitmap code, or once they have moved past the last
+/// row. OpenCV's decoder reads on until one of those, and throws (printing on stderr) when the
+/// data ends first; a run past a row's end it refuses by itself.
+bool bmp_run_lengths_complete(const Bytes& b, size_t offset, int64_t width, int64_t height, uint32_t bits) {
+    int64_t x = 0, y = 0;
+    for (size_t at = offset; b.has(at, 2); at += 2) {
+        const unsigned count = b.at(at), code = b.at(at + 1);
+        if (count > 0) {  // a run of `count` pixels
+            x += count;
+            if (x > width) return true;
+        } else if (code == 0) {  // end of row
+            x = 0;
+            if (++y >= height) return true;
+        } else if (code == 1) {  // end of bitmap
+            return true;
+        } else if (code == 2) {  // move right and down
+            if (!b.has(at + 2, 2)) return false;
+            x += b.at(at + 2);
+            y += b.at(at + 3);
+            if (y >= height) return true;
+            at += 2;
+        } else {  // `code` pixels given one by one, padded to an even number of bytes
+            const size_t bytes = bits == 8 ? size_t(code + 1) / 2 * 2 : size_t(code + 3) / 4 * 2;
+            if (!b.has(at + 2, bytes)) return false;
+            x += code;
+            if (x > width) return true;
+            at += bytes;
+        }
+    }
+    return false;
+}
+
 ImageHeader read_bmp(const Bytes& b, const std::string& name) {
     ImageHeader header;
     header.format = ImageFormat::Bmp;
@@ -199,6 +232,10 @@ ImageHeader read_bmp(const Bytes& b, const std::string& name) {
         const uint64_t row = (uint64_t(header.width) * bits + 31) / 32 * 4;
         if (uint64_t(pixel_offset) + row * uint64_t(header.height) > b.size())
             throw Error(name, "truncated BMP (pixel data shorter than its header says)");
+    }
+    if ((compression == 1 && bits == 8) || (compression == 2 && bits == 4)) {
+        if (!bmp_run_lengths_complete(b, pixel_offset, header.width, header.height, bits))
+            throw Error(name, "truncated BMP (its run-length-coded pixels end before the image does)");
     }
     return header;
 }

@@ -44,6 +44,14 @@ void on_message(j_common_ptr info, int level) {
     }
 }
 
+/// Whether the file defined Huffman tables (DHT segments; libjpeg adds its standard ones only
+/// when it starts a Huffman decoder, after the header).
+bool holds_huffman_tables(const jpeg_decompress_struct& info) {
+    for (int i = 0; i < NUM_HUFF_TBLS; ++i)
+        if (info.dc_huff_tbl_ptrs[i] || info.ac_huff_tbl_ptrs[i]) return true;
+    return false;
+}
+
 /// Runs libjpeg over `bytes` into `pixels` (RGB or CMYK rows, at `eighths` / 8 of the full size).
 /// Returns false with `message` set on failure. Holds no C++ objects across setjmp, so longjmp
 /// skips no destructors.
@@ -62,6 +70,13 @@ bool run_decoder(const std::string& bytes, unsigned eighths, std::vector<uint8_t
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
     jpeg_read_header(&info, TRUE);
+    if (info.arith_code && holds_huffman_tables(info)) {
+        // The arithmetic decoder reads any bytes without complaint, so Huffman-coded data under
+        // a frame marker that says arithmetic (one changed byte) would decode to noise.
+        std::snprintf(message, JMSG_LENGTH_MAX, "%s", "its frame says arithmetic coding, but it holds Huffman tables");
+        jpeg_destroy_decompress(&info);
+        return false;
+    }
     cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     info.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     info.scale_num = eighths;
