@@ -1,13 +1,14 @@
 // Hostile load on `pupembed serve`, bounded in time (it stops by itself):
-//   slowloris: CONNECTIONS connections from another loopback address (--from, 127.0.0.2) send a
-//     request's first line, then one header byte every INTERVAL seconds, reconnecting whenever
-//     the server cuts them off; meanwhile a probe from 127.0.0.1 asks GET /healthz and a search
-//     by gallery id every half second. Prints every probe's time and a summary.
+//   slowloris: CONNECTIONS connections from another loopback address (--from, 127.0.0.2), or
+//     spread over ADDRESSES addresses (127.0.0.2, 127.0.0.3, ...), send a request's first line,
+//     then one header byte every INTERVAL seconds, reconnecting whenever the server cuts them
+//     off; meanwhile a probe from 127.0.0.1 asks GET /healthz and a search by gallery id every
+//     half second. Prints every probe's time and a summary.
 //   uploads: CLIENTS clients POST a mix of photos to /api/search for SECONDS: the good photo,
 //     the same photo cut in half (damaged), a 1 x 20,000 PNG (extreme aspect ratio), 4 MB of
 //     noise named .jpg, and with --server-pid the server's peak memory (VmHWM) and its memory
 //     sampled throughout.
-//   build/bench/bench_hostile_serve --port P --mode slowloris [--connections 50] [--seconds 60] [--interval 10]
+//   build/bench/bench_hostile_serve --port P --mode slowloris [--connections 50] [--addresses 1] [--seconds 60] [--interval 10]
 //   build/bench/bench_hostile_serve --port P --mode uploads --photo dog.jpg [--clients 16] [--seconds 60] [--server-pid PID]
 // scripts/bench-hostile-serve.sh starts a server over the val photos and runs both.
 #include <arpa/inet.h>
@@ -81,15 +82,16 @@ int64_t status_kb(int pid, const std::string& field) {
     return -1;
 }
 
-int slowloris(int port, int connections, double seconds, double interval, const std::string& from) {
+int slowloris(int port, int connections, int addresses, double seconds, double interval, const std::string& from) {
     std::atomic<bool> done{false};
     std::atomic<int64_t> opened{0}, cut_off{0}, refused{0};
     std::vector<std::thread> attackers;
     const auto start = Clock::now();
     for (int c = 0; c < connections; ++c)
-        attackers.emplace_back([&] {
+        attackers.emplace_back([&, c] {
+            const std::string source = addresses <= 1 ? from : "127.0.0." + std::to_string(2 + c % addresses);
             while (!done) {
-                const int fd = connect_from(from, port);
+                const int fd = connect_from(source, port);
                 if (fd < 0) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(100));
                     continue;
@@ -146,9 +148,10 @@ int slowloris(int port, int connections, double seconds, double interval, const 
     }
     done = true;
     for (auto& attacker : attackers) attacker.join();
+    const std::string sources = addresses <= 1 ? from : std::to_string(addresses) + " addresses (127.0.0.2 on)";
     std::printf("slowloris: %d connections from %s, one byte every %.0f s, for %.0f s: %lld opened, %lld cut off by the server, "
                 "%lld refused (503)\n",
-                connections, from.c_str(), interval, seconds, (long long)opened.load(), (long long)cut_off.load(),
+                connections, sources.c_str(), interval, seconds, (long long)opened.load(), (long long)cut_off.load(),
                 (long long)refused.load());
     std::printf("probes: %zu, %d failed, %d over 1 s; /healthz median %.1f ms, max %.1f ms; search by id median %.1f ms, max %.1f ms\n",
                 health_ms.size(), failed, late, percentile(health_ms, 0.5), percentile(health_ms, 1.0),
@@ -230,7 +233,8 @@ int main(int argc, char** argv) try {
     const std::string mode = text_argument(argc, argv, "--mode", "slowloris");
     const double seconds = std::atof(text_argument(argc, argv, "--seconds", "60"));
     if (mode == "slowloris")
-        return slowloris(port, std::atoi(text_argument(argc, argv, "--connections", "50")), seconds,
+        return slowloris(port, std::atoi(text_argument(argc, argv, "--connections", "50")),
+                         std::max(1, std::min(250, std::atoi(text_argument(argc, argv, "--addresses", "1")))), seconds,
                          std::atof(text_argument(argc, argv, "--interval", "10")), text_argument(argc, argv, "--from", "127.0.0.2"));
     if (mode == "uploads") {
         const char* photo = text_argument(argc, argv, "--photo", nullptr);

@@ -537,3 +537,48 @@ TEST(ServeSlowClients, CannotLockOthersOut) {
     EXPECT_GT(stats.at("server").at("refused_connections").get<int64_t>(), 0);
     EXPECT_EQ(server.stop(), 0);
 }
+
+TEST(ServeSlowClients, ManyAddressesHoldNoWorker) {
+    // Issue 27: 2 slow connections from each of 40 addresses kept /healthz unanswered, since each
+    // held a worker until its request deadline and no per-address limit stopped them. Here 40
+    // slow connections from 20 addresses face 2 workers and a minute to send a request: a probe
+    // must be answered while every slow connection is still open (none was cut off to make room).
+    if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
+    TempDir dir;
+    const std::string db = (dir / "g.db").string();
+    const fs::path breed = shared_dir() / kVal / kBreeds[0];
+    std::vector<std::string> photos;
+    for (const auto& entry : fs::directory_iterator(breed)) photos.push_back(quote(entry.path().string()));
+    std::sort(photos.begin(), photos.end());
+    ASSERT_EQ(run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1").exit_code, 0);
+    ServerProcess server("--db " + quote(db) + " --workers 2 --max-connections-per-client 4 --request-timeout 60");
+    ASSERT_GT(server.port(), 0) << server.first_line();
+
+    std::vector<int> slow;
+    for (int a = 0; a < 40; ++a) {
+        const int fd = connect_from(("127.0.0." + std::to_string(2 + a % 20)).c_str(), server.port());
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(send(fd, "GET /healthz HTTP/1.1\r\nX-Slow: ", 31, MSG_NOSIGNAL), 31);
+        slow.push_back(fd);
+    }
+    httplib::Client client("127.0.0.1", server.port());
+    client.set_read_timeout(30, 0);  // a bound for the failure only: the old server answered after a minute
+    for (int probe = 0; probe < 5; ++probe) {
+        for (const int fd : slow) ASSERT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), 1);
+        const auto health = client.Get("/healthz");
+        ASSERT_TRUE(health) << "no answer to /healthz";
+        EXPECT_EQ(health->status, 200);
+        const auto search = client.Post("/api/search", R"({"id": "#1", "k": 1})", "application/json");
+        ASSERT_TRUE(search);
+        EXPECT_EQ(search->status, 200) << search->body;
+    }
+    int still_open = 0;
+    for (const int fd : slow) {
+        char byte;
+        const ssize_t got = recv(fd, &byte, 1, MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++still_open;  // nothing answered, not closed
+        close(fd);
+    }
+    EXPECT_EQ(still_open, 40) << "slow connections were cut off or answered before the probes were";
+    EXPECT_EQ(server.stop(), 0);
+}

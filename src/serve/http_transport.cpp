@@ -1,14 +1,17 @@
 #include "serve/http_transport.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 namespace pupembed {
 namespace {
@@ -40,12 +43,20 @@ thread_local RequestClock* current_request_clock = nullptr;
 /// worker forever (slowloris).
 class DeadlineSocketStream : public httplib::Stream {
 public:
-    DeadlineSocketStream(int fd, RequestClock& clock, int read_timeout_seconds, int write_timeout_seconds)
-        : fd_(fd), clock_(clock), read_timeout_ms_(read_timeout_seconds * 1000), write_timeout_ms_(write_timeout_seconds * 1000) {}
+    /// `received`: what the reception stage read from the socket already, read first.
+    DeadlineSocketStream(int fd, RequestClock& clock, int read_timeout_seconds, int write_timeout_seconds, std::string received)
+        : fd_(fd), clock_(clock), read_timeout_ms_(read_timeout_seconds * 1000), write_timeout_ms_(write_timeout_seconds * 1000),
+          received_(std::move(received)) {}
 
-    bool is_readable() const override { return begin_ < end_ || wait(POLLIN); }
+    bool is_readable() const override { return received_at_ < received_.size() || begin_ < end_ || wait(POLLIN); }
     bool is_writable() const override { return wait(POLLOUT); }
     ssize_t read(char* ptr, size_t size) override {
+        if (received_at_ < received_.size()) {
+            const size_t n = std::min(size, received_.size() - received_at_);
+            std::memcpy(ptr, received_.data() + received_at_, n);
+            received_at_ += n;
+            return ssize_t(n);
+        }
         if (begin_ == end_) {
             if (!wait(POLLIN)) return -1;
             ssize_t got = 0;
@@ -112,22 +123,57 @@ private:
     int fd_;
     RequestClock& clock_;
     int read_timeout_ms_, write_timeout_ms_;
+    std::string received_;
+    size_t received_at_ = 0;
     char buffer_[4096];
     size_t begin_ = 0, end_ = 0;
 };
 
+/// The bytes of a request's headers end here (after the blank line), or npos while they have not all arrived.
+size_t end_of_headers(const std::string& bytes) {
+    const size_t crlf = bytes.find("\r\n\r\n");
+    const size_t lf = bytes.find("\n\n");
+    if (crlf == std::string::npos && lf == std::string::npos) return std::string::npos;
+    return std::min(crlf == std::string::npos ? std::string::npos : crlf + 4, lf == std::string::npos ? std::string::npos : lf + 2);
+}
+
+/// The Content-Length the headers declare (0 when none or unreadable: httplib refuses those).
+uint64_t declared_body_bytes(const std::string& headers) {
+    std::string lower(headers);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    const size_t at = lower.find("\ncontent-length:");
+    if (at == std::string::npos) return 0;
+    const char* digits = lower.c_str() + at + 16;
+    while (*digits == ' ' || *digits == '\t') ++digits;
+    uint64_t bytes = 0;
+    for (int i = 0; i < 19 && *digits >= '0' && *digits <= '9'; ++i, ++digits) bytes = bytes * 10 + uint64_t(*digits - '0');
+    return bytes;
+}
+
 }  // namespace
+
+struct ArrivingRequest {
+    int fd = -1;
+    std::string client;
+    std::chrono::steady_clock::time_point deadline;
+    std::string received;
+    bool waits_for_body = false;
+};
 
 BoundedThreadPool::BoundedThreadPool(size_t workers, size_t queue_limit) : limit_(std::max<size_t>(1, queue_limit)) {
     for (size_t i = 0; i < std::max<size_t>(1, workers); ++i) threads_.emplace_back([this] { work(); });
 }
 
-void BoundedThreadPool::enqueue(std::function<void()> fn) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    room_.wait(lock, [this] { return jobs_.size() < limit_ || stopping_; });
-    jobs_.push_back(std::move(fn));
-    lock.unlock();
+BoundedThreadPool::~BoundedThreadPool() { shutdown(); }
+
+bool BoundedThreadPool::try_enqueue(std::function<void()> job) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ || jobs_.size() >= limit_) return false;
+        jobs_.push_back(std::move(job));
+    }
     ready_.notify_one();
+    return true;
 }
 
 void BoundedThreadPool::shutdown() {
@@ -136,8 +182,8 @@ void BoundedThreadPool::shutdown() {
         stopping_ = true;
     }
     ready_.notify_all();
-    room_.notify_all();
-    for (auto& thread : threads_) thread.join();
+    for (auto& thread : threads_)
+        if (thread.joinable()) thread.join();
 }
 
 void BoundedThreadPool::work() {
@@ -150,53 +196,207 @@ void BoundedThreadPool::work() {
             job = std::move(jobs_.front());
             jobs_.pop_front();
         }
-        room_.notify_one();
         job();
     }
 }
 
-void GuardedHttpServer::configure(int request_seconds, int io_timeout_seconds, int per_client) {
+namespace {
+
+/// httplib's listener hands each connection to its task queue: this one runs the hand-over at
+/// once, on the listener's thread (GuardedHttpServer's takes no time: it queues the socket).
+class ImmediateTaskQueue : public httplib::TaskQueue {
+public:
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override {}
+};
+
+}  // namespace
+
+GuardedHttpServer::GuardedHttpServer() {
+    new_task_queue = [] { return new ImmediateTaskQueue(); };
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    workers_ = std::make_unique<BoundedThreadPool>(16, 64);
+    reception_ = std::thread([this] { receive(); });
+}
+
+GuardedHttpServer::~GuardedHttpServer() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    (void)!::write(wake_[1], "x", 1);
+    reception_.join();
+    workers_->shutdown();  // the requests being served finish (each within its deadlines)
+    for (auto& request : incoming_) ::close(request->fd);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+}
+
+void GuardedHttpServer::configure(int request_seconds, int io_timeout_seconds, int per_client, int workers) {
     request_seconds_ = request_seconds;
     io_timeout_seconds_ = io_timeout_seconds;
     per_client_ = per_client;
+    const size_t count = size_t(std::max(1, workers));
+    body_waiters_limit_ = std::max<size_t>(1, count - std::max<size_t>(1, count / 4));
+    workers_ = std::make_unique<BoundedThreadPool>(count, count * 4);  // before listening: no job is queued yet
+}
+
+void GuardedHttpServer::refuse(int fd, int status, const std::string& message) {
+    ++refused_;
+    const std::string body = R"({"error":")" + message + R"(","status":)" + std::to_string(status) + "}";
+    const char* reason = status == 503 ? "Service Unavailable" : status == 408 ? "Request Timeout" : "Request Header Fields Too Large";
+    const std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                               "\r\nContent-Type: application/json\r\n" + (status == 503 ? "Retry-After: 1\r\n" : "") +
+                               "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    (void)!::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+}
+
+void GuardedHttpServer::release(const std::string& client) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--sending_[client] <= 0) sending_.erase(client);
 }
 
 bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
-    const std::string client = DeadlineSocketStream::address(sock, true);
-    bool admitted = false;
+    auto request = std::make_unique<ArrivingRequest>();
+    request->fd = sock;
+    request->client = DeadlineSocketStream::address(sock, true);
+    request->deadline = std::chrono::steady_clock::now() + std::chrono::seconds(request_seconds_);
+    const char* refusal = nullptr;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        int& open = open_[client];
-        if (open < per_client_) {
-            ++open;
-            admitted = true;
+        const auto sending = sending_.find(request->client);
+        if (stopping_) {
+            refusal = "the server is stopping";
+        } else if (sending != sending_.end() && sending->second >= per_client_) {
+            refusal = "too many connections from this address; try again";
+        } else if (arriving_ >= kMaxArriving) {
+            refusal = "too many connections still sending their requests; try again";
+        } else {
+            ++sending_[request->client];
+            ++arriving_;
+            incoming_.push_back(std::move(request));
         }
     }
-    bool served = false;
-    if (admitted) {
-        RequestClock clock;
-        clock.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(request_seconds_);
-        clock.release = [this, &client] {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (--open_[client] == 0) open_.erase(client);
-        };
-        DeadlineSocketStream stream(sock, clock, io_timeout_seconds_, io_timeout_seconds_);
-        current_request_clock = &clock;
-        bool closed = false;
-        served = process_request(stream, true, closed, nullptr);
-        current_request_clock = nullptr;
-        clock.end_receiving();
-    } else {
-        ++refused_;
-        static const std::string body = R"({"error":"too many connections from this address; try again","status":503})";
-        const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                   "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\n\r\n" + body;
-        (void)!::send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (refusal) {
+        refuse(sock, 503, refusal);
+        return false;
     }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
-    return served;
+    (void)!::write(wake_[1], "x", 1);
+    return true;
+}
+
+void GuardedHttpServer::receive() {
+    std::vector<std::unique_ptr<ArrivingRequest>> arriving;
+    std::vector<pollfd> watched;
+    char buffer[4096];
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (stopping_) break;
+            for (auto& request : incoming_) arriving.push_back(std::move(request));
+            incoming_.clear();
+        }
+        // Wait for bytes on any connection, or for the nearest deadline.
+        auto now = std::chrono::steady_clock::now();
+        int64_t wait_ms = 1000;
+        watched.assign(1, pollfd{wake_[0], POLLIN, 0});
+        for (const auto& request : arriving) {
+            watched.push_back(pollfd{request->fd, POLLIN, 0});
+            wait_ms = std::min<int64_t>(wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(request->deadline - now).count() + 1);
+        }
+        int ready = ::poll(watched.data(), nfds_t(watched.size()), int(std::max<int64_t>(0, wait_ms)));
+        if (ready < 0 && errno != EINTR) ready = 0;
+        if (watched[0].revents & POLLIN)
+            while (::read(wake_[0], buffer, sizeof(buffer)) > 0) {
+            }
+        now = std::chrono::steady_clock::now();
+        std::vector<std::unique_ptr<ArrivingRequest>> still;
+        for (size_t i = 0; i < arriving.size(); ++i) {
+            auto& request = arriving[i];
+            bool drop = false, whole = false;
+            if (watched[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                const ssize_t got = ::recv(request->fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+                if (got > 0) {
+                    request->received.append(buffer, size_t(got));
+                    whole = end_of_headers(request->received) != std::string::npos;
+                    if (!whole && request->received.size() > kMaxHeaderBytes) {
+                        refuse(request->fd, 431, "the request headers are too long");
+                        drop = true;
+                    }
+                } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                    ::close(request->fd);  // the client went away
+                    drop = true;
+                }
+            }
+            if (!whole && !drop && now >= request->deadline) {
+                refuse(request->fd, 408, "the request did not arrive in time");
+                drop = true;
+            }
+            if (whole || drop) {
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    --arriving_;
+                }
+                if (drop) release(request->client);
+                else hand_over(std::move(request));
+            } else {
+                still.push_back(std::move(request));
+            }
+        }
+        arriving.swap(still);
+    }
+    for (auto& request : arriving) ::close(request->fd);
+}
+
+void GuardedHttpServer::hand_over(std::unique_ptr<ArrivingRequest> request) {
+    const size_t headers = end_of_headers(request->received);
+    const uint64_t body = declared_body_bytes(request->received.substr(0, headers));
+    request->waits_for_body = body > request->received.size() - headers;
+    if (request->waits_for_body) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (body_waiters_ >= body_waiters_limit_) {
+            request->waits_for_body = false;  // not counted: refused below
+        } else {
+            ++body_waiters_;
+        }
+    }
+    const bool refused_for_body = body > request->received.size() - headers && !request->waits_for_body;
+    if (refused_for_body) {
+        release(request->client);
+        refuse(request->fd, 503, "too many uploads arriving at once; try again");
+        return;
+    }
+    std::shared_ptr<ArrivingRequest> shared(std::move(request));
+    if (!workers_->try_enqueue([this, shared] { serve(*shared); })) {
+        release(shared->client);
+        if (shared->waits_for_body) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --body_waiters_;
+        }
+        refuse(shared->fd, 503, "the server is busy; try again");
+    }
+}
+
+void GuardedHttpServer::serve(ArrivingRequest& request) {
+    RequestClock clock;
+    clock.deadline = request.deadline;
+    clock.release = [this, &request] {
+        release(request.client);
+        if (request.waits_for_body) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --body_waiters_;
+        }
+    };
+    DeadlineSocketStream stream(request.fd, clock, io_timeout_seconds_, io_timeout_seconds_, std::move(request.received));
+    current_request_clock = &clock;
+    bool closed = false;
+    process_request(stream, true, closed, nullptr);
+    current_request_clock = nullptr;
+    clock.end_receiving();
+    ::shutdown(request.fd, SHUT_RDWR);
+    ::close(request.fd);
 }
 
 void GuardedHttpServer::widen_backlog() {

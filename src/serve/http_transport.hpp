@@ -1,7 +1,8 @@
 // The server's transport: how connections are taken, read and limited, apart from what the
-// routes do with requests. Each connection is served by one worker thread through a stream whose
-// reads give up at the request's deadline, and one client address may only have so many
-// connections still sending their requests (slowloris-proof); uploads decode a few at a time.
+// routes do with requests. A reception thread waits for every connection's request headers at
+// once; a worker then serves each request through a stream whose reads give up at the request's
+// deadline. One client address may only have so many connections still sending their requests,
+// and slow uploads can hold only some of the workers (slowloris-proof).
 #pragma once
 
 #include <httplib.h>
@@ -20,46 +21,81 @@
 
 namespace pupembed {
 
-/// httplib's thread pool with a bounded queue: when every worker is busy and `queue_limit`
-/// connections wait, the listener waits too (new connections stay in the kernel's backlog).
-class BoundedThreadPool : public httplib::TaskQueue {
+/// A pool of worker threads with a bounded queue of jobs.
+class BoundedThreadPool {
 public:
     BoundedThreadPool(size_t workers, size_t queue_limit);
-    void enqueue(std::function<void()> fn) override;
-    void shutdown() override;
+    ~BoundedThreadPool();
+    /// Queues `job` unless `queue_limit` jobs wait already; says whether it was queued.
+    bool try_enqueue(std::function<void()> job);
+    /// Runs the jobs already queued, then stops the workers.
+    void shutdown();
 
 private:
     void work();
     const size_t limit_;
     std::mutex mutex_;
-    std::condition_variable ready_, room_;
+    std::condition_variable ready_;
     std::deque<std::function<void()>> jobs_;
     std::vector<std::thread> threads_;
     bool stopping_ = false;
 };
 
-/// httplib's server, serving each connection through a DeadlineSocketStream (one request per
-/// connection), with at most `per_client` connections from one address still sending their
-/// request (a connection whose request has arrived no longer counts: a browser or a busy client
-/// with many requests in flight is never refused, a slow sender is).
+/// A connection taken by the server whose request has not arrived whole yet.
+struct ArrivingRequest;
+
+/// httplib's server behind a reception stage (slowloris-proof). A connection's request headers
+/// are received by one thread that watches every waiting connection at once (poll), so clients
+/// that send slowly hold no worker; only a request whose headers have arrived goes to one of
+/// the `workers`, which then serves it (one request per connection). Bounds: `per_client`
+/// connections still sending their request from one address, kMaxArriving from all together
+/// (more are answered 503 at once), `request_seconds` for the headers to arrive (then 408),
+/// and of the workers, all but a quarter (at least one) may wait for a request's body: the rest
+/// serve requests that arrived whole, such as /healthz, whatever slow uploads are doing.
 class GuardedHttpServer : public httplib::Server {
 public:
-    GuardedHttpServer() = default;
-    /// `request_seconds` to receive a request's headers, `io_timeout_seconds` for each read and
-    /// write, `per_client` connections still receiving from one address.
-    void configure(int request_seconds, int io_timeout_seconds, int per_client);
+    GuardedHttpServer();
+    ~GuardedHttpServer() override;
+    /// `request_seconds` for a request's headers to arrive (its body gets more, see
+    /// extend_request_deadline), `io_timeout_seconds` for each read and write once a worker
+    /// serves it, `per_client` connections still sending from one address, `workers` threads.
+    void configure(int request_seconds, int io_timeout_seconds, int per_client, int workers);
+    /// Connections answered 503 (too many from one address or in all).
     int64_t refused_connections() const { return refused_.load(); }
     /// After binding: a listen backlog of SOMAXCONN instead of httplib's 5, so that a burst of
     /// connections (a client reconnecting as fast as it is refused) does not make the kernel
     /// drop other clients' connection requests (each drop costs a second's retry).
     void widen_backlog();
 
+    /// Connections still sending their request headers, from all addresses together, beyond
+    /// which new ones are refused.
+    static constexpr size_t kMaxArriving = 512;
+    /// Request headers longer than this are refused (431).
+    static constexpr size_t kMaxHeaderBytes = 16384;
+
 private:
+    /// Called by httplib's listener for each connection taken: hands it to the reception thread.
     bool process_and_close_socket(socket_t sock) override;
+    void receive();
+    /// Decides, for a request whose headers have arrived, whether a worker serves it.
+    void hand_over(std::unique_ptr<ArrivingRequest> request);
+    void serve(ArrivingRequest& request);
+    /// Answers `status` with a one-line JSON error and closes the connection (never waits).
+    void refuse(int fd, int status, const std::string& message);
+    /// The connection from `client` no longer counts as sending its request.
+    void release(const std::string& client);
 
     int request_seconds_ = 10, io_timeout_seconds_ = 30, per_client_ = 8;
-    std::mutex mutex_;
-    std::map<std::string, int> open_;
+    size_t body_waiters_limit_ = 12;
+    std::unique_ptr<BoundedThreadPool> workers_;
+    std::mutex mutex_;  ///< guards what follows
+    std::map<std::string, int> sending_;  ///< per address: connections whose request is still arriving
+    size_t arriving_ = 0;                 ///< connections at the reception stage
+    size_t body_waiters_ = 0;             ///< workers waiting for a request's body
+    std::vector<std::unique_ptr<ArrivingRequest>> incoming_;  ///< taken, not yet watched by receive()
+    bool stopping_ = false;
+    int wake_[2] = {-1, -1};  ///< a pipe that wakes receive()
+    std::thread reception_;
     std::atomic<int64_t> refused_{0};
 };
 

@@ -20,16 +20,13 @@ struct Server::State {
 Server::Server(const ServerOptions& options) {
     state_ = std::make_unique<State>(options);
     State& s = *state_;
-    s.http.new_task_queue = [workers = options.workers] {
-        return new BoundedThreadPool(size_t(std::max(1, workers)), size_t(std::max(1, workers)) * 4);
-    };
     s.http.set_payload_max_length(size_t(std::max<int64_t>(1, options.max_upload_bytes)));
-    // One request per connection: a kept-alive connection would hold one of the bounded workers
+    // One request per connection: a kept-alive connection would hold one of the workers
     // while idle, and after an upload refused from its headers the unread body must not be
     // taken for the next request (httplib 0.11 keeps a connection open whatever the answer).
     s.http.set_keep_alive_max_count(1);
     s.http.configure(std::max(1, options.request_seconds), std::max(1, options.timeout_seconds),
-                     std::max(1, options.max_connections_per_client));
+                     std::max(1, options.max_connections_per_client), std::max(1, options.workers));
     s.http.set_read_timeout(options.timeout_seconds, 0);
     s.http.set_write_timeout(options.timeout_seconds, 0);
     add_routes(s.http, s.service, s.requests);

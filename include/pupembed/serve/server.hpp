@@ -24,7 +24,7 @@ struct ServerOptions {
     int port = 8080;                       ///< 0: any free port (see Server::port())
     int64_t max_upload_bytes = 20 << 20;   ///< larger requests get 413 unread
     ImageLoadOptions load;                 ///< decoded-pixel limit for uploads and thumbnails
-    int workers = 16;                      ///< request threads; further connections wait
+    int workers = 16;                      ///< threads serving requests whose headers have arrived
     int timeout_seconds = 30;              ///< socket read and write timeouts
     /// A client has this long from connecting to finish sending a request's headers, and the
     /// body gets one more second for each `min_upload_bytes_per_second` bytes it declares;
@@ -32,8 +32,9 @@ struct ServerOptions {
     int request_seconds = 10;
     int64_t min_upload_bytes_per_second = 64 << 10;
     /// Connections one client address may have open at once while still sending their
-    /// requests; more are answered 503 at once, so slow senders from one address can never take
-    /// every worker (a connection whose request has arrived no longer counts).
+    /// requests; more are answered 503 at once (a connection whose request has arrived no longer
+    /// counts). Slow senders hold no worker while their headers arrive, whatever their number
+    /// of addresses, and uploads whose body is still arriving hold at most three quarters of them.
     int max_connections_per_client = 8;
     bool allow_upload_to_gallery = false;  ///< POST /api/images adds uploads to the gallery
     std::string upload_folder;             ///< where added uploads are kept ("": GALLERY.uploads/)
