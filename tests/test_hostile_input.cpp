@@ -351,3 +351,31 @@ TEST(HostileRequests, ConflictingLengthsAndBadBodiesAre400) {
         EXPECT_LT(failure.message.size(), 200u) << "the client's text is cut short in the message";
     }
 }
+
+// Issue 27: a JSON body followed by a NUL byte and garbage was accepted (nlohmann's parser stops
+// at a NUL), and k = " 5" was taken while "5 " was not.
+TEST(HostileRequests, TrailingBytesAfterJsonAndBlanksAroundNumbersAre400) {
+    auto failure_of = [](const std::function<void()>& action) {
+        try {
+            action();
+        } catch (const pupembed::RequestFailure& failure) {
+            return std::to_string(failure.status) + " " + failure.message;
+        }
+        return std::string("accepted");
+    };
+    httplib::Request body;
+    body.headers.emplace("Content-Type", "application/json");
+    body.body = std::string("{\"id\": \"#1\"}\0garbage", 20);
+    EXPECT_EQ(failure_of([&] { pupembed::RequestFields fields(body); }),
+              "400 the request body: not valid JSON: a NUL byte at offset 12");
+    body.body = "{\"id\": \"#1\"} garbage";
+    EXPECT_EQ(failure_of([&] { pupembed::RequestFields fields(body); }).substr(0, 37), "400 the request body: not valid JSON:");
+    for (const char* k : {"\" 5\"", "\"5 \"", "\"+5\"", "\"\"", "\"5x\""}) {
+        body.body = std::string("{\"k\": ") + k + "}";
+        EXPECT_EQ(failure_of([&] { pupembed::RequestFields(body).integer("k", 10, 1, 1000); }).substr(0, 7), "400 k: ") << k;
+    }
+    body.body = "{\"k\": \"5\"}";
+    EXPECT_EQ(pupembed::RequestFields(body).integer("k", 10, 1, 1000), 5);
+    body.body = "{\"k\": 7}";
+    EXPECT_EQ(pupembed::RequestFields(body).integer("k", 10, 1, 1000), 7);
+}

@@ -415,6 +415,22 @@ TEST_F(Serve, HostileRequestsAreRefusedWithoutHarm) {
                                                 5);
     EXPECT_EQ(status_of(conflicting), 400) << conflicting;
     EXPECT_NE(conflicting.find("conflicting Content-Length"), std::string::npos) << conflicting;
+    // Damaged multipart bodies say what is wrong with them, not a bare "bad request" (issue 27).
+    auto multipart = [&](const std::string& type, const std::string& body) {
+        return raw_request(server_->port(), "POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
+                                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+                           5);
+    };
+    const std::string no_boundary = multipart("multipart/form-data", "--b\r\n\r\nx\r\n--b--\r\n");
+    EXPECT_EQ(status_of(no_boundary), 400) << no_boundary;
+    EXPECT_NE(no_boundary.find("its Content-Type has no boundary"), std::string::npos) << no_boundary;
+    const std::string headless = multipart("multipart/form-data; boundary=b", "--b\r\nContent-Dispo");
+    EXPECT_EQ(status_of(headless), 400) << headless;
+    EXPECT_NE(headless.find("its first part could not be read"), std::string::npos) << headless;
+    const std::string unfinished = multipart("multipart/form-data; boundary=b",
+                                             "--b\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\n5\r\n--b\r\nbroken");
+    EXPECT_EQ(status_of(unfinished), 400) << unfinished;
+    EXPECT_NE(unfinished.find("breaks off in or after the last of the 1 parts read (\\\"k\\\""), std::string::npos) << unfinished;
     // The server is still there and answers.
     EXPECT_EQ(body_json(client_->Get("/healthz")).at("images"), 9);
 }

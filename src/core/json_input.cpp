@@ -33,6 +33,10 @@ int nesting_depth(const std::string& text, int limit) {
 }  // namespace
 
 nlohmann::json parse_json_bounded(const std::string& text, const std::string& name, int max_depth) {
+    // nlohmann's parser stops at a NUL byte as at the end, so "{...}\0garbage" would pass; a NUL
+    // is never valid JSON (inside a string it must be written \u0000).
+    if (const size_t nul = text.find('\0'); nul != std::string::npos)
+        throw Error(name, "not valid JSON: a NUL byte at offset " + std::to_string(nul));
     if (nesting_depth(text, max_depth) > max_depth)
         throw Error(name, "JSON nested more than " + std::to_string(max_depth) + " levels deep");
     try {

@@ -1,5 +1,7 @@
 #include "serve/request_fields.hpp"
 
+#include <cctype>
+
 #include "core/json_input.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/algebra.hpp"
@@ -87,9 +89,11 @@ int RequestFields::integer(const std::string& name, int fallback, int low, int h
     const auto value = text(name);
     if (!value) return fallback;
     try {
+        // Digits alone (std::stoll would pass over leading blanks, so " 5" passed and "5 " not).
         size_t used = 0;
-        const long long number = std::stoll(*value, &used);
-        if (used == value->size() && number >= low && number <= high) return int(number);
+        const bool digits = !value->empty() && (std::isdigit(static_cast<unsigned char>((*value)[0])) || (*value)[0] == '-');
+        const long long number = digits ? std::stoll(*value, &used) : 0;
+        if (digits && used == value->size() && number >= low && number <= high) return int(number);
     } catch (const std::exception&) {
     }
     fail(400, name + ": expected a whole number from " + std::to_string(low) + " to " + std::to_string(high) + ", got " +

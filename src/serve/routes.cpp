@@ -28,6 +28,22 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
     send_json(res, {{"error", message}, {"status", status}}, status);
 }
 
+/// Why httplib refused a request as it read it (it says no more than 400): for a multipart body,
+/// where it broke off, since httplib keeps the parts it had read.
+std::string bad_request_reason(const httplib::Request& req) {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("multipart/form-data", 0) != 0) return "bad request (the request line or headers could not be read)";
+    if (type.find("boundary=") == std::string::npos)
+        return "bad multipart body: its Content-Type has no boundary (multipart/form-data; boundary=...)";
+    const std::string rule = "each part starts with --BOUNDARY and a header Content-Disposition: form-data; name=\"...\", "
+                             "and the body ends with --BOUNDARY--";
+    if (req.files.empty()) return "bad multipart body: its first part could not be read (" + rule + ")";
+    std::string names;
+    for (const auto& part : req.files) names += (names.empty() ? "\"" : ", \"") + part.first.substr(0, 40) + "\"";
+    return "bad multipart body: it breaks off in or after the last of the " + std::to_string(req.files.size()) +
+           " parts read (" + names + "; " + rule + ")";
+}
+
 int status_of(ErrorKind kind) {
     switch (kind) {
         case ErrorKind::BadInput: return 400;
@@ -173,7 +189,7 @@ void add_routes(GuardedHttpServer& http, GalleryService& service, std::atomic<in
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;  // a handler's own JSON error
         std::string message = "HTTP status " + std::to_string(res.status);
-        if (res.status == 400) message = "bad request";
+        if (res.status == 400) message = bad_request_reason(req);
         if (res.status == 404) message = "no such route: " + req.method + " " + req.path;
         if (res.status == 413) message = "the request is too large (the limit is set by --max-upload-mb)";
         send_error(res, res.status, message);
