@@ -40,11 +40,13 @@ py::object to_python(const nlohmann::json& value) { return py::module_::import("
 
 bool is_array(py::handle photo) { return py::isinstance<py::array>(photo); }
 
+/// A str, bytes (a Linux path is bytes; os.fsencode's) or path-like object.
 bool is_path(py::handle photo) {
-    return py::isinstance<py::str>(photo) || py::hasattr(photo, "__fspath__");
+    return py::isinstance<py::str>(photo) || py::isinstance<py::bytes>(photo) || py::hasattr(photo, "__fspath__");
 }
 
-std::string path_text(py::handle photo) { return py::str(py::module_::import("os").attr("fspath")(photo)); }
+/// The path's bytes as the file system takes them (os.fsencode: a name that is not UTF-8 too).
+std::string path_text(py::handle photo) { return py::module_::import("os").attr("fsencode")(photo).cast<std::string>(); }
 
 std::string shape_text(const py::array& array) {
     std::string text = "(";
@@ -266,7 +268,7 @@ public:
             inputs.push_back(path_text(item));
         }
         const std::string model_path = model_path_for_gallery(model_option_, reembed ? nullptr : &gallery_);
-        PyModel& model = model_for(model_path);
+        const std::shared_ptr<PyModel> model = model_for(model_path);  // kept alive while the GIL is released
         const GalleryModel identity = identity_;
         IngestOptions options;
         options.reembed = reembed;
@@ -275,7 +277,7 @@ public:
         {
             py::gil_scoped_release release;
             const std::vector<std::string> paths = collect_image_paths(inputs);
-            BatchEmbedder embedder(model.model(), model.options());
+            BatchEmbedder embedder(model->model(), model->options());
             report = add_to_gallery(gallery_, embedder, identity, paths, options);
         }
         nlohmann::json out = ingest_json(report, identity, gallery_);
@@ -301,6 +303,7 @@ public:
         std::vector<float> query(vector.data(), vector.data() + vector.shape(0));
         double norm = 0;
         for (const float v : query) norm += double(v) * v;
+        if (!std::isfinite(norm)) throw Error("vector", "holds a value that is not a finite number", ErrorKind::BadInput);
         if (!(norm > 1e-12)) throw Error("vector", "is zero; it points nowhere", ErrorKind::BadInput);
         for (float& v : query) v = float(v / std::sqrt(norm));
         return to_python(neighbours_json(search_unlocked(query, k, {})));
@@ -357,7 +360,10 @@ public:
     py::tuple vectors() const {
         std::vector<int64_t> ids;
         std::vector<float> values;
-        gallery_.vectors(ids, values);
+        {
+            py::gil_scoped_release release;  // another thread may be writing the gallery
+            gallery_.vectors(ids, values);
+        }
         const int64_t dimension = ids.empty() ? gallery_.model().dimension : int64_t(values.size() / ids.size());
         py::array_t<int64_t> id_array(int64_t(ids.size()));
         std::copy(ids.begin(), ids.end(), id_array.mutable_data());
@@ -371,7 +377,10 @@ public:
         if (max_points < 2) throw Error("max_points", "must be at least 2", ErrorKind::BadInput);
         std::vector<int64_t> ids;
         std::vector<float> values;
-        gallery_.vectors(ids, values);
+        {
+            py::gil_scoped_release release;
+            gallery_.vectors(ids, values);
+        }
         if (ids.size() < 2) throw Error(gallery_.path(), "needs at least 2 photos for a map", ErrorKind::BadInput);
         GalleryMap map;
         {
@@ -388,20 +397,25 @@ public:
         return py::make_tuple(id_array, xy);
     }
 
-    int64_t remove(const std::vector<int64_t>& ids) { return gallery_.remove(ids); }
+    int64_t remove(const std::vector<int64_t>& ids) {
+        py::gil_scoped_release release;
+        return gallery_.remove(ids);
+    }
 
 private:
     static void check_k(int k) {
         if (k < 1) throw Error("k", "must be at least 1, got " + std::to_string(k), ErrorKind::BadInput);
     }
 
-    /// The model for queries and additions at `path`, loaded once.
-    PyModel& model_for(const std::string& path) {
+    /// The model for queries and additions at `path`, loaded once. Called with the GIL held; a
+    /// caller that releases it holds the model through the pointer (another thread may load
+    /// another one meanwhile).
+    std::shared_ptr<PyModel> model_for(const std::string& path) {
         if (!model_ || model_->path() != path) {
-            model_ = std::make_unique<PyModel>(path, batch_, threads_, ImageLoadOptions{}.max_pixels, false);
+            model_ = std::make_shared<PyModel>(path, batch_, threads_, ImageLoadOptions{}.max_pixels, false);
             identity_ = gallery_model_of(path, model_->model());  // hashes the file: once per model
         }
-        return *model_;
+        return model_;
     }
 
     std::vector<QueryPhoto> resolve(const std::vector<py::object>& photos, const std::vector<std::string>& names) {
@@ -409,11 +423,11 @@ private:
         std::vector<PhotoInput> inputs;
         for (size_t i = 0; i < photos.size(); ++i) inputs.push_back(photo_input(photos[i], names[i], images, ImageLoadOptions{}));
         if (!needs_model(inputs)) return resolve_photos(nullptr, inputs, &gallery_);
-        PyModel& model = model_for(model_path_for_gallery(model_option_, &gallery_));
+        const std::shared_ptr<PyModel> model = model_for(model_path_for_gallery(model_option_, &gallery_));
         require_gallery_model(gallery_, identity_,
                               "give the model it was built with (model=...), or re-embed it with add(..., reembed=True)");
         py::gil_scoped_release release;
-        BatchEmbedder embedder(model.model(), model.options());
+        BatchEmbedder embedder(model->model(), model->options());
         return resolve_photos(&embedder, inputs, &gallery_);
     }
 
@@ -426,7 +440,7 @@ private:
     std::string model_option_;
     IndexChoice choice_;
     int batch_, threads_;
-    std::unique_ptr<PyModel> model_;
+    std::shared_ptr<PyModel> model_;
     GalleryModel identity_;  ///< model_'s, as a gallery records it
 };
 
@@ -445,6 +459,9 @@ PYBIND11_MODULE(_pupembed, m) {
         try {
             if (thrown) std::rethrow_exception(thrown);
         } catch (const Error& e) {
+            PyErr_SetString(error.ptr(), e.what());
+        } catch (const std::filesystem::filesystem_error& e) {
+            // The library answers file-system faults with Error; one that slips through is still ours.
             PyErr_SetString(error.ptr(), e.what());
         }
     });

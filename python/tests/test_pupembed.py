@@ -223,3 +223,83 @@ def test_the_network_runs_without_the_gil(model):
     # held for the call it could not have ticked at all between its start and its end.
     middle = [t for t in ticks if start + seconds / 3 < t < start + 2 * seconds / 3]
     assert len(middle) >= 10, (len(middle), len(ticks), seconds)
+
+
+def test_one_gallery_shared_by_threads_stays_sound(tmp_path):
+    # Issue 27: add in one thread and vectors in another left "database disk image is malformed";
+    # add, duplicates, search and remove mixed crashed in Gallery.vectors. Every operation at once,
+    # a bounded number of times each: no error, a sound file, and every row's vector its photo's.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in photos(per_breed=4):
+        shutil.copy(path, folder)
+    db = str(tmp_path / "g.db")
+    gallery = pupembed.Gallery(db, create=True)
+    gallery.add([str(folder)])
+    reference = dict(zip(*gallery.vectors()))
+    paths = {image_id: gallery.image(int(image_id))["path"] for image_id in reference}
+    errors = []
+
+    def repeat(work, times=12):
+        def run():
+            try:
+                for i in range(times):
+                    work(i)
+            except Exception as error:  # noqa: BLE001 - any failure fails the test
+                errors.append(repr(error))
+        return threading.Thread(target=run)
+
+    def add(i):
+        gallery.add([str(folder)])
+
+    def remove(i):
+        ids, _ = gallery.vectors()
+        if len(ids) > 6:
+            gallery.remove([int(ids[i % len(ids)])])
+
+    def read(i):
+        ids, vectors = gallery.vectors()
+        assert vectors.shape == (len(ids), EMBEDDING_SIZE)
+        if len(ids):
+            gallery.search(int(ids[0]), k=3)
+            gallery.search_vector(vectors[0], k=3)
+        gallery.duplicates(0.05)
+        gallery.stats()
+        len(gallery)
+
+    threads = [repeat(add), repeat(add), repeat(remove), repeat(read), repeat(read), repeat(read)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    import sqlite3
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    gallery.add([str(folder)])
+    ids, vectors = gallery.vectors()
+    assert len(ids) == len(reference) == len(gallery)
+    by_path = {paths[i]: v for i, v in reference.items()}
+    for image_id, vector in zip(ids, vectors):
+        np.testing.assert_allclose(vector, by_path[gallery.image(int(image_id))["path"]], atol=1e-6)
+
+
+def test_bytes_paths_symlink_loops_and_infinite_vectors(model, tmp_path, gallery_path):
+    path = photos(per_breed=1)[0]
+    # A Linux path may be bytes (os.fsencode's); they were read as a list of integers.
+    np.testing.assert_array_equal(model.embed(os.fsencode(path)), model.embed(path))
+    # A symbolic link loop in a photo tree is passed over, not the end of the run (issue 27).
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    shutil.copy(path, tree / "sub" / "dog.jpg")
+    os.symlink("loop.jpg", tree / "loop.jpg")
+    os.symlink("again", tree / "sub" / "again")
+    os.symlink("again", tree / "again")
+    assert pupembed.image_paths([str(tree)]) == [str(tree / "sub" / "dog.jpg")]
+    added = pupembed.Gallery(str(tmp_path / "t.db"), create=True).add([str(tree)])
+    assert added["added"] == 1
+    with pytest.raises(pupembed.Error, match="Too many levels of symbolic links"):
+        pupembed.image_paths([str(tree / "loop.jpg")])
+    gallery = pupembed.Gallery(str(gallery_path))
+    with pytest.raises(pupembed.Error, match="vector: holds a value that is not a finite number"):
+        gallery.search_vector(np.full(EMBEDDING_SIZE, np.inf, np.float32))

@@ -146,6 +146,8 @@ std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<S
 std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
                                       const std::vector<int64_t>& exclude, IndexChoice choice) {
     if (k < 1) throw Error("-k", "must be at least 1");
+    for (const float value : query)
+        if (!std::isfinite(value)) throw Error("the query vector", "holds a value that is not a finite number", ErrorKind::BadInput);
     const auto index = search_index(gallery, query.size(), choice);
     if (!index) return {};
     return neighbours_of(gallery, index->search(query.data(), 1, k, exclude).at(0));

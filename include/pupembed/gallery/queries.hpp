@@ -80,7 +80,7 @@ std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, size_t dimensi
 std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<SearchHit>& hits);
 
 /// The `k` gallery images most similar to `query` (a unit vector), most similar first, leaving
-/// out the ids in `exclude`.
+/// out the ids in `exclude`. Throws Error (BadInput) for a query with an infinite or NaN value.
 std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
                                       const std::vector<int64_t>& exclude = {}, IndexChoice choice = IndexChoice::Automatic);
 
