@@ -331,3 +331,32 @@ TEST(DefaultModel, DuplicatesAreJudgedOnTheHeadNotOnTheBreedPosterior) {
     EXPECT_EQ(groups(with), expected);
     ASSERT_FALSE(expected.empty()) << "the copy is a duplicate";
 }
+
+// Issue 27: with the file mode 444 or in a read-only folder (a mounted volume, a shared copy),
+// index stats, search and dedup failed with "cannot switch to write-ahead logging". A read-only
+// copy answers as the writable one does, and index add says why it cannot add. Run as nobody
+// when the tests run as the superuser, who may write any file.
+TEST_F(GalleryCommands, ReadOnlyCopyAnswersAsTheWritableOne) {
+    copy_photos(dir_ / "photos", {"n02110958-pug", "n02085620-Chihuahua"}, 4);
+    run_pupembed_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+    const fs::path shared = dir_ / "shared";
+    fs::create_directories(shared);
+    fs::copy_file(db_, shared / "g.db");
+    const std::string copy = quote((shared / "g.db").string());
+    fs::permissions(shared / "g.db", fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    fs::permissions(shared, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    for (const std::string& query : std::vector<std::string>{"index stats", "search '#3' -k 4 -m " + quote(model_), "dedup --threshold 0.5"}) {
+        json writable = run_pupembed_json(query + " --db " + quote(db_));
+        const auto read_only = pupembed::testing::run_pupembed_unprivileged(query + " --db " + copy + " --json");
+        ASSERT_EQ(read_only.exit_code, 0) << query << ": " << read_only.err;
+        json answer = json::parse(read_only.out);
+        writable.erase("gallery");  // the file's own name
+        answer.erase("gallery");
+        EXPECT_EQ(answer, writable) << query;
+    }
+    const auto add = pupembed::testing::run_pupembed_unprivileged("index add " + quote((dir_ / "photos").string()) + " --db " + copy);
+    EXPECT_EQ(add.exit_code, 1);
+    EXPECT_NE(add.err.find("read-only gallery ("), std::string::npos) << add.err;
+    fs::permissions(shared, fs::perms::owner_all);
+}

@@ -79,6 +79,14 @@ CommandResult run_pupembed(const std::string& args) {
                    dir);
 }
 
+CommandResult run_pupembed_unprivileged(const std::string& args) {
+    TempDir dir;
+    const std::string as = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    return collect(as + quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+                       quote((dir / "err").string()),
+                   dir);
+}
+
 nlohmann::json run_pupembed_json(const std::string& args) {
     const auto result = run_pupembed(args + " --json");
     EXPECT_EQ(result.exit_code, 0) << args << "\n" << result.err;

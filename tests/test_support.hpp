@@ -45,6 +45,10 @@ CommandResult run_pupembed(const std::string& args);
 /// failure, and null, when it is not JSON).
 nlohmann::json run_pupembed_json(const std::string& args);
 
+/// run_pupembed() as the user nobody when the tests run as the superuser (who may write any
+/// file, so read-only files are only read-only to another user), else as this user.
+CommandResult run_pupembed_unprivileged(const std::string& args);
+
 /// Runs `pupembed ARGS`, sends it SIGINT as soon as its stderr holds `marker` (or after 60 s),
 /// and captures its output.
 CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker);

@@ -360,7 +360,7 @@ void Gallery::vectors(std::vector<int64_t>& ids, std::vector<float>& values) con
     read_vectors(db, model_record(db).dimension, ids, values);
 }
 
-void Gallery::begin_change(const char* what) const {
+void Gallery::check_writable(const std::string& what) const {
     if (!state_->read_only_reason.empty())
         throw Error(path(), "read-only gallery (" + state_->read_only_reason + "): cannot " + what +
                                 "; queries work, changes need write access to the file and its folder",
@@ -377,7 +377,7 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
     Lock lock(state_->db_mutex);
     SqliteDb& db = *state_->db;
     SqliteTransaction transaction(db);
-    begin_change("add photos");  // under the write lock: the file cannot be swapped in between
+    check_writable("add photos");  // under the write lock: the file cannot be swapped in between
     const GalleryModel current = model_record(db);
     if (current.id != model.id) {
         if (!replace_model) require_model(path(), current, model, "use it, or --reembed");
@@ -442,7 +442,7 @@ int64_t Gallery::remove(const std::vector<int64_t>& ids) {
     Lock lock(state_->db_mutex);
     SqliteDb& db = *state_->db;
     SqliteTransaction transaction(db);
-    begin_change("remove photos");
+    check_writable("remove photos");
     SqliteStatement erase(db, "DELETE FROM images WHERE id = ?");
     int64_t removed = 0;
     for (const int64_t id : ids) {

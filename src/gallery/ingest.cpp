@@ -50,6 +50,7 @@ GalleryModel gallery_model_of(const std::string& model_path, const Model& model)
 IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
                             const std::vector<std::string>& paths, const IngestOptions& options) {
     const auto start = Clock::now();
+    gallery.check_writable("add photos");  // before any photo is read, not after the first batch
     IngestReport report;
     const GalleryModel current = gallery.model();
     const bool switching = !current.id.empty() && current.id != identity.id;

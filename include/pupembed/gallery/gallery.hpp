@@ -94,6 +94,10 @@ public:
     /// Throws Error, writing nothing, when the gallery is read-only or its file was deleted or
     /// replaced since it was opened (the rows would go to a file nobody can open again).
     GalleryPutResult put(const GalleryModel& model, std::vector<GalleryImage>& images, const float* vectors, bool replace_model = false);
+    /// Throws Error saying why (a read-only gallery, a file deleted or replaced since it was
+    /// opened) when put() and remove() would be refused now, naming `what` was to be done.
+    void check_writable(const std::string& what) const;
+
     /// Removes the images with these ids in one transaction; returns how many there were.
     /// Throws Error as put() does.
     int64_t remove(const std::vector<int64_t>& ids);
@@ -113,9 +117,6 @@ public:
 private:
     struct State;
     explicit Gallery(std::unique_ptr<State> state);
-    /// Throws Error unless the gallery may be changed now (see put()); called inside the write
-    /// transaction, with the connection held.
-    void begin_change(const char* what) const;
     std::unique_ptr<State> state_;
 };
 
