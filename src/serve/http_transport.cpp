@@ -288,9 +288,20 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
 }
 
 void GuardedHttpServer::receive() {
-    std::vector<std::unique_ptr<ArrivingRequest>> arriving;
+    std::vector<std::unique_ptr<ArrivingRequest>> arriving;  // headers still arriving
+    std::vector<std::unique_ptr<ArrivingRequest>> waiting;   // headers in, waiting for a worker free to take a body
     std::vector<pollfd> watched;
     char buffer[4096];
+    auto finish = [this](std::unique_ptr<ArrivingRequest>& request, int status, const char* message) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            --arriving_;
+        }
+        release(request->client);
+        if (status) refuse(request->fd, status, message);
+        else ::close(request->fd);
+        request.reset();
+    };
     for (;;) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -298,85 +309,79 @@ void GuardedHttpServer::receive() {
             for (auto& request : incoming_) arriving.push_back(std::move(request));
             incoming_.clear();
         }
-        // Wait for bytes on any connection, or for the nearest deadline.
+        // Wait for bytes on any connection, for a worker to be free, or for the nearest deadline.
         auto now = std::chrono::steady_clock::now();
         int64_t wait_ms = 1000;
         watched.assign(1, pollfd{wake_[0], POLLIN, 0});
-        for (const auto& request : arriving) {
-            watched.push_back(pollfd{request->fd, POLLIN, 0});
-            wait_ms = std::min<int64_t>(wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(request->deadline - now).count() + 1);
-        }
-        int ready = ::poll(watched.data(), nfds_t(watched.size()), int(std::max<int64_t>(0, wait_ms)));
-        if (ready < 0 && errno != EINTR) ready = 0;
+        for (const auto* list : {&arriving, &waiting})
+            for (const auto& request : *list)
+                wait_ms = std::min<int64_t>(
+                    wait_ms, std::chrono::duration_cast<std::chrono::milliseconds>(request->deadline - now).count() + 1);
+        for (const auto& request : arriving) watched.push_back(pollfd{request->fd, POLLIN, 0});
+        if (::poll(watched.data(), nfds_t(watched.size()), int(std::max<int64_t>(0, wait_ms))) < 0 && errno != EINTR)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         if (watched[0].revents & POLLIN)
             while (::read(wake_[0], buffer, sizeof(buffer)) > 0) {
             }
         now = std::chrono::steady_clock::now();
-        std::vector<std::unique_ptr<ArrivingRequest>> still;
         for (size_t i = 0; i < arriving.size(); ++i) {
             auto& request = arriving[i];
-            bool drop = false, whole = false;
             if (watched[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
                 const ssize_t got = ::recv(request->fd, buffer, sizeof(buffer), MSG_DONTWAIT);
                 if (got > 0) {
                     request->received.append(buffer, size_t(got));
-                    whole = end_of_headers(request->received) != std::string::npos;
-                    if (!whole && request->received.size() > kMaxHeaderBytes) {
-                        refuse(request->fd, 431, "the request headers are too long");
-                        drop = true;
+                    if (end_of_headers(request->received) != std::string::npos) {
+                        waiting.push_back(std::move(request));
+                        continue;
+                    }
+                    if (request->received.size() > kMaxHeaderBytes) {
+                        finish(request, 431, "the request headers are too long");
+                        continue;
                     }
                 } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-                    ::close(request->fd);  // the client went away
-                    drop = true;
+                    finish(request, 0, nullptr);  // the client went away
+                    continue;
                 }
             }
-            if (!whole && !drop && now >= request->deadline) {
-                refuse(request->fd, 408, "the request did not arrive in time");
-                drop = true;
-            }
-            if (whole || drop) {
-                {
-                    std::lock_guard<std::mutex> lock(mutex_);
-                    --arriving_;
-                }
-                if (drop) release(request->client);
-                else hand_over(std::move(request));
-            } else {
-                still.push_back(std::move(request));
-            }
+            if (now >= request->deadline) finish(request, 408, "the request did not arrive in time");
         }
-        arriving.swap(still);
+        arriving.erase(std::remove(arriving.begin(), arriving.end(), nullptr), arriving.end());
+        for (auto& request : waiting) {
+            if (hand_over(request)) continue;
+            if (now >= request->deadline) finish(request, 503, "too many uploads arriving at once; try again");
+        }
+        waiting.erase(std::remove(waiting.begin(), waiting.end(), nullptr), waiting.end());
     }
-    for (auto& request : arriving) ::close(request->fd);
+    for (const auto* list : {&arriving, &waiting})
+        for (const auto& request : *list) ::close(request->fd);
 }
 
-void GuardedHttpServer::hand_over(std::unique_ptr<ArrivingRequest> request) {
+bool GuardedHttpServer::hand_over(std::unique_ptr<ArrivingRequest>& request) {
     const size_t headers = end_of_headers(request->received);
-    const uint64_t body = declared_body_bytes(request->received.substr(0, headers));
-    request->waits_for_body = body > request->received.size() - headers;
-    if (request->waits_for_body) {
+    request->waits_for_body = declared_body_bytes(request->received.substr(0, headers)) > request->received.size() - headers;
+    {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (body_waiters_ >= body_waiters_limit_) {
-            request->waits_for_body = false;  // not counted: refused below
-        } else {
+        if (request->waits_for_body) {
+            if (body_waiters_ >= body_waiters_limit_) return false;  // until a worker is free to wait for it
             ++body_waiters_;
         }
-    }
-    const bool refused_for_body = body > request->received.size() - headers && !request->waits_for_body;
-    if (refused_for_body) {
-        release(request->client);
-        refuse(request->fd, 503, "too many uploads arriving at once; try again");
-        return;
+        --arriving_;
     }
     std::shared_ptr<ArrivingRequest> shared(std::move(request));
     if (!workers_->try_enqueue([this, shared] { serve(*shared); })) {
         release(shared->client);
-        if (shared->waits_for_body) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            --body_waiters_;
-        }
+        if (shared->waits_for_body) end_waiting_for_body();
         refuse(shared->fd, 503, "the server is busy; try again");
     }
+    return true;
+}
+
+void GuardedHttpServer::end_waiting_for_body() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --body_waiters_;
+    }
+    (void)!::write(wake_[1], "x", 1);  // a request waiting for such a worker may go now
 }
 
 void GuardedHttpServer::serve(ArrivingRequest& request) {
@@ -384,10 +389,7 @@ void GuardedHttpServer::serve(ArrivingRequest& request) {
     clock.deadline = request.deadline;
     clock.release = [this, &request] {
         release(request.client);
-        if (request.waits_for_body) {
-            std::lock_guard<std::mutex> lock(mutex_);
-            --body_waiters_;
-        }
+        if (request.waits_for_body) end_waiting_for_body();
     };
     DeadlineSocketStream stream(request.fd, clock, io_timeout_seconds_, io_timeout_seconds_, std::move(request.received));
     current_request_clock = &clock;

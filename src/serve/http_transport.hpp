@@ -51,7 +51,9 @@ struct ArrivingRequest;
 /// connections still sending their request from one address, kMaxArriving from all together
 /// (more are answered 503 at once), `request_seconds` for the headers to arrive (then 408),
 /// and of the workers, all but a quarter (at least one) may wait for a request's body: the rest
-/// serve requests that arrived whole, such as /healthz, whatever slow uploads are doing.
+/// serve requests that arrived whole, such as /healthz, whatever slow uploads are doing. An
+/// upload that finds those workers taken waits at the reception stage until one is free (503
+/// if none is before its deadline).
 class GuardedHttpServer : public httplib::Server {
 public:
     GuardedHttpServer();
@@ -77,8 +79,12 @@ private:
     /// Called by httplib's listener for each connection taken: hands it to the reception thread.
     bool process_and_close_socket(socket_t sock) override;
     void receive();
-    /// Decides, for a request whose headers have arrived, whether a worker serves it.
-    void hand_over(std::unique_ptr<ArrivingRequest> request);
+    /// Gives a request whose headers have arrived to a worker (or answers 503 when even the
+    /// queue is full), and takes it; false, leaving it, while its body is still to come and the
+    /// workers that may wait for bodies are all taken.
+    bool hand_over(std::unique_ptr<ArrivingRequest>& request);
+    /// A worker no longer waits for a request's body.
+    void end_waiting_for_body();
     void serve(ArrivingRequest& request);
     /// Answers `status` with a one-line JSON error and closes the connection (never waits).
     void refuse(int fd, int status, const std::string& message);
