@@ -21,6 +21,7 @@ bash -n scripts/fuzz.sh                # a fuzzing campaign (10 minutes a target
 bash -n scripts/make-base-image.sh     # debootstrap and Docker: not part of the tests
 bash -n scripts/test-container.sh      # builds the container image (10 minutes): run by hand
 sh -n scripts/container-start.sh       # the container's start (POSIX sh)
+python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' scripts/stress-gallery.py  # minutes of stress: by hand
 status=0
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@" || status=$?
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_container_overflow=0"
