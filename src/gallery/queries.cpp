@@ -22,6 +22,7 @@ std::optional<QueryPhoto> gallery_photo(const Gallery& gallery, int64_t id, cons
     photo.path = image->path;
     photo.gallery_id = image->id;
     photo.vector = gallery.vector(id);
+    if (photo.vector.empty()) return std::nullopt;  // removed (by another thread or process) since find()
     photo.breed = image->breed;
     photo.breed_probability = image->breed_probability;
     return photo;
