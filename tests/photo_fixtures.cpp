@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>  // jpeglib.h needs FILE
 #include <cstdlib>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -51,7 +52,12 @@ std::string sideways_jpeg(const cv::Mat& bgr, int quality) {
     return with_jpeg_orientation(jpeg_bytes(stored, quality), 6);
 }
 
-std::string cmyk_jpeg(int width, int height) {
+namespace {
+
+/// A JPEG made by libjpeg at quality 95 from `components`-channel rows in `space`, each row
+/// given by `row(y)`; arithmetic-coded with `arithmetic`.
+std::string libjpeg_bytes(int width, int height, int components, J_COLOR_SPACE space, bool arithmetic,
+                          const std::function<const unsigned char*(int)>& row) {
     jpeg_compress_struct info;
     jpeg_error_mgr errors;
     info.err = jpeg_std_error(&errors);  // the fixture's own input: libjpeg's default exit is fine
@@ -61,20 +67,14 @@ std::string cmyk_jpeg(int width, int height) {
     jpeg_mem_dest(&info, &buffer, &size);
     info.image_width = JDIMENSION(width);
     info.image_height = JDIMENSION(height);
-    info.input_components = 4;
-    info.in_color_space = JCS_CMYK;
+    info.input_components = components;
+    info.in_color_space = space;
     jpeg_set_defaults(&info);
+    info.arith_code = arithmetic ? TRUE : FALSE;
     jpeg_set_quality(&info, 95, TRUE);
     jpeg_start_compress(&info, TRUE);
-    std::vector<unsigned char> row(size_t(width) * 4);
-    for (int x = 0; x < width; ++x) {
-        const bool inked = x >= width / 2;
-        // Inverted: 255 is no ink; C, M, Y without ink, K full on the right.
-        row[size_t(x) * 4 + 0] = row[size_t(x) * 4 + 1] = row[size_t(x) * 4 + 2] = 255;
-        row[size_t(x) * 4 + 3] = inked ? 0 : 255;
-    }
     while (info.next_scanline < info.image_height) {
-        unsigned char* rows[] = {row.data()};
+        unsigned char* rows[] = {const_cast<unsigned char*>(row(int(info.next_scanline)))};
         jpeg_write_scanlines(&info, rows, 1);
     }
     jpeg_finish_compress(&info);
@@ -84,31 +84,21 @@ std::string cmyk_jpeg(int width, int height) {
     return bytes;
 }
 
-std::string arithmetic_jpeg(const cv::Mat& bgr) {
-    jpeg_compress_struct info;
-    jpeg_error_mgr errors;
-    info.err = jpeg_std_error(&errors);
-    jpeg_create_compress(&info);
-    unsigned char* buffer = nullptr;
-    unsigned long size = 0;
-    jpeg_mem_dest(&info, &buffer, &size);
-    info.image_width = JDIMENSION(bgr.cols);
-    info.image_height = JDIMENSION(bgr.rows);
-    info.input_components = 3;
-    info.in_color_space = JCS_EXT_BGR;
-    jpeg_set_defaults(&info);
-    info.arith_code = TRUE;
-    jpeg_set_quality(&info, 95, TRUE);
-    jpeg_start_compress(&info, TRUE);
-    while (info.next_scanline < info.image_height) {
-        unsigned char* rows[] = {const_cast<unsigned char*>(bgr.ptr<unsigned char>(int(info.next_scanline)))};
-        jpeg_write_scanlines(&info, rows, 1);
+}  // namespace
+
+std::string cmyk_jpeg(int width, int height) {
+    std::vector<unsigned char> row(size_t(width) * 4);
+    for (int x = 0; x < width; ++x) {
+        const bool inked = x >= width / 2;
+        // Inverted: 255 is no ink; C, M, Y without ink, K full on the right.
+        row[size_t(x) * 4 + 0] = row[size_t(x) * 4 + 1] = row[size_t(x) * 4 + 2] = 255;
+        row[size_t(x) * 4 + 3] = inked ? 0 : 255;
     }
-    jpeg_finish_compress(&info);
-    jpeg_destroy_compress(&info);
-    std::string bytes(reinterpret_cast<const char*>(buffer), size);
-    std::free(buffer);
-    return bytes;
+    return libjpeg_bytes(width, height, 4, JCS_CMYK, false, [&](int) { return row.data(); });
+}
+
+std::string arithmetic_jpeg(const cv::Mat& bgr) {
+    return libjpeg_bytes(bgr.cols, bgr.rows, 3, JCS_EXT_BGR, true, [&](int y) { return bgr.ptr<unsigned char>(y); });
 }
 
 }  // namespace pupembed::testing

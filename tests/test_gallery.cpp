@@ -21,6 +21,7 @@
 
 namespace fs = std::filesystem;
 using pupembed::Error;
+using pupembed::testing::gallery_row;
 using pupembed::testing::TempDir;
 
 namespace {
@@ -55,18 +56,6 @@ std::vector<int64_t> brute_force(const std::vector<float>& data, const std::vect
     std::vector<int64_t> best;
     for (int i = 0; i < k && i < int(scored.size()); ++i) best.push_back(scored[size_t(i)].second);
     return best;
-}
-
-pupembed::GalleryImage image(const std::string& path, const std::string& hash = "h") {
-    pupembed::GalleryImage result;
-    result.path = path;
-    result.content_hash = hash;
-    result.file_size = 10;
-    result.width = result.height = 64;
-    result.added = "2026-01-01T00:00:00Z";
-    result.breed = "pug";
-    result.breed_probability = 0.5;
-    return result;
 }
 
 }  // namespace
@@ -175,7 +164,7 @@ TEST(Gallery, StoresFindsReplacesAndRemoves) {
     EXPECT_EQ(gallery.size(), 0);
     EXPECT_TRUE(gallery.model().id.empty());
     const pupembed::GalleryModel model{"m1", "/models/m1.pt", 4};
-    std::vector<pupembed::GalleryImage> images{image("/a.jpg"), image("/b.jpg")};
+    std::vector<pupembed::GalleryImage> images{gallery_row("/a.jpg"), gallery_row("/b.jpg")};
     const std::vector<float> vectors{1, 0, 0, 0, 0, 1, 0, 0};
     const int64_t generation = gallery.generation();
     gallery.put(model, images, vectors.data());
@@ -187,7 +176,7 @@ TEST(Gallery, StoresFindsReplacesAndRemoves) {
     EXPECT_EQ(gallery.model().path, "/models/m1.pt");
 
     // The same path again replaces the row and keeps its id.
-    std::vector<pupembed::GalleryImage> changed{image("/b.jpg", "h2")};
+    std::vector<pupembed::GalleryImage> changed{gallery_row("/b.jpg", "h2")};
     const std::vector<float> new_vector{0, 0, 1, 0};
     gallery.put(model, changed, new_vector.data());
     EXPECT_EQ(changed[0].id, images[1].id);
@@ -203,7 +192,7 @@ TEST(Gallery, StoresFindsReplacesAndRemoves) {
     EXPECT_EQ(pupembed::search_gallery(gallery, {0, 0, 1, 0}, 5, {images[1].id}).size(), 1u);
 
     // Another model is refused unless replacing, which drops the old vectors.
-    std::vector<pupembed::GalleryImage> other{image("/c.jpg")};
+    std::vector<pupembed::GalleryImage> other{gallery_row("/c.jpg")};
     const pupembed::GalleryModel model2{"m2", "/models/m2.pt", 4};
     EXPECT_ERROR_CONTAINS(gallery.put(model2, other, vectors.data()), "another model");
     EXPECT_EQ(gallery.size(), 2) << "a refused change leaves the gallery as it was";
@@ -227,7 +216,7 @@ TEST(Gallery, HnswIndexIsKeptBesideTheFileAndRebuiltWhenStale) {
     const int64_t n = 300, d = 8;
     const auto data = unit_vectors(n, d, 5);
     std::vector<pupembed::GalleryImage> images;
-    for (int64_t i = 0; i < n; ++i) images.push_back(image("/p" + std::to_string(i) + ".jpg"));
+    for (int64_t i = 0; i < n; ++i) images.push_back(gallery_row("/p" + std::to_string(i) + ".jpg"));
     gallery.put({"m", "/m.pt", d}, images, data.data());
     const std::vector<float> query(data.begin(), data.begin() + d);
     const auto exact = pupembed::search_gallery(gallery, query, 5, {}, pupembed::IndexChoice::Exact);
@@ -265,7 +254,7 @@ TEST(Gallery, ForeignDamagedAndNewerFilesAreRefused) {
     const std::string broken = (dir / "broken.db").string();
     {
         pupembed::Gallery gallery = pupembed::Gallery::open(broken, true);
-        std::vector<pupembed::GalleryImage> images{image("/a.jpg")};
+        std::vector<pupembed::GalleryImage> images{gallery_row("/a.jpg")};
         const std::vector<float> vector{1, 0, 0, 0};
         gallery.put({"m", "/m.pt", 4}, images, vector.data());
     }
@@ -335,7 +324,7 @@ TEST(Queries, DuplicatesAreGroupedTransitively) {
     std::vector<pupembed::GalleryImage> images;
     for (size_t i = 0; i < rows.size(); ++i) {
         values.insert(values.end(), rows[i].begin(), rows[i].end());
-        images.push_back(image("/" + std::to_string(i) + ".jpg"));
+        images.push_back(gallery_row("/" + std::to_string(i) + ".jpg"));
     }
     gallery.put({"m", "/m.pt", 3}, images, values.data());
     const auto groups = pupembed::find_duplicates(gallery, 0.03);

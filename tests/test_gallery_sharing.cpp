@@ -21,21 +21,10 @@
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
+using pupembed::testing::gallery_row;
 using pupembed::testing::TempDir;
 
 namespace {
-
-pupembed::GalleryImage image(const std::string& path, const std::string& hash = "h") {
-    pupembed::GalleryImage result;
-    result.path = path;
-    result.content_hash = hash;
-    result.file_size = 10;
-    result.width = result.height = 64;
-    result.added = "2026-01-01T00:00:00Z";
-    result.breed = "pug";
-    result.breed_probability = 0.5;
-    return result;
-}
 
 /// The vector a sharing test stores for photo `number`: a unit vector that says which photo it is.
 std::vector<float> vector_of_photo(int64_t number, int64_t dimension) {
@@ -129,7 +118,7 @@ TEST(GallerySharing, EveryOperationFromManyThreadsAtOnceKeepsTheFileSound) {
                 std::vector<float> vectors;
                 for (int64_t i = start; i < start + 20; ++i) {
                     const int64_t number = (i + offset) % photos;
-                    rows.push_back(image(photo_path(number), "h" + std::to_string(number)));
+                    rows.push_back(gallery_row(photo_path(number), "h" + std::to_string(number)));
                     const auto v = vector_of_photo(number, d);
                     vectors.insert(vectors.end(), v.begin(), v.end());
                 }
@@ -207,11 +196,11 @@ TEST(GallerySharing, PhotosAnotherHandleCommittedAreUnchangedAndKeepTheirIds) {
     pupembed::Gallery first = pupembed::Gallery::open(path, true);
     pupembed::Gallery second = pupembed::Gallery::open(path, true);
     const pupembed::GalleryModel model{"m", "/m.pt", 4};
-    std::vector<pupembed::GalleryImage> rows{image("/a.jpg", "ha"), image("/b.jpg", "hb")};
+    std::vector<pupembed::GalleryImage> rows{gallery_row("/a.jpg", "ha"), gallery_row("/b.jpg", "hb")};
     const std::vector<float> vectors{1, 0, 0, 0, 0, 1, 0, 0};
     const auto added = first.put(model, rows, vectors.data());
     EXPECT_EQ(added.added, 2);
-    std::vector<pupembed::GalleryImage> again{image("/a.jpg", "ha"), image("/b.jpg", "hb"), image("/c.jpg", "hc")};
+    std::vector<pupembed::GalleryImage> again{gallery_row("/a.jpg", "ha"), gallery_row("/b.jpg", "hb"), gallery_row("/c.jpg", "hc")};
     const std::vector<float> more{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     const int64_t generation = second.generation();
     const auto put = second.put(model, again, more.data());
@@ -226,7 +215,7 @@ TEST(GallerySharing, PhotosAnotherHandleCommittedAreUnchangedAndKeepTheirIds) {
     EXPECT_EQ(same.unchanged, 3);
     EXPECT_EQ(second.generation(), generation + 1);
     // A changed photo is updated in place.
-    std::vector<pupembed::GalleryImage> changed{image("/a.jpg", "ha2")};
+    std::vector<pupembed::GalleryImage> changed{gallery_row("/a.jpg", "ha2")};
     EXPECT_EQ(first.put(model, changed, more.data()).updated, 1);
     EXPECT_EQ(changed[0].id, rows[0].id);
 }
@@ -237,7 +226,7 @@ TEST(GallerySharing, WritesToADeletedOrReplacedFileAreRefused) {
     const std::string path = (dir / "g.db").string();
     pupembed::Gallery gallery = pupembed::Gallery::open(path, true);
     const pupembed::GalleryModel model{"m", "/m.pt", 4};
-    std::vector<pupembed::GalleryImage> rows{image("/a.jpg")};
+    std::vector<pupembed::GalleryImage> rows{gallery_row("/a.jpg")};
     const std::vector<float> vector{1, 0, 0, 0};
     gallery.put(model, rows, vector.data());
     fs::remove(path);
@@ -246,7 +235,7 @@ TEST(GallerySharing, WritesToADeletedOrReplacedFileAreRefused) {
     // Another gallery put in its place.
     { pupembed::Gallery::open((dir / "other.db").string(), true); }
     fs::rename(dir / "other.db", path);
-    std::vector<pupembed::GalleryImage> more{image("/b.jpg")};
+    std::vector<pupembed::GalleryImage> more{gallery_row("/b.jpg")};
     EXPECT_ERROR_CONTAINS(gallery.put(model, more, vector.data()), "deleted or replaced since it was opened");
     EXPECT_FALSE(pupembed::Gallery::open(path, false).find_path("/b.jpg")) << "nothing was written to the new file";
 }
@@ -260,7 +249,7 @@ TEST(GallerySharing, ReadOnlyFileOrFolderIsQueriedNotChanged) {
     const int64_t d = 4;
     {
         pupembed::Gallery gallery = pupembed::Gallery::open(path, true);
-        std::vector<pupembed::GalleryImage> rows{image("/a.jpg"), image("/b.jpg")};
+        std::vector<pupembed::GalleryImage> rows{gallery_row("/a.jpg"), gallery_row("/b.jpg")};
         const std::vector<float> vectors{1, 0, 0, 0, 0, 1, 0, 0};
         gallery.put({"m", "/m.pt", d}, rows, vectors.data());
     }
@@ -278,7 +267,7 @@ TEST(GallerySharing, ReadOnlyFileOrFolderIsQueriedNotChanged) {
         std::vector<float> values;
         gallery.vectors(ids, values);
         if (values.size() != 8) return std::string("vectors");
-        std::vector<pupembed::GalleryImage> rows{image("/c.jpg")};
+        std::vector<pupembed::GalleryImage> rows{gallery_row("/c.jpg")};
         const std::vector<float> vector{0, 0, 1, 0};
         std::string refusal = pupembed::testing::error_message_of([&] { gallery.put({"m", "/m.pt", d}, rows, vector.data()); });
         if (refusal.find("read-only gallery (" + reason + ")") == std::string::npos) return "put: " + refusal;

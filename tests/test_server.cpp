@@ -496,6 +496,18 @@ TEST(ServeCommand, RefusesBadSetups) {
     EXPECT_EQ(result.exit_code, 2) << "a usage error";
 }
 
+/// A gallery of the first two photos of one val breed in `dir`, for the slow-client tests; ""
+/// when `index add` failed.
+std::string two_photo_gallery(const TempDir& dir) {
+    const std::string db = (dir / "g.db").string();
+    std::vector<std::string> photos;
+    for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / kBreeds[0])) photos.push_back(quote(entry.path().string()));
+    std::sort(photos.begin(), photos.end());
+    const auto added = run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1");
+    EXPECT_EQ(added.exit_code, 0) << added.err;
+    return added.exit_code == 0 ? db : "";
+}
+
 TEST(ServeSlowClients, CannotLockOthersOut) {
     // Slowloris: 40 connections from another address (127.0.0.2) that send a request's first
     // bytes and then one byte a second. With 4 connections allowed per client and 2 s to send
@@ -503,12 +515,8 @@ TEST(ServeSlowClients, CannotLockOthersOut) {
     // search by id from 127.0.0.1 must be answered within 1 s all the while.
     if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
     TempDir dir;
-    const std::string db = (dir / "g.db").string();
-    const fs::path breed = shared_dir() / kVal / kBreeds[0];
-    std::vector<std::string> photos;
-    for (const auto& entry : fs::directory_iterator(breed)) photos.push_back(quote(entry.path().string()));
-    std::sort(photos.begin(), photos.end());
-    ASSERT_EQ(run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1").exit_code, 0);
+    const std::string db = two_photo_gallery(dir);
+    ASSERT_FALSE(db.empty());
     ServerProcess server("--db " + quote(db) + " --workers 8 --max-connections-per-client 4 --request-timeout 2");
     ASSERT_GT(server.port(), 0) << server.first_line();
 
@@ -561,12 +569,8 @@ TEST(ServeSlowClients, ManyAddressesHoldNoWorker) {
     // must be answered while every slow connection is still open (none was cut off to make room).
     if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
     TempDir dir;
-    const std::string db = (dir / "g.db").string();
-    const fs::path breed = shared_dir() / kVal / kBreeds[0];
-    std::vector<std::string> photos;
-    for (const auto& entry : fs::directory_iterator(breed)) photos.push_back(quote(entry.path().string()));
-    std::sort(photos.begin(), photos.end());
-    ASSERT_EQ(run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1").exit_code, 0);
+    const std::string db = two_photo_gallery(dir);
+    ASSERT_FALSE(db.empty());
     ServerProcess server("--db " + quote(db) + " --workers 2 --max-connections-per-client 4 --request-timeout 60");
     ASSERT_GT(server.port(), 0) << server.first_line();
 

@@ -79,6 +79,18 @@ CommandResult run_pupembed(const std::string& args) {
                    dir);
 }
 
+pupembed::GalleryImage gallery_row(const std::string& path, const std::string& hash) {
+    pupembed::GalleryImage row;
+    row.path = path;
+    row.content_hash = hash;
+    row.file_size = 10;
+    row.width = row.height = 64;
+    row.added = "2026-01-01T00:00:00Z";
+    row.breed = "pug";
+    row.breed_probability = 0.5;
+    return row;
+}
+
 CommandResult run_pupembed_unprivileged(const std::string& args) {
     TempDir dir;
     const std::string as = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pupembed/gallery/gallery.hpp"
+
 namespace pupembed::testing {
 
 /// The shared data and weights folder: $PUPEMBED_SHARED, else ../shared beside the checkout.
@@ -27,6 +29,9 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// A gallery row for `path` with the file hash `hash` and made-up size, date and breed.
+pupembed::GalleryImage gallery_row(const std::string& path, const std::string& hash = "h");
 
 /// Writes `bytes` to `path`.
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
