@@ -1,7 +1,9 @@
 // End-to-end runs of the gallery commands on real photos: index add / prune / rm / stats, search,
 // similar, algebra, breed, dedup, and a SIGKILL in the middle of `index add`.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -359,4 +361,31 @@ TEST_F(GalleryCommands, ReadOnlyCopyAnswersAsTheWritableOne) {
     EXPECT_EQ(add.exit_code, 1);
     EXPECT_NE(add.err.find("read-only gallery ("), std::string::npos) << add.err;
     fs::permissions(shared, fs::perms::owner_all);
+}
+
+// Issue 27: two `index add` runs of one folder into one gallery embedded every photo twice, side
+// by side. A run that finds another adding (its lock on GALLERY.adding taken) goes through the
+// photos from the end, so the two meet in the middle.
+TEST_F(GalleryCommands, ASecondAdderGoesThroughThePhotosFromTheEnd) {
+    const auto photos = copy_photos(dir_ / "photos", {"n02110958-pug"}, 3);
+    std::vector<std::string> sorted;
+    for (const auto& photo : photos) sorted.push_back(fs::absolute(photo).lexically_normal().string());
+    std::sort(sorted.begin(), sorted.end());
+    {
+        const int other = ::open((db_ + ".adding").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);  // another adder
+        ASSERT_EQ(::flock(other, LOCK_EX | LOCK_NB), 0);
+        run_pupembed_json("index add " + quote((dir_ / "photos").string()) + " -m " + quote(model_) + common());
+        ::close(other);
+    }
+    pupembed::Gallery gallery = pupembed::Gallery::open(db_, false);
+    const auto rows = gallery.images();  // by id
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].path, sorted[2]);
+    EXPECT_EQ(rows[2].path, sorted[0]);
+    // Alone, a run goes from the start (what it adds gets ids in the photos' order).
+    const auto more = copy_photos(dir_ / "more", {"n02085620-Chihuahua"}, 2);
+    run_pupembed_json("index add " + quote((dir_ / "more").string()) + common());
+    const auto after = gallery.images();
+    ASSERT_EQ(after.size(), 5u);
+    EXPECT_LT(after[3].path, after[4].path);
 }

@@ -41,8 +41,11 @@ struct IngestReport {
 };
 
 /// Adds the photos `paths` to `gallery`, embedded by `embedder` (whose model `identity` names),
-/// one transaction per batch, so a run that is killed keeps every batch committed before. Throws Error when the gallery was built with
-/// another model and `reembed` is not set.
+/// one transaction per batch, so a run that is killed keeps every batch committed before. A photo
+/// another process committed meanwhile is skipped as its file is read; while another process adds
+/// to the same gallery (its lock on GALLERY.adding), the photos are taken from the end, so that
+/// the two runs meet in the middle. Throws Error when the gallery was built with another model
+/// and `reembed` is not set, or cannot be written (Gallery::check_writable).
 IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
                               const std::vector<std::string>& paths, const IngestOptions& options);
 
