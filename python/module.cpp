@@ -499,7 +499,9 @@ PYBIND11_MODULE(_pupembed, m) {
                           "  create: make an empty gallery when the file is absent. model: the model file for new photos\n"
                           "  and queries (default: the gallery's own model, else the shipped default). index: 'auto',\n"
                           "  'exact' or 'hnsw'. A photo is a path, a gallery id (12 or '#12') or an H x W x 3 uint8 array.\n"
-                          "Answers are the dictionaries the command prints with --json.")
+                          "Answers are the dictionaries the command prints with --json. One Gallery may be used from\n"
+                          "several threads at once; a gallery whose file or folder is read-only answers queries, and\n"
+                          "add() and remove() raise pupembed.Error saying why they cannot write.")
         .def(py::init<const std::string&, bool, const std::optional<std::string>&, const std::string&, int, int>(),
              py::arg("path"), py::arg("create") = false, py::arg("model") = py::none(), py::arg("index") = "auto",
              py::arg("batch") = 64, py::arg("threads") = 0)
