@@ -215,7 +215,6 @@ public:
 GuardedHttpServer::GuardedHttpServer() {
     new_task_queue = [] { return new ImmediateTaskQueue(); };
     if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
-    workers_ = std::make_unique<BoundedThreadPool>(16, 64);
     reception_ = std::thread([this] { receive(); });
 }
 
@@ -226,7 +225,7 @@ GuardedHttpServer::~GuardedHttpServer() {
     }
     (void)!::write(wake_[1], "x", 1);
     reception_.join();
-    workers_->shutdown();  // the requests being served finish (each within its deadlines)
+    if (workers_) workers_->shutdown();  // the requests being served finish (each within its deadlines)
     for (auto& request : incoming_) ::close(request->fd);
     ::close(wake_[0]);
     ::close(wake_[1]);
@@ -368,7 +367,7 @@ bool GuardedHttpServer::hand_over(std::unique_ptr<ArrivingRequest>& request) {
         --arriving_;
     }
     std::shared_ptr<ArrivingRequest> shared(std::move(request));
-    if (!workers_->try_enqueue([this, shared] { serve(*shared); })) {
+    if (!workers_ || !workers_->try_enqueue([this, shared] { serve(*shared); })) {
         release(shared->client);
         if (shared->waits_for_body) end_waiting_for_body();
         refuse(shared->fd, 503, "the server is busy; try again");

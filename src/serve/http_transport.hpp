@@ -61,6 +61,7 @@ public:
     /// `request_seconds` for a request's headers to arrive (its body gets more, see
     /// extend_request_deadline), `io_timeout_seconds` for each read and write once a worker
     /// serves it, `per_client` connections still sending from one address, `workers` threads.
+    /// Called before listening: until then there are no workers (a request would get a 503).
     void configure(int request_seconds, int io_timeout_seconds, int per_client, int workers);
     /// Connections answered 503 (too many from one address or in all).
     int64_t refused_connections() const { return refused_.load(); }
