@@ -112,7 +112,7 @@ TEST(GallerySharing, EveryOperationFromManyThreadsAtOnceKeepsTheFileSound) {
     };
     // Adders: batches of photos (each photo in two threads' batches, so rows are also replaced).
     auto adder = [&](pupembed::Gallery& gallery, int64_t offset) {
-        return guarded([&gallery, &model, offset, d] {
+        return guarded([&gallery, &model, offset] {
             for (int64_t start = 0; start < photos; start += 20) {
                 std::vector<pupembed::GalleryImage> rows;
                 std::vector<float> vectors;
@@ -135,7 +135,7 @@ TEST(GallerySharing, EveryOperationFromManyThreadsAtOnceKeepsTheFileSound) {
         }
     });
     auto reader = [&](pupembed::Gallery& gallery) {
-        return guarded([&gallery, d] {
+        return guarded([&gallery] {
             for (int round = 0; round < 60; ++round) {
                 std::vector<int64_t> ids;
                 std::vector<float> values;

@@ -24,7 +24,8 @@ __attribute__((target("avx2,fma,f16c"))) void to_half(const float* in, uint16_t*
     int64_t i = 0;
     for (; i + 8 <= count; i += 8)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < count; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
+    for (; i < count; ++i)
+        out[i] = static_cast<uint16_t>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(in[i]), _MM_FROUND_TO_NEAREST_INT), 0));
 }
 
 __attribute__((target("avx2,fma,f16c"))) float half_dot(const uint16_t* row, const float* query, int64_t d) {

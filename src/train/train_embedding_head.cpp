@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 namespace pupembed {
 namespace {
 
-const char kConfigFormat[] = "pupembed-train-siamese";
-constexpr int kConfigVersion = 1;
+const char kSiameseRunFormat[] = "pupembed-train-siamese";
+constexpr int kSiameseRunVersion = 1;
 
 /// The trained parts: the embedding head and, for the proxy loss, one learnt proxy per class.
 struct HeadAndProxiesImpl : torch::nn::Module {
@@ -304,7 +304,7 @@ SiameseOutcome train_siamese(const SiameseTrainingOptions& options, const Siames
     SiameseTrainingOptions stored = options;
     for (std::string* path : {&stored.train_features, &stored.val_features, &stored.run_dir})
         *path = fs::absolute(*path).lexically_normal().string();
-    start_run_folder(options.run_dir, kConfigFormat, kConfigVersion, stored.to_json());
+    start_run_folder(options.run_dir, kSiameseRunFormat, kSiameseRunVersion, stored.to_json());
     return run(options, callbacks, false);
 }
 
@@ -312,7 +312,7 @@ SiameseOutcome resume_siamese_training(const std::string& run_dir, const Siamese
                                        int64_t stop_after_steps) {
     SiameseTrainingOptions options;
     try {
-        options = SiameseTrainingOptions::from_json(read_run_options(run_dir, kConfigFormat, kConfigVersion));
+        options = SiameseTrainingOptions::from_json(read_run_options(run_dir, kSiameseRunFormat, kSiameseRunVersion));
     } catch (const nlohmann::json::exception& e) {
         throw Error(run_dir, std::string("damaged run configuration (") + e.what() + ")");
     }

@@ -29,12 +29,10 @@ namespace F = torch::nn::functional;
 namespace pupembed {
 namespace {
 
-const char kConfigFormat[] = "pupembed-train-classifier";
-constexpr int kConfigVersion = 1;
+const char kClassifierRunFormat[] = "pupembed-train-classifier";
+constexpr int kClassifierRunVersion = 1;
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 void say(const TrainingCallbacks& callbacks, const std::string& message) {
     if (callbacks.on_message) callbacks.on_message(message);
@@ -636,13 +634,13 @@ TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const
     check_options(resolved);
     ClassifierTrainingOptions stored = resolved;
     stored.run_dir = fs::absolute(options.run_dir).lexically_normal().string();
-    start_run_folder(options.run_dir, kConfigFormat, kConfigVersion, stored.to_json());
+    start_run_folder(options.run_dir, kClassifierRunFormat, kClassifierRunVersion, stored.to_json());
     return run(resolved, callbacks, false);
 }
 
 bool is_image_training_run(const std::string& run_dir) {
     try {
-        read_run_options(run_dir, kConfigFormat, kConfigVersion);
+        read_run_options(run_dir, kClassifierRunFormat, kClassifierRunVersion);
         return true;
     } catch (const Error&) {
         return false;
@@ -653,7 +651,7 @@ TrainingOutcome resume_classifier_training(const std::string& run_dir, const Tra
                                            int64_t stop_after_steps) {
     const RunFiles files{run_dir};
     ClassifierTrainingOptions options;
-    const nlohmann::json stored = read_run_options(run_dir, kConfigFormat, kConfigVersion);
+    const nlohmann::json stored = read_run_options(run_dir, kClassifierRunFormat, kClassifierRunVersion);
     try {
         options = ClassifierTrainingOptions::from_json(stored);
     } catch (const nlohmann::json::exception& e) {

@@ -16,14 +16,17 @@
 namespace fs = std::filesystem;
 
 namespace pupembed {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 namespace {
 
 const char kCheckpointMagic[] = "PUPCHKPT";
 constexpr uint32_t kCheckpointVersion = 1;
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 void save_checkpoint(const RunFiles& files, TrainingRecipe& recipe, const RunProgress& p) {
     nlohmann::json meta = {{"epoch", p.epoch},

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -122,6 +123,9 @@ struct RunResult {
 /// Runs `recipe` in `run_dir` from its start, or with `resume` from the folder's checkpoint, to its
 /// last epoch or a stop. Stopped and resumed gives what an uninterrupted run gives.
 RunResult run_training(TrainingRecipe& recipe, const std::string& run_dir, const RunControl& control, bool resume);
+
+/// Seconds from `start` until now, on the steady clock (progress reports).
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 /// The cosine schedule: a learning rate's factor at `step` of `steps`, from 1 down to 0.
 double cosine_factor(int64_t step, int64_t steps);
