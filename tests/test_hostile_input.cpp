@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,22 +26,14 @@ namespace fs = std::filesystem;
 using pupembed::Error;
 using pupembed::testing::TempDir;
 
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
-
 // Defect 14: only regular files are read, with a size limit, naming the file.
 TEST(HostileFiles, OnlyRegularFilesAreReadAndNeverForever) {
     TempDir dir;
     const std::string fifo = (dir / "photo.jpg").string();
     ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-    const auto start = std::chrono::steady_clock::now();
+    // Opening a FIFO with no writer would wait for ever (the test's timeout would end it): finishing
+    // is the check, with no clock to miss on a busy machine.
     EXPECT_ERROR_CONTAINS(pupembed::read_file(fifo), "photo.jpg: is not a regular file");
-    EXPECT_LT(seconds_since(start), 2.0) << "opening a FIFO must not wait for a writer";
     EXPECT_ERROR_CONTAINS(pupembed::read_file("/dev/zero"), "/dev/zero: is not a regular file");
     EXPECT_ERROR_CONTAINS(pupembed::read_file(dir.path().string()), "is a folder");
     pupembed::testing::write_bytes(dir / "big.bin", std::string(1000, 'x'));

@@ -1,7 +1,6 @@
 // JPEGs decoded at the scale a network needs (libjpeg's DCT scaling) instead of in full.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -148,9 +147,8 @@ TEST(ScaledDecoding, ThePixelLimitIsJudgedFromTheFullSizeBeforeDecoding) {
     const size_t sof = bomb.find("\xFF\xC0");
     ASSERT_NE(sof, std::string::npos);
     bomb.replace(sof + 5, 4, std::string("\xFF\xFF\xFF\xFF", 4));
-    const auto start = std::chrono::steady_clock::now();
+    // Judged from the frame header (the size it names), not after allocating or decoding 4 gigapixels.
     EXPECT_ERROR_CONTAINS(decode_image(bomb, "bomb.jpg", {}, 182), "bomb.jpg: JPEG of 65535x65535 pixels is larger than the limit");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
     // The limit counts the full size, not the 1/8 scale (a 4000 x 3000 photo is 12 megapixels).
     pupembed::ImageLoadOptions limit;
     limit.max_pixels = 10'000'000;
