@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# A fuzzing campaign: builds the sanitizer build (build-fuzz: clang, libFuzzer, AddressSanitizer
-# and UndefinedBehaviorSanitizer), makes the seed corpora, then runs every fuzz target for SECONDS
+# A fuzzing campaign: builds the fuzz targets of the sanitizer tree (build-sanitize/fuzz: clang,
+# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer), makes the seed corpora, then runs every fuzz target for SECONDS
 # (JOBS at a time) and prints, per target, executions, coverage, corpus size and what it found.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 seconds, every target
 #   scripts/fuzz.sh --report [TARGET...]       only the table, from the last campaign's logs
-# The corpus each target grows is kept in build-fuzz/campaign/TARGET/corpus and reused by the
+# The corpus each target grows is kept in build-sanitize/fuzz/campaign/TARGET/corpus and reused by the
 # next campaign; crashes, leaks, timeouts and out-of-memory inputs are left beside it
 # (crash-*, leak-*, timeout-*, oom-*); exit status 1 when any target found one.
-# Environment: FUZZ_BUILD_DIR (build-fuzz), JOBS (number of cores), PUPEMBED_SHARED (../shared).
+# Environment: SANITIZE_BUILD_DIR (build-sanitize), JOBS (number of cores), PUPEMBED_SHARED (../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/build-common.sh
 report_only=false
 if [[ "${1:-}" == "--report" ]]; then report_only=true; fi
 seconds="${1:-600}"
 shift || true
-build="${FUZZ_BUILD_DIR:-build-fuzz}"
+build="$sanitize_dir/fuzz"
 jobs="${JOBS:-$(nproc)}"
 shared="${PUPEMBED_SHARED:-$(cd .. && pwd)/shared}"
 $report_only || [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, got \"$seconds\"" >&2; exit 2; }
 
 if ! $report_only; then
-  CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "$build" -DPUPEMBED_SHARED="$shared" > /dev/null
-  cmake --build "$build" -j "$jobs" > /dev/null
+  configure_sanitize_tree -DPUPEMBED_SHARED="$shared"
+  cmake --build "$sanitize_dir" -j "$jobs" --target fuzz_seeds fuzz_image fuzz_image_header fuzz_npy fuzz_list_file \
+    fuzz_algebra fuzz_gallery fuzz_vector_index fuzz_request fuzz_model_file > /dev/null
   "$build/fuzz_seeds" "$build/corpus" "$shared"
 fi
 

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package pupembed needs, then configures and builds it in Release, and
-# beside it, with clang, the same under AddressSanitizer and UBSan and the fuzz targets.
-#   scripts/setup.sh            install packages (needs root or sudo) and build into ./build
+# Installs every Debian 12 package pupembed needs, then builds what a user runs: the command
+# (build/pupembed), its server and the Python module (build/python), with the default model in
+# place (models/). The tests, the benchmarks and the sanitizer tree are built by scripts/test.sh.
+#   scripts/setup.sh            install packages (needs root or sudo), then build into ./build
 #   scripts/setup.sh --no-apt   only build (packages already present)
-# Environment: BUILD_DIR (default: build), ASAN_BUILD_DIR (build-asan), FUZZ_BUILD_DIR
-# (build-fuzz), JOBS (default: number of cores).
+# Environment: BUILD_DIR (default: build), JOBS (default: number of cores).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+started=$SECONDS
+source scripts/build-common.sh
 build_dir="${BUILD_DIR:-build}"
 jobs="${JOBS:-$(nproc)}"
 
 packages=(
   build-essential cmake pkg-config
+  ninja-build ccache                # faster builds: Ninja, and ccache's cache of earlier compiles
   libtorch-dev                      # tensors, autograd, training, serialisation
   libopencv-dev                     # image decoding (PNG, WebP, BMP) and resizing
   libjpeg62-turbo-dev               # strict JPEG decoding: damaged files are errors, not grey fill
@@ -59,15 +62,9 @@ if command -v npm > /dev/null; then
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build_dir" -j "$jobs"
-echo "setup.sh: built $build_dir/; the Python module: PYTHONPATH=$PWD/$build_dir/python python3 -c 'import pupembed'" >&2
-
-# With clang, for scripts/test.sh to run after the main tests: the whole project and its tests
-# again under AddressSanitizer and UBSan (build-asan), and the fuzz targets (build-fuzz).
-# (The Python module is left out there: a sanitized library cannot load into an uninstrumented python3.)
-CC=clang-14 CXX=clang++-14 cmake -S . -B "${ASAN_BUILD_DIR:-build-asan}" -DPUPEMBED_SANITIZE=ON -DPUPEMBED_BUILD_BENCHMARKS=OFF \
-  -DPUPEMBED_BUILD_PYTHON=OFF
-cmake --build "${ASAN_BUILD_DIR:-build-asan}" -j "$jobs"
-CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "${FUZZ_BUILD_DIR:-build-fuzz}"
-cmake --build "${FUZZ_BUILD_DIR:-build-fuzz}" -j "$jobs"
+configure_tree "$build_dir" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir" -j "$jobs" --target pupembed_launcher pupembed_python
+"$build_dir/pupembed" --version > /dev/null
+elapsed=$((SECONDS - started))
+echo "setup.sh: ready in $((elapsed / 60)) min $((elapsed % 60)) s: $build_dir/pupembed (try: $build_dir/pupembed breed PHOTO)," \
+     "the Python module (PYTHONPATH=$PWD/$build_dir/python python3 -c 'import pupembed'). scripts/test.sh builds and runs the tests." >&2

@@ -178,7 +178,7 @@ TEST(EmbeddingPosteriorCommand, ExportInfoAndEmbedOnRealPhotos) {
     PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/val/n02099601-golden_retriever");
     const fs::path breed = pupembed::testing::shared_dir() / "data/stanford-dogs-64/val/n02099601-golden_retriever";
     TempDir dir;
-    const std::string shipped = quote(PUPEMBED_SOURCE_DIR "/models/pupembed-default.pt");
+    const std::string shipped = quote(pupembed::testing::default_model_path().string());
     const std::string plain = quote((dir / "plain.pt").string()), posterior = quote((dir / "posterior.pt").string());
     ASSERT_EQ(run_pupembed("export " + shipped + " --posterior-weight 0 -o " + plain).exit_code, 0);
     const auto exported = run_pupembed("export " + shipped + " --posterior-weight 0.6 --posterior-temperature 0.5 -o " + posterior);
@@ -244,7 +244,7 @@ TEST(EmbeddingPosteriorCommand, TuningCalibratesThenPicksTheBestRecall) {
             photo_args += " " + quote((dir / "photos" / breed / file.filename()).string());
         }
     }
-    const std::string shipped = quote(PUPEMBED_SOURCE_DIR "/models/pupembed-default.pt");
+    const std::string shipped = quote(pupembed::testing::default_model_path().string());
     const std::string photos = quote((dir / "photos").string()), tuned = quote((dir / "tuned.pt").string());
     const auto out = run_pupembed_json("export " + shipped + " --tune-posterior " + photos +
                                        " --tune-weights 0,0.5,1,2 -o " + tuned);

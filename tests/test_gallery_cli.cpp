@@ -209,7 +209,7 @@ TEST_F(GalleryCommands, KilledAddLeavesACommittedSubset) {
     const auto photos = copy_photos(dir_ / "photos",
                                     {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever", "n02106662-German_shepherd"}, 30);
     const size_t total = photos.size();
-    const std::string command = quote(PUPEMBED_CLI) + " index add " + quote((dir_ / "photos").string()) + " -m " +
+    const std::string command = quote(pupembed::testing::cli_path()) + " index add " + quote((dir_ / "photos").string()) + " -m " +
                                 quote(model_) + " --batch 4" + common() + " > /dev/null 2>&1";
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
@@ -259,7 +259,7 @@ TEST_F(GalleryCommands, KilledAddLeavesACommittedSubset) {
 // After the build, with no flags: breed, similar, eval and the gallery commands use the shipped
 // default model (models/pupembed-default.pt).
 TEST(DefaultModel, CommandsUseItWithoutFlags) {
-    const fs::path model = fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt";
+    const fs::path model = pupembed::testing::default_model_path();
     if (!fs::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
     if (!fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "skipped: " << shared_dir() / kVal << " is absent";
     TempDir dir;
@@ -284,7 +284,7 @@ TEST(DefaultModel, CommandsUseItWithoutFlags) {
 // classifier is sure of close together: near-duplicates are judged on the head's columns alone,
 // so dedup finds the groups the same model without the posterior finds.
 TEST(DefaultModel, DuplicatesAreJudgedOnTheHeadNotOnTheBreedPosterior) {
-    const fs::path model = fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt";
+    const fs::path model = pupembed::testing::default_model_path();
     if (!fs::exists(model)) GTEST_SKIP() << "skipped: " << model << " is absent";
     if (!fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "skipped: " << shared_dir() / kVal << " is absent";
     TempDir dir;

@@ -34,7 +34,7 @@ namespace {
 const char kVal[] = "data/stanford-dogs-64/val";
 const std::vector<std::string> kBreeds = {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"};
 
-std::string default_model() { return (fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt").string(); }
+std::string default_model() { return pupembed::testing::default_model_path().string(); }
 
 /// The kind of the Error `action` throws (a test failure when it throws none).
 ErrorKind error_kind_of(const std::function<void()>& action) {

@@ -23,7 +23,7 @@ namespace {
 
 const char kVal[] = "data/stanford-dogs-64/val";
 
-fs::path default_model() { return fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt"; }
+fs::path default_model() { return pupembed::testing::default_model_path(); }
 
 /// Exit status 1 and exactly one line on stderr, "pupembed: error: ..." containing `words`.
 void expect_one_line_error(const CommandResult& result, const std::string& words) {

@@ -33,7 +33,7 @@ namespace {
 const char kVal[] = "data/stanford-dogs-64/val";
 const std::vector<std::string> kBreeds = {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"};
 
-fs::path default_model() { return fs::path(PUPEMBED_SOURCE_DIR) / "models/pupembed-default.pt"; }
+fs::path default_model() { return pupembed::testing::default_model_path(); }
 
 /// `pupembed serve ARGS --port 0` in a child process; the port is read from its first line.
 class ServerProcess {
@@ -47,7 +47,7 @@ public:
             dup2(out[1], STDOUT_FILENO);
             close(out[0]);
             close(out[1]);
-            const std::string command = "exec " + quote(PUPEMBED_CLI) + " serve --port 0 --threads 1 " + args;
+            const std::string command = "exec " + quote(pupembed::testing::cli_path()) + " serve --port 0 --threads 1 " + args;
             execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
             _exit(127);
         }

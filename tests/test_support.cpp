@@ -20,8 +20,10 @@ namespace pupembed::testing {
 
 fs::path shared_dir() {
     const char* configured = std::getenv("PUPEMBED_SHARED");
-    return fs::path(configured && *configured ? configured : PUPEMBED_DEFAULT_SHARED);
+    return configured && *configured ? fs::path(configured) : default_shared_dir();
 }
+
+fs::path default_model_path() { return source_dir() / "models" / "pupembed-default.pt"; }
 
 bool have_shared(const std::string& relative, std::string& why) {
     const fs::path path = shared_dir() / relative;
@@ -74,7 +76,7 @@ static CommandResult collect(const std::string& command, const TempDir& dir) {
 
 CommandResult run_pupembed(const std::string& args) {
     TempDir dir;
-    return collect(quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+    return collect(quote(cli_path()) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
                        quote((dir / "err").string()),
                    dir);
 }
@@ -94,7 +96,7 @@ pupembed::GalleryImage gallery_row(const std::string& path, const std::string& h
 CommandResult run_pupembed_unprivileged(const std::string& args) {
     TempDir dir;
     const std::string as = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
-    return collect(as + quote(PUPEMBED_CLI) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
+    return collect(as + quote(cli_path()) + " " + args + " > " + quote((dir / "out").string()) + " 2> " +
                        quote((dir / "err").string()),
                    dir);
 }
@@ -113,7 +115,7 @@ nlohmann::json run_pupembed_json(const std::string& args) {
 CommandResult run_pupembed_with_interrupt(const std::string& args, const std::string& marker) {
     TempDir dir;
     const std::string out = quote((dir / "out").string()), err = quote((dir / "err").string());
-    const std::string script = quote(PUPEMBED_CLI) + " " + args + " > " + out + " 2> " + err + " & pid=$!; " +
+    const std::string script = quote(cli_path()) + " " + args + " > " + out + " 2> " + err + " & pid=$!; " +
                                "for i in $(seq 1200); do grep -qF " + quote(marker) + " " + err +
                                " && break; sleep 0.05; done; kill -INT $pid; wait $pid";
     return collect("bash -c " + quote(script), dir);

@@ -13,6 +13,18 @@ namespace pupembed::testing {
 /// The shared data and weights folder: $PUPEMBED_SHARED, else ../shared beside the checkout.
 std::filesystem::path shared_dir();
 
+/// The checkout this build was made from (the shipped model is in its models/).
+std::filesystem::path source_dir();
+
+/// The shipped default model, models/pupembed-default.pt in the checkout.
+std::filesystem::path default_model_path();
+
+/// This build's `pupembed` command.
+std::string cli_path();
+
+/// ../shared beside the checkout (shared_dir() without $PUPEMBED_SHARED).
+std::filesystem::path default_shared_dir();
+
 /// True when `relative` exists under shared_dir(); otherwise false and a reason in `why`.
 bool have_shared(const std::string& relative, std::string& why);
 
