@@ -22,6 +22,7 @@ docker image inspect debian:bookworm > /dev/null 2>&1 ||
 work="${KEEP:-$(mktemp -d)}"
 [[ -n "${KEEP:-}" ]] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
+chmod 755 "$work"  # the tests run some commands as the user nobody, who must reach the build
 rm -rf "$work/main"
 git clone -q . "$work/main"
 echo "bench-fresh-setup.sh: a fresh clone of $(git rev-parse --short HEAD) in a debian:bookworm container" >&2
