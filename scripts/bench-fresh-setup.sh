@@ -26,8 +26,15 @@ chmod 755 "$work"  # the tests run some commands as the user nobody, who must re
 rm -rf "$work/main"
 git clone -q . "$work/main"
 echo "bench-fresh-setup.sh: a fresh clone of $(git rev-parse --short HEAD) in a debian:bookworm container" >&2
-# Only what the README's first command may assume: root, the clone, ../shared.
-docker run --rm -v "$work:/work" -v "$shared:/work/shared:ro" -w /work/main -e SETUP_ONLY="$setup_only" \
+# Only what the README's first command may assume: root, the clone, ../shared; and the
+# certificate authorities this machine adds to its own (a network whose HTTPS goes through a
+# proxy of its own, as here, must be trusted for npm to reach its registry).
+ca=()
+if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then
+  cat /usr/local/share/ca-certificates/*.crt > "$work/extra-ca.crt"
+  ca=(-e NODE_EXTRA_CA_CERTS=/work/extra-ca.crt)
+fi
+docker run --rm -v "$work:/work" -v "$shared:/work/shared:ro" -w /work/main -e SETUP_ONLY="$setup_only" "${ca[@]}" \
   debian:bookworm bash -c '
     set -e
     started=$SECONDS
