@@ -1,6 +1,6 @@
 # What scripts/setup.sh, scripts/test.sh and scripts/fuzz.sh share (sourced, not run).
 
-# configure_tree DIR [CMAKE ARGS...]: configures DIR once (Ninja where installed: it starts the
+# configure_tree DIR [CMAKE ARGS...]: configures DIR, with Ninja where installed when DIR is new (it starts the
 # next compile sooner and reads the build faster than Make); a configured DIR keeps its generator.
 configure_tree() {
   local dir=$1
