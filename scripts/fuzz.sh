@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A fuzzing campaign: builds the fuzz targets of the sanitizer tree (build-sanitize/fuzz: clang,
-# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer), makes the seed corpora, then runs every fuzz target for SECONDS
-# (JOBS at a time) and prints, per target, executions, coverage, corpus size and what it found.
+# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer), makes the seed corpora, then runs
+# every fuzz target for SECONDS (JOBS at a time) and prints, per target, executions, coverage,
+# corpus size and what it found.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 seconds, every target
 #   scripts/fuzz.sh --report [TARGET...]       only the table, from the last campaign's logs
-# The corpus each target grows is kept in build-sanitize/fuzz/campaign/TARGET/corpus and reused by the
-# next campaign; crashes, leaks, timeouts and out-of-memory inputs are left beside it
+# The corpus each target grows is kept in build-sanitize/fuzz/campaign/TARGET/corpus and reused
+# by the next campaign; crashes, leaks, timeouts and out-of-memory inputs are left beside it
 # (crash-*, leak-*, timeout-*, oom-*); exit status 1 when any target found one.
 # Environment: SANITIZE_BUILD_DIR (build-sanitize), JOBS (number of cores), PUPEMBED_SHARED (../shared).
 set -euo pipefail
@@ -22,8 +23,7 @@ $report_only || [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be
 
 if ! $report_only; then
   configure_sanitize_tree -DPUPEMBED_SHARED="$shared"
-  cmake --build "$sanitize_dir" -j "$jobs" --target fuzz_seeds fuzz_image fuzz_image_header fuzz_npy fuzz_list_file \
-    fuzz_algebra fuzz_gallery fuzz_vector_index fuzz_request fuzz_model_file > /dev/null
+  cmake --build "$sanitize_dir" -j "$jobs" --target fuzz_targets > /dev/null
   "$build/fuzz_seeds" "$build/corpus" "$shared"
 fi
 
