@@ -17,6 +17,7 @@
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/search.hpp"
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/inference/embed.hpp"

@@ -7,7 +7,7 @@
 
 #include "model/network.hpp"
 #include "pupembed/model/model.hpp"
-#include "pupembed/core/runtime.hpp"  // set_thread_count
+#include "pupembed/model/threads.hpp"
 
 namespace {
 

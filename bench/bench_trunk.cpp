@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/network.hpp"
-#include "pupembed/core/runtime.hpp"  // set_thread_count
+#include "pupembed/model/threads.hpp"
 
 namespace {
 

@@ -1,7 +1,9 @@
-// The Python module `pupembed`: a thin front end over the library, like the command and the
-// server. Photos are file paths or H x W x 3 uint8 RGB NumPy arrays; embeddings come back as
-// N x D float32 arrays; answers about a gallery are the dictionaries the command prints with
-// --json. The network runs with the GIL released. The library's Error becomes pupembed.Error
+// The Python module `pupembed`'s native part: a thin front end over the library, like the command
+// and the server. Photos are file paths or H x W x 3 uint8 RGB NumPy arrays; embeddings and
+// probabilities come back as N x D float32 arrays, searches as faiss's (D, I) arrays; reports
+// (adding photos, statistics) are the dictionaries the command prints with --json; the
+// conveniences built on the arrays are Python (pupembed/__init__.py). The network and the
+// searches run with the GIL released. The library's Error becomes pupembed.Error
 // with the same one-line message.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -23,12 +25,14 @@
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/queries.hpp"
 #include "pupembed/gallery/query_json.hpp"
+#include "pupembed/gallery/search.hpp"
 #include "pupembed/inference/classify.hpp"
 #include "pupembed/inference/embed.hpp"
 #include "pupembed/inference/embedder.hpp"
 #include "pupembed/inference/embedding_map.hpp"
 #include "pupembed/io/image.hpp"
 #include "pupembed/model/model.hpp"
+#include "pupembed/model/threads.hpp"
 
 namespace py = pybind11;
 
@@ -152,11 +156,10 @@ PhotoInput photo_input(py::handle photo, const std::string& name, std::vector<st
 
 class PyModel {
 public:
-    PyModel(const std::optional<std::string>& path, int batch, int threads, int64_t max_pixels, bool full_decode)
+    PyModel(const std::optional<std::string>& path, int batch, int64_t max_pixels, bool full_decode)
         : path_(model_path_or_default(path.value_or(""))), model_(load_model_for_inference(path_)) {
         if (batch < 1) throw Error("batch", "must be at least 1, got " + std::to_string(batch), ErrorKind::BadInput);
         if (max_pixels < 1) throw Error("max_pixels", "must be positive", ErrorKind::BadInput);
-        set_thread_count(threads);
         options_.batch_size = batch;
         options_.load.max_pixels = max_pixels;
         options_.load.full_decode = full_decode;
@@ -204,19 +207,12 @@ public:
         return out;
     }
 
-    py::list breeds(py::handle photos, int k) {
+    py::array_t<float> probabilities(py::handle photos) {
         if (!model_.has_classifier())
             throw Error(path_, "has no classifier, so it cannot name breeds (it gives features only)", ErrorKind::BadInput);
-        if (k < 1) throw Error("k", "must be at least 1, got " + std::to_string(k), ErrorKind::BadInput);
-        const std::vector<py::object> items = photo_list(photos);
-        const FloatRows scores = run(items, true).second;
-        py::list out;
-        for (size_t i = 0; i < items.size(); ++i) {
-            Prediction prediction;
-            prediction.path = is_path(items[i]) ? path_text(items[i]) : "array " + std::to_string(i);
-            prediction.top = top_classes(model_, scores.row_vector(int64_t(i)), k);
-            out.append(to_python(prediction_json(prediction)));
-        }
+        const FloatRows scores = run(photo_list(photos), true).second;
+        py::array_t<float> out({scores.rows, scores.columns});
+        std::copy(scores.values.begin(), scores.values.end(), out.mutable_data());
         return out;
     }
 
@@ -254,9 +250,11 @@ private:
 class PyGallery {
 public:
     PyGallery(const std::string& path, bool create, const std::optional<std::string>& model, const std::string& index,
-              int batch, int threads)
+              int batch)
         : gallery_(Gallery::open(path, create)), model_option_(model.value_or("")), choice_(index_choice_from_name(index)),
-          batch_(batch), threads_(threads) {}
+          batch_(batch) {
+        if (batch < 1) throw Error("batch", "must be at least 1, got " + std::to_string(batch), ErrorKind::BadInput);
+    }
 
     int64_t size() const { return gallery_.size(); }
     const std::string& path() const { return gallery_.path(); }
@@ -285,50 +283,61 @@ public:
         return to_python(out);
     }
 
-    py::dict search(py::handle photo, int k) {
-        check_k(k);
-        const auto photos = resolve({py::reinterpret_borrow<py::object>(photo)}, {"photo"});
-        std::vector<int64_t> exclude;
-        if (photos[0].gallery_id >= 0) exclude.push_back(photos[0].gallery_id);
-        const auto neighbours = search_unlocked(photos[0].vector, k, exclude);
-        return to_python({{"gallery", gallery_.path()}, {"query", photo_json(photos[0])}, {"results", neighbours_json(neighbours)}});
-    }
-
-    py::list search_vector(const py::array_t<float, py::array::c_style | py::array::forcecast>& vector, int k) {
-        check_k(k);
-        if (vector.ndim() != 1 || vector.shape(0) != gallery_.model().dimension)
-            throw Error("vector", "must be one " + std::to_string(gallery_.model().dimension) +
-                                      "-d vector (the gallery's embedding size), got shape " + shape_text(vector),
-                        ErrorKind::BadInput);
-        std::vector<float> query(vector.data(), vector.data() + vector.shape(0));
-        double norm = 0;
-        for (const float v : query) norm += double(v) * v;
-        if (!std::isfinite(norm)) throw Error("vector", "holds a value that is not a finite number", ErrorKind::BadInput);
-        if (!(norm > 1e-12)) throw Error("vector", "is zero; it points nowhere", ErrorKind::BadInput);
-        for (float& v : query) v = float(v / std::sqrt(norm));
-        return to_python(neighbours_json(search_unlocked(query, k, {})));
-    }
-
-    py::dict algebra(const std::string& expression, int k, const py::dict& photos) {
-        check_k(k);
-        const std::vector<AlgebraTerm> terms = parse_algebra(expression);
-        std::vector<py::object> operands;
-        std::vector<std::string> names;
-        std::vector<double> weights;
-        for (const auto& term : terms) {
-            const py::str key(term.operand);
-            operands.push_back(photos.contains(key) ? py::reinterpret_borrow<py::object>(photos[key])
-                                                    : py::object(py::str(term.operand)));
-            names.push_back(term.operand);
-            weights.push_back(term.weight);
+    /// Gallery.search(queries, k, exclude): vectors (an n x d float array), or photos and ids.
+    py::tuple search(py::handle queries, int k, py::handle exclude) {
+        SearchParameters parameters = parameters_of(k, exclude);
+        if (is_array(queries) && py::reinterpret_borrow<py::array>(queries).dtype().kind() == 'f') {
+            const auto vectors = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(queries);
+            const int64_t d = gallery_.model().dimension;
+            if (vectors.ndim() != 2)
+                throw Error("queries", "an array of vectors must be n x d (one query per row: vector[None, :] for one), got shape " +
+                                           shape_text(vectors), ErrorKind::BadInput);
+            FloatRows rows{vectors.shape(0), vectors.shape(1),
+                           std::vector<float>(vectors.data(), vectors.data() + vectors.shape(0) * vectors.shape(1))};
+            if (rows.rows == 0) throw Error("queries", "no queries given (0 rows)", ErrorKind::BadInput);
+            if (d > 0 && rows.columns != d)
+                throw Error("queries", "must have " + std::to_string(d) + " columns (the gallery's embedding size), got shape " +
+                                           shape_text(vectors), ErrorKind::BadInput);
+            NearestIds nearest;
+            {
+                py::gil_scoped_release release;
+                nearest = search_vectors(gallery_, rows, parameters);
+            }
+            return arrays_of(nearest);
         }
-        const auto resolved = resolve(operands, names);
-        std::vector<int64_t> exclude;
-        for (const auto& photo : resolved)
-            if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
-        const auto neighbours = search_unlocked(combine(resolved, weights), k, exclude);
-        return to_python({{"gallery", gallery_.path()}, {"expression", expression}, {"terms", algebra_terms_json(resolved, weights)},
-                          {"results", neighbours_json(neighbours)}});
+        std::vector<py::object> items = query_list(queries);
+        std::vector<std::string> names;
+        for (size_t i = 0; i < items.size(); ++i) names.push_back("query " + std::to_string(i));
+        std::vector<std::unique_ptr<Image>> images;
+        const std::vector<PhotoInput> inputs = photo_inputs(items, names, images);
+        const std::shared_ptr<PyModel> model = query_model(inputs);
+        PhotoSearch found;
+        {
+            py::gil_scoped_release release;
+            std::unique_ptr<BatchEmbedder> embedder;
+            if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
+            found = search_photos(gallery_, embedder.get(), inputs, parameters);
+        }
+        return arrays_of(found.nearest);
+    }
+
+    py::tuple algebra(const std::string& expression, int k, const py::dict& photos, py::handle exclude) {
+        SearchParameters parameters = parameters_of(k, exclude);
+        std::vector<std::unique_ptr<Image>> images;
+        const AlgebraQuery query = algebra_query(expression, [&](const AlgebraTerm& term) {
+            const py::str key(term.operand);
+            if (!photos.contains(key)) return PhotoInput::named(term.operand);
+            return photo_input(photos[key], term.operand, images, ImageLoadOptions{});
+        });
+        const std::shared_ptr<PyModel> model = query_model(query.terms);
+        AlgebraSearch found;
+        {
+            py::gil_scoped_release release;
+            std::unique_ptr<BatchEmbedder> embedder;
+            if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
+            found = search_algebra(gallery_, embedder.get(), query, parameters);
+        }
+        return arrays_of(found.nearest);
     }
 
     float similarity(py::handle a, py::handle b) {
@@ -403,8 +412,58 @@ public:
     }
 
 private:
-    static void check_k(int k) {
-        if (k < 1) throw Error("k", "must be at least 1, got " + std::to_string(k), ErrorKind::BadInput);
+    SearchParameters parameters_of(int k, py::handle exclude) const {
+        SearchParameters parameters;
+        parameters.k = k;
+        parameters.index = choice_;
+        if (!exclude.is_none()) {
+            const auto ids = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(exclude);
+            if (!ids || ids.ndim() != 1) throw Error("exclude", "must be a sequence of gallery ids (ints)", ErrorKind::BadInput);
+            parameters.exclude.assign(ids.data(), ids.data() + ids.shape(0));
+        }
+        return parameters;
+    }
+
+    /// (D, I) of `nearest` as NumPy arrays: n x k float32 distances and int64 ids.
+    static py::tuple arrays_of(const NearestIds& nearest) {
+        py::array_t<float> distances({nearest.queries, int64_t(nearest.k)});
+        py::array_t<int64_t> ids({nearest.queries, int64_t(nearest.k)});
+        std::copy(nearest.distances.begin(), nearest.distances.end(), distances.mutable_data());
+        std::copy(nearest.ids.begin(), nearest.ids.end(), ids.mutable_data());
+        return py::make_tuple(distances, ids);
+    }
+
+    /// The queries of Gallery.search other than vectors: one photo or id, an N x H x W x 3 array,
+    /// a 1-D integer array of ids, or a sequence of photos and ids.
+    static std::vector<py::object> query_list(py::handle queries) {
+        if (py::isinstance<py::int_>(queries) && !py::isinstance<py::bool_>(queries))
+            return {py::reinterpret_borrow<py::object>(queries)};
+        if (is_array(queries)) {
+            const py::array array = py::reinterpret_borrow<py::array>(queries);
+            if (array.ndim() == 1 && (array.dtype().kind() == 'i' || array.dtype().kind() == 'u')) {
+                std::vector<py::object> ids;
+                for (py::handle id : array.attr("tolist")()) ids.push_back(py::reinterpret_borrow<py::object>(id));
+                if (ids.empty()) throw Error("queries", "no queries given", ErrorKind::BadInput);
+                return ids;
+            }
+        }
+        return photo_list(queries);
+    }
+
+    std::vector<PhotoInput> photo_inputs(const std::vector<py::object>& photos, const std::vector<std::string>& names,
+                                         std::vector<std::unique_ptr<Image>>& images) {
+        std::vector<PhotoInput> inputs;
+        for (size_t i = 0; i < photos.size(); ++i) inputs.push_back(photo_input(photos[i], names[i], images, ImageLoadOptions{}));
+        return inputs;
+    }
+
+    /// The model that embeds `inputs` (null when all are gallery ids), checked against the gallery.
+    std::shared_ptr<PyModel> query_model(const std::vector<PhotoInput>& inputs) {
+        if (!needs_model(inputs)) return nullptr;
+        const std::shared_ptr<PyModel> model = model_for(model_path_for_gallery(model_option_, &gallery_));
+        require_gallery_model(gallery_, identity_,
+                              "give the model it was built with (model=...), or re-embed it with add(..., reembed=True)");
+        return model;
     }
 
     /// The model for queries and additions at `path`, loaded once. Called with the GIL held; a
@@ -412,7 +471,7 @@ private:
     /// another one meanwhile).
     std::shared_ptr<PyModel> model_for(const std::string& path) {
         if (!model_ || model_->path() != path) {
-            model_ = std::make_shared<PyModel>(path, batch_, threads_, ImageLoadOptions{}.max_pixels, false);
+            model_ = std::make_shared<PyModel>(path, batch_, ImageLoadOptions{}.max_pixels, false);
             identity_ = gallery_model_of(path, model_->model());  // hashes the file: once per model
         }
         return model_;
@@ -420,26 +479,18 @@ private:
 
     std::vector<QueryPhoto> resolve(const std::vector<py::object>& photos, const std::vector<std::string>& names) {
         std::vector<std::unique_ptr<Image>> images;
-        std::vector<PhotoInput> inputs;
-        for (size_t i = 0; i < photos.size(); ++i) inputs.push_back(photo_input(photos[i], names[i], images, ImageLoadOptions{}));
-        if (!needs_model(inputs)) return resolve_photos(nullptr, inputs, &gallery_);
-        const std::shared_ptr<PyModel> model = model_for(model_path_for_gallery(model_option_, &gallery_));
-        require_gallery_model(gallery_, identity_,
-                              "give the model it was built with (model=...), or re-embed it with add(..., reembed=True)");
+        const std::vector<PhotoInput> inputs = photo_inputs(photos, names, images);
+        const std::shared_ptr<PyModel> model = query_model(inputs);
         py::gil_scoped_release release;
-        BatchEmbedder embedder(model->model(), model->options());
-        return resolve_photos(&embedder, inputs, &gallery_);
-    }
-
-    std::vector<Neighbour> search_unlocked(const std::vector<float>& query, int k, const std::vector<int64_t>& exclude) {
-        py::gil_scoped_release release;
-        return search_gallery(gallery_, query, k, exclude, choice_);
+        std::unique_ptr<BatchEmbedder> embedder;
+        if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
+        return resolve_photos(embedder.get(), inputs, &gallery_);
     }
 
     Gallery gallery_;
     std::string model_option_;
     IndexChoice choice_;
-    int batch_, threads_;
+    int batch_;
     std::shared_ptr<PyModel> model_;
     GalleryModel identity_;  ///< model_'s, as a gallery records it
 };
@@ -451,6 +502,7 @@ PYBIND11_MODULE(_pupembed, m) {
     using namespace pupembed;
     using namespace pupembed::python;
     configure_memory();
+    set_thread_count(0);  // one per core, as the command's --threads 0 (LibTorch's own default may be fewer)
     m.doc() = "The native part of pupembed (see help(pupembed)).";
     m.attr("__version__") = version();
     static py::exception<Error> error(m, "Error");
@@ -468,13 +520,12 @@ PYBIND11_MODULE(_pupembed, m) {
 
     py::class_<PyModel>(m, "Model",
                         "A pupembed model: photos to unit embeddings (N x D float32) and breed probabilities.\n\n"
-                        "Model(path=None, batch=64, threads=0, max_pixels=50_000_000, full_decode=False)\n"
+                        "Model(path=None, batch=64, max_pixels=50_000_000, full_decode=False)\n"
                         "  path: a model file (.pt from `pupembed export`); None: $PUPEMBED_MODEL, else the shipped\n"
-                        "        default model. threads: 0 for one per core. max_pixels: larger photos are refused.\n"
+                        "        default model. max_pixels: larger photos are refused. Threads: pupembed.set_num_threads.\n"
                         "Photos are file paths, H x W x 3 uint8 RGB arrays, N x H x W x 3 arrays, or lists of those.")
-        .def(py::init<const std::optional<std::string>&, int, int, int64_t, bool>(), py::arg("path") = py::none(),
-             py::arg("batch") = 64, py::arg("threads") = 0, py::arg("max_pixels") = ImageLoadOptions{}.max_pixels,
-             py::arg("full_decode") = false)
+        .def(py::init<const std::optional<std::string>&, int, int64_t, bool>(), py::arg("path") = py::none(),
+             py::arg("batch") = 64, py::arg("max_pixels") = ImageLoadOptions{}.max_pixels, py::arg("full_decode") = false)
         .def_property_readonly("path", &PyModel::path, "The model file.")
         .def_property_readonly("info", &PyModel::info,
                                "What the model is: backbone, embedding size, classes, input sizes, source.")
@@ -482,43 +533,50 @@ PYBIND11_MODULE(_pupembed, m) {
                                "D, the size of the embeddings.")
         .def_property_readonly("classes", [](PyModel& self) { return self.model().info.class_names; },
                                "The breeds the classifier knows (empty without one).")
+        .def_property_readonly("class_ids", [](PyModel& self) { return self.model().info.class_ids; },
+                               "Each class's id (the WordNet id of a Stanford Dogs breed), as `classes`.")
         .def("embed", &PyModel::embed, py::arg("photos"),
              "Unit embeddings of the photos as an N x D float32 array, in their order (one row for a single\n"
              "photo). Files are decoded as `pupembed embed` decodes them, so the rows equal its output.\n"
              "Raises pupembed.Error for a missing or damaged file or an array that is not H x W x 3 uint8.")
-        .def("breeds", &PyModel::breeds, py::arg("photos"), py::arg("k") = 5,
-             "The k most probable breeds of each photo: a list of {'path', 'top': [{'index', 'id', 'name',\n"
-             "'probability'}]}, as `pupembed breed --json` prints them (arrays are named 'array N').")
+        .def("probabilities", &PyModel::probabilities, py::arg("photos"),
+             "Breed probabilities of the photos as an N x C float32 array (C = len(classes)), rows in the\n"
+             "photos' order; each row sums to 1. Raises pupembed.Error for a model without a classifier.")
         .def("similarity", &PyModel::similarity, py::arg("a"), py::arg("b"),
              "Cosine similarity of two photos' embeddings (1: the same; the cosine distance is 1 - it).")
         .def("__repr__", [](const PyModel& self) { return "pupembed.Model('" + self.path() + "')"; });
 
     py::class_<PyGallery>(m, "Gallery",
                           "A gallery of photos and their embeddings (a SQLite file, as `pupembed index` makes).\n\n"
-                          "Gallery(path, create=False, model=None, index='auto', batch=64, threads=0)\n"
+                          "Gallery(path, create=False, model=None, index='auto', batch=64)\n"
                           "  create: make an empty gallery when the file is absent. model: the model file for new photos\n"
                           "  and queries (default: the gallery's own model, else the shipped default). index: 'auto',\n"
                           "  'exact' or 'hnsw'. A photo is a path, a gallery id (12 or '#12') or an H x W x 3 uint8 array.\n"
-                          "Answers are the dictionaries the command prints with --json. One Gallery may be used from\n"
-                          "several threads at once; a gallery whose file or folder is read-only answers queries, and\n"
-                          "add() and remove() raise pupembed.Error saying why they cannot write.")
-        .def(py::init<const std::string&, bool, const std::optional<std::string>&, const std::string&, int, int>(),
-             py::arg("path"), py::arg("create") = false, py::arg("model") = py::none(), py::arg("index") = "auto",
-             py::arg("batch") = 64, py::arg("threads") = 0)
+                          "Searches answer as faiss does, (D, I) arrays; reports (add, stats, duplicates) are the\n"
+                          "dictionaries the command prints with --json. One Gallery may be used from several threads at\n"
+                          "once; a gallery whose file or folder is read-only answers queries, and add() and remove()\n"
+                          "raise pupembed.Error saying why they cannot write.")
+        .def(py::init<const std::string&, bool, const std::optional<std::string>&, const std::string&, int>(), py::arg("path"),
+             py::arg("create") = false, py::arg("model") = py::none(), py::arg("index") = "auto", py::arg("batch") = 64)
         .def_property_readonly("path", &PyGallery::path)
         .def("__len__", &PyGallery::size)
         .def("add", &PyGallery::add, py::arg("photos"), py::arg("reembed") = false, py::arg("strict") = false,
              "Embeds photo files and folders (searched recursively) into the gallery, as `pupembed index add`:\n"
              "unchanged photos are skipped, changed ones re-embedded, unreadable ones listed in 'failures'\n"
              "(strict=True raises instead). Returns {'added', 'updated', 'unchanged', 'failed', ...}.")
-        .def("search", &PyGallery::search, py::arg("photo"), py::arg("k") = 10,
-             "The k gallery photos nearest to a photo (the photo itself left out when it is in the gallery):\n"
-             "{'query': {...}, 'results': [{'rank', 'id', 'path', 'similarity', 'distance', 'breed', ...}]}.")
-        .def("search_vector", &PyGallery::search_vector, py::arg("vector"), py::arg("k") = 10,
-             "The k gallery photos nearest to a D-d vector (normalised first): the list of results.")
+        .def("search", &PyGallery::search, py::arg("queries"), py::arg("k") = 10, py::arg("exclude") = py::none(),
+             "The k nearest gallery photos of each query, as faiss answers: (D, I), an n x k float32 array of\n"
+             "cosine distances (1 - similarity) and an n x k int64 array of gallery ids, nearest first; where\n"
+             "fewer than k exist the row ends in id -1 and distance inf. queries: an n x d float array of\n"
+             "vectors (scaled to unit length), or photos and ids: a path, an id (12 or '#12'), an H x W x 3\n"
+             "uint8 array, an N x H x W x 3 array, an int array of ids, or a list of those. All run as one\n"
+             "batch through the network and the index. A query photo that is in the gallery is not its own\n"
+             "answer; exclude: ids no query returns.")
         .def("algebra", &PyGallery::algebra, py::arg("expression"), py::arg("k") = 5, py::arg("photos") = py::dict(),
-             "Puppy algebra, e.g. '#12 + pup - 0.5*#40': operands are gallery ids, photo files, or names\n"
-             "of arrays given in photos={'pup': array}. The k nearest to the normalised sum, inputs left out.")
+             py::arg("exclude") = py::none(),
+             "Puppy algebra, e.g. '#12 + pup - 0.5*#40': operands are gallery ids, photo files, or names of\n"
+             "arrays given in photos={'pup': array}. The k nearest to the normalised weighted sum, the terms\n"
+             "that are gallery photos left out, as (D, I) of one row (see search).")
         .def("similarity", &PyGallery::similarity, py::arg("a"), py::arg("b"),
              "Cosine similarity of two photos (gallery ids use their stored vectors).")
         .def("duplicates", &PyGallery::duplicates, py::arg("threshold") = 0.05,
@@ -533,6 +591,10 @@ PYBIND11_MODULE(_pupembed, m) {
             return "pupembed.Gallery('" + self.path() + "', " + std::to_string(self.size()) + " photos)";
         });
 
+    m.def("set_num_threads", [](int threads) { return set_thread_count(threads); }, py::arg("n"),
+          "Sets how many threads the network and batch searches use, for the whole process (0: one per\n"
+          "core, the default); returns the number set.");
+    m.def("get_num_threads", []() { return thread_count(); }, "How many threads the network and batch searches use.");
     m.def("cosine_similarity", [](const std::vector<float>& a, const std::vector<float>& b) {
               if (a.size() != b.size() || a.empty())
                   throw Error("cosine_similarity needs two vectors of one size, got " + std::to_string(a.size()) + " and " +

@@ -56,7 +56,7 @@ def operation(gallery, name, photos, rng):
             except pupembed.Error as error:  # removed by another thread since: the right answer
                 if "no image with id" not in str(error):
                     raise
-            gallery.search_vector(vectors[0], k=5)
+            gallery.search(vectors[:1], k=5)
     elif name == "remove":
         ids, _ = gallery.vectors()
         if len(ids) > len(photos) // 2:

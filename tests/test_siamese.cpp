@@ -8,7 +8,7 @@
 
 #include "model/network.hpp"
 #include "pupembed/core/error.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"
 #include "pupembed/train/train_embedding_head.hpp"

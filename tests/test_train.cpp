@@ -7,7 +7,7 @@
 
 #include "model/network.hpp"
 #include "pupembed/core/error.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/train_on_images.hpp"

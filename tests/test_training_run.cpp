@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "pupembed/core/error.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 #include "train/training_run.hpp"

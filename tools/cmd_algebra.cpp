@@ -29,20 +29,13 @@ void register_algebra(CLI::App& app) {
     command->add_flag("--json", o->json, "Print JSON");
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
-        const std::vector<AlgebraTerm> terms = parse_algebra(o->expression);
+        const AlgebraQuery query = algebra_query(o->expression);
         Gallery gallery = Gallery::open(o->gallery.db, false);
-        std::vector<std::string> operands;
-        std::vector<double> weights;
-        for (const auto& term : terms) {
-            operands.push_back(term.operand);
-            weights.push_back(term.weight);
-        }
-        const auto photos = resolve_command_photos(operands, &gallery, o->gallery, o->runtime);
-        std::vector<int64_t> exclude;
-        for (const auto& photo : photos)
-            if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
-        const auto neighbours = search_gallery(gallery, combine(photos, weights), o->k, exclude,
-                                               index_choice_from_name(o->gallery.index));
+        CommandEmbedder embedding(query.terms, &gallery, o->gallery, o->runtime);
+        const AlgebraSearch search = search_algebra(gallery, embedding.embedder(), query, search_parameters(o->gallery, o->k));
+        const auto& photos = search.terms;
+        const auto& weights = search.weights;
+        const auto neighbours = neighbours_of(gallery, search.nearest, 0);
         print_gallery_warnings(gallery);
         if (o->json) {
             print_json({{"gallery", o->gallery.db}, {"expression", o->expression}, {"terms", algebra_terms_json(photos, weights)},

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/io/npy.hpp"
 #include "pupembed/train/features.hpp"

@@ -25,18 +25,18 @@ void register_search(CLI::App& app) {
     add_runtime_options(*command, o->runtime);
     command->callback([o] {
         Gallery gallery = Gallery::open(o->gallery.db, false);
-        const auto photos = resolve_command_photos({o->query}, &gallery, o->gallery, o->runtime);
-        std::vector<int64_t> exclude;
-        if (photos[0].gallery_id >= 0) exclude.push_back(photos[0].gallery_id);
-        const auto neighbours =
-            search_gallery(gallery, photos[0].vector, o->k, exclude, index_choice_from_name(o->gallery.index));
+        const std::vector<PhotoInput> photos = photo_inputs({o->query});
+        CommandEmbedder embedding(photos, &gallery, o->gallery, o->runtime);
+        const PhotoSearch search = search_photos(gallery, embedding.embedder(), photos, search_parameters(o->gallery, o->k));
+        const QueryPhoto& query = search.queries.at(0);
+        const auto neighbours = neighbours_of(gallery, search.nearest, 0);
         print_gallery_warnings(gallery);
         if (o->json) {
-            print_json({{"gallery", o->gallery.db}, {"query", photo_json(photos[0])}, {"results", neighbours_json(neighbours)}});
+            print_json({{"gallery", o->gallery.db}, {"query", photo_json(query)}, {"results", neighbours_json(neighbours)}});
             return;
         }
-        std::printf("%s: %s (%.2f)\n", photos[0].text.c_str(), photos[0].breed.empty() ? "no breed guess" : photos[0].breed.c_str(),
-                    photos[0].breed_probability);
+        std::printf("%s: %s (%.2f)\n", query.text.c_str(), query.breed.empty() ? "no breed guess" : query.breed.c_str(),
+                    query.breed_probability);
         print_neighbours(neighbours);
     });
 }

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "gallery_common.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/serve/server.hpp"
 
 namespace pupembed::cli {

@@ -26,9 +26,10 @@ void register_similar(CLI::App& app) {
     command->callback([o] {
         std::unique_ptr<Gallery> gallery;
         if (!o->gallery.db.empty()) gallery = std::make_unique<Gallery>(Gallery::open(o->gallery.db, false));
-        const std::vector<std::string> texts{o->a, o->b};
-        std::string model_path;
-        const auto photos = resolve_command_photos(texts, gallery.get(), o->gallery, o->runtime, &model_path);
+        const std::vector<PhotoInput> inputs = photo_inputs({o->a, o->b});
+        CommandEmbedder embedding(inputs, gallery.get(), o->gallery, o->runtime);
+        const auto photos = resolve_photos(embedding.embedder(), inputs, gallery.get());
+        const std::string& model_path = embedding.model_path();
         const float similarity = cosine_similarity(photos[0].vector, photos[1].vector);
         if (o->json) {
             print_json({{"model", model_path}, {"a", photo_json(photos[0])}, {"b", photo_json(photos[1])},

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/model/backbone.hpp"
 #include "pupembed/train/train_on_images.hpp"
 #include "training_progress.hpp"

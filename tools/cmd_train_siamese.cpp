@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "common.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/train/train_embedding_head.hpp"
 #include "pupembed/train/train_on_images.hpp"
 #include "training_progress.hpp"

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "pupembed/core/error.hpp"
-#include "pupembed/core/runtime.hpp"
+#include "pupembed/model/threads.hpp"
 #include "pupembed/gallery/query_json.hpp"
 
 namespace pupembed::cli {

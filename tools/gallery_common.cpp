@@ -18,19 +18,22 @@ void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_req
         ->capture_default_str();
 }
 
-std::vector<QueryPhoto> resolve_command_photos(const std::vector<std::string>& texts, Gallery* gallery,
-                                               const GalleryOptions& options, const RuntimeOptions& runtime,
-                                               std::string* model_path) {
-    const std::vector<PhotoInput> inputs = photo_inputs(texts);
-    if (!needs_model(inputs)) {
-        if (model_path && gallery) *model_path = gallery->model().path;
-        return resolve_photos(nullptr, inputs, gallery);
+SearchParameters search_parameters(const GalleryOptions& options, int k) {
+    SearchParameters parameters;
+    parameters.k = k;
+    parameters.index = index_choice_from_name(options.index);
+    return parameters;
+}
+
+CommandEmbedder::CommandEmbedder(const std::vector<PhotoInput>& photos, Gallery* gallery, const GalleryOptions& options,
+                                 const RuntimeOptions& runtime) {
+    if (!needs_model(photos)) {
+        if (gallery) model_path_ = gallery->model().path;
+        return;
     }
-    const std::string path = model_path_for_gallery(options.model, gallery);
-    Model model = load_query_model(path, gallery);
-    BatchEmbedder embedder(model, start_inference(runtime, ""));
-    if (model_path) *model_path = path;
-    return resolve_photos(&embedder, inputs, gallery);
+    model_path_ = model_path_for_gallery(options.model, gallery);
+    model_ = std::make_unique<Model>(load_query_model(model_path_, gallery));
+    embedder_ = std::make_unique<BatchEmbedder>(*model_, start_inference(runtime, ""));
 }
 
 void print_neighbours(const std::vector<Neighbour>& neighbours) {

@@ -2,6 +2,7 @@
 // neighbours are printed.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/queries.hpp"
 #include "pupembed/gallery/query_json.hpp"
+#include "pupembed/gallery/search.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace pupembed::cli {
@@ -21,12 +23,24 @@ struct GalleryOptions {
 };
 void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_required);
 
-/// The photos named on a command line (files, or gallery ids "#12" of `gallery`, which may be
-/// null), resolved: files embedded with the gallery's model (model_path_for_gallery), loaded only
-/// when some are files. `model_path`, when given, is set to the model file the answer comes from.
-std::vector<QueryPhoto> resolve_command_photos(const std::vector<std::string>& texts, Gallery* gallery,
-                                               const GalleryOptions& options, const RuntimeOptions& runtime,
-                                               std::string* model_path = nullptr);
+/// The search parameters of --index and -k.
+SearchParameters search_parameters(const GalleryOptions& options, int k);
+
+/// What embeds the photos a command names: the gallery's model (model_path_for_gallery), loaded
+/// only when some photos are not gallery ids (`embedder()` is null otherwise).
+class CommandEmbedder {
+public:
+    CommandEmbedder(const std::vector<PhotoInput>& photos, Gallery* gallery, const GalleryOptions& options,
+                    const RuntimeOptions& runtime);
+    Embedder* embedder() { return embedder_.get(); }
+    /// The model file the answer comes from (the gallery's when no model was loaded).
+    const std::string& model_path() const { return model_path_; }
+
+private:
+    std::string model_path_;
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<BatchEmbedder> embedder_;
+};
 
 /// Prints the gallery's warnings (e.g. an index file it could not save) on stderr.
 void print_gallery_warnings(Gallery& gallery);

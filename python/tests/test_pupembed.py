@@ -128,21 +128,78 @@ def test_similarity_equals_the_command(model):
     assert pupembed.cosine_similarity(vectors[0], vectors[1]) == pytest.approx(similarity, abs=1e-6)
 
 
+def test_probabilities_and_threads(model):
+    paths = photos(per_breed=2)
+    P = model.probabilities(paths)
+    assert P.dtype == np.float32 and P.shape == (len(paths), len(model.classes))
+    np.testing.assert_allclose(P.sum(axis=1), 1, atol=1e-4)
+    assert [model.classes[c] for c in P.argmax(axis=1)] == [b[0]["name"] for b in (model.breeds(p, k=1)[0]["top"]
+                                                                                 for p in paths)]
+    before = pupembed.get_num_threads()
+    try:
+        assert pupembed.set_num_threads(1) == 1 and pupembed.get_num_threads() == 1
+        assert pupembed.set_num_threads(0) == os.cpu_count() == pupembed.get_num_threads()
+        with pytest.raises(pupembed.Error, match="must be 0 .* or from 1 to 256, got -1"):
+            pupembed.set_num_threads(-1)
+        # threads= in a constructor still works, for one release, and says what to use instead.
+        with pytest.warns(DeprecationWarning, match="set_num_threads"):
+            pupembed.Model(threads=1)
+        assert pupembed.get_num_threads() == 1
+    finally:
+        pupembed.set_num_threads(before)
+
+
 def test_gallery_answers_equal_the_command(gallery_path):
     db = str(gallery_path)
     gallery = pupembed.Gallery(db)
     assert len(gallery) == 15
     query = photos(("n02110958-pug",), 1)[0]
-    assert gallery.search(query, k=5) == command_json("search", query, "-k", 5, "--db", db)
-    assert gallery.search(3, k=4) == command_json("search", "#3", "-k", 4, "--db", db)
-    assert gallery.search("#3", k=4) == gallery.search(3, k=4)
-    expression = "#1 + #7 - 0.5*#12"
-    assert gallery.algebra(expression, k=3) == command_json("algebra", expression, "-k", 3, "--db", db)
+    assert gallery.neighbours(query, k=5) == command_json("search", query, "-k", 5, "--db", db)["results"]
+    assert gallery.neighbours(3, k=4) == command_json("search", "#3", "-k", 4, "--db", db)["results"]
+    assert gallery.neighbours("#3", k=4) == gallery.neighbours(3, k=4)
+    expression = "#1 + #7 - 0.5*(#12 - 2*#3)"
+    D, I = gallery.algebra(expression, k=3)
+    assert D.shape == I.shape == (1, 3)
+    assert gallery.rows(D, I)[0] == command_json("algebra", expression, "-k", 3, "--db", db)["results"]
     assert gallery.duplicates(0.3) == command_json("dedup", "--threshold", 0.3, "--db", db)
     stats = gallery.stats()
     assert stats == command_json("index", "stats", "--db", db)
     assert stats["photos"] == 15 and stats["breeds"]["pug"] >= 1
     assert gallery.similarity(1, 2) == pytest.approx(command_json("similar", "#1", "#2", "--db", db)["similarity"], abs=1e-6)
+
+
+def test_search_answers_in_faiss_shape_as_brute_force_does(gallery_path):
+    gallery = pupembed.Gallery(str(gallery_path))
+    ids, vectors = gallery.vectors()
+    similarities = vectors.astype(np.float64) @ vectors.T.astype(np.float64)
+    # Vectors: n x k float32 distances and int64 ids, nearest first, each query's own photo too.
+    D, I = gallery.search(vectors, k=4)
+    assert D.dtype == np.float32 and I.dtype == np.int64 and D.shape == I.shape == (15, 4)
+    for q in range(15):
+        order = np.argsort(-similarities[q], kind="stable")[:4]
+        assert list(I[q]) == list(ids[order])
+        np.testing.assert_allclose(D[q], 1 - similarities[q][order], atol=1e-5)
+    # Ids (an int array, a list, "#12"): each query's own photo is no answer.
+    by_id = gallery.search(ids[:5], k=3)
+    assert list(map(list, by_id[1])) == list(map(list, gallery.search(list(map(int, ids[:5])), k=3)[1]))
+    for q in range(5):
+        order = [i for i in np.argsort(-similarities[q], kind="stable") if i != q][:3]
+        assert list(by_id[1][q]) == list(ids[order])
+    # Fewer than k answers: -1 and inf after the last.
+    D, I = gallery.search(vectors[:2], k=20)
+    assert (I[:, :15] >= 0).all() and (I[:, 15:] == -1).all() and np.isinf(D[:, 15:]).all()
+    D, I = gallery.search(ids[:1], k=20)
+    assert (I[0, :14] >= 0).all() and (I[0, 14:] == -1).all()
+    # exclude: ids no query returns.
+    D, I = gallery.search(vectors[:3], k=5, exclude=ids[:3])
+    assert not set(I.ravel()) & set(ids[:3])
+    # Photos as one batch answer as one at a time; a mixed list keeps its order.
+    paths = photos(("n02110958-pug", "n02085620-Chihuahua"), 2)
+    batch = gallery.search(paths + [int(ids[4]), f"#{ids[5]}"], k=3)
+    for q, single in enumerate([*paths, int(ids[4]), f"#{ids[5]}"]):
+        one = gallery.search(single, k=3)
+        assert list(one[1][0]) == list(batch[1][q])
+        np.testing.assert_allclose(one[0][0], batch[0][q], atol=1e-6)
 
 
 def test_gallery_arrays_vectors_and_map(model, gallery_path):
@@ -151,14 +208,12 @@ def test_gallery_arrays_vectors_and_map(model, gallery_path):
     gallery = pupembed.Gallery(str(gallery_path))
     path = photos(("n02110958-pug",), 1)[0]
     array = np.asarray(Image.open(path).convert("RGB"))
-    by_array = gallery.search(array, k=3)
-    assert [r["id"] for r in by_array["results"]][:1] == [r["id"] for r in gallery.search(path, k=3)["results"]][:1]
-    answer = gallery.algebra("pup + #2", k=2, photos={"pup": array})
-    assert answer["terms"][0]["query"] == "pup" and len(answer["results"]) == 2
+    assert gallery.search(array, k=3)[1][0][0] == gallery.search(path, k=3)[1][0][0]
+    D, I = gallery.algebra("pup + #2", k=2, photos={"pup": array})
+    assert (I >= 0).all() and I.shape == (1, 2) and 2 not in I
     ids, vectors = gallery.vectors()
     assert ids.dtype == np.int64 and vectors.shape == (15, EMBEDDING_SIZE)
-    hits = gallery.search_vector(vectors[0], k=1)
-    assert hits[0]["id"] == ids[0]
+    assert gallery.neighbours(vectors[0], k=1)[0]["id"] == ids[0]
     map_ids, xy = gallery.map("pca")
     assert xy.shape == (15, 2) and sorted(map_ids) == sorted(ids)
     assert gallery.map()[1].shape == (15, 2)
@@ -267,7 +322,7 @@ def test_one_gallery_shared_by_threads_stays_sound(tmp_path):
                 gallery.search(int(ids[0]), k=3)
             except pupembed.Error as error:
                 assert f"no image with id {int(ids[0])} in the gallery" in str(error), error
-            gallery.search_vector(vectors[0], k=3)
+            gallery.search(vectors[:1], k=3)
         gallery.duplicates(0.05)
         gallery.stats()
         len(gallery)
@@ -306,5 +361,13 @@ def test_bytes_paths_symlink_loops_and_infinite_vectors(model, tmp_path, gallery
     with pytest.raises(pupembed.Error, match="Too many levels of symbolic links"):
         pupembed.image_paths([str(tree / "loop.jpg")])
     gallery = pupembed.Gallery(str(gallery_path))
-    with pytest.raises(pupembed.Error, match="vector: holds a value that is not a finite number"):
-        gallery.search_vector(np.full(EMBEDDING_SIZE, np.inf, np.float32))
+    with pytest.raises(pupembed.Error, match="query 0: holds a value that is not a finite number"):
+        gallery.search(np.full((1, EMBEDDING_SIZE), np.inf, np.float32))
+    with pytest.raises(pupembed.Error, match=r"one query per row: vector\[None, :\] for one\), got shape \(248,\)"):
+        gallery.search(np.ones(EMBEDDING_SIZE, np.float32))
+    with pytest.raises(pupembed.Error, match=r"must have 248 columns .* got shape \(2, 3\)"):
+        gallery.search(np.ones((2, 3), np.float32))
+    with pytest.raises(pupembed.Error, match="query 0: is a zero vector"):
+        gallery.search(np.zeros((1, EMBEDDING_SIZE), np.float32))
+    with pytest.raises(pupembed.Error, match="k: must be from 1 to 100000, got 0"):
+        gallery.search(1, k=0)

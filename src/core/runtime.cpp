@@ -1,10 +1,8 @@
 #include "pupembed/core/runtime.hpp"
 
-#include <ATen/Parallel.h>
 #include <cstdlib>
 #include <limits>
 #include <malloc.h>
-#include <thread>
 #include <unistd.h>
 
 #include "pupembed/core/error.hpp"
@@ -28,15 +26,6 @@ void configure_memory() {
     // grows by about one input batch per batch (seen: 24 GB, killed, extracting 96,000 crops).
     ::mallopt(M_MMAP_MAX, 0);
     ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-}
-
-int set_thread_count(int threads) {
-    if (threads < 0 || threads > kMaxThreads)
-        throw Error("--threads", "must be 0 (all cores) or from 1 to " + std::to_string(kMaxThreads) + ", got " +
-                                     std::to_string(threads));
-    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    at::set_num_threads(threads);
-    return threads;
 }
 
 }  // namespace pupembed

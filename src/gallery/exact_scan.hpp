@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
+
+#include "pupembed/gallery/vector_index.hpp"
 
 namespace pupembed {
 
@@ -15,9 +18,12 @@ public:
     void add(const float* vectors, const int64_t* ids, int64_t count);
     int64_t size() const { return int64_t(ids_.size()); }
 
-    /// The `k` (id, inner product) pairs of highest inner product with `query`, highest first
-    /// (equal scores: lower position first), leaving out `exclude`.
-    std::vector<std::pair<int64_t, float>> search(const float* query, int k, const std::vector<int64_t>& exclude) const;
+    /// For each of `count` queries (row after row), the `k` (id, inner product) pairs of highest
+    /// inner product, highest first (equal scores: lower position first), leaving out what
+    /// `exclusion` names. Queries are scanned in blocks of up to 32 (one pass over the vectors
+    /// for each block, a cache-sized chunk of rows at a time), the blocks on OpenMP's threads.
+    std::vector<std::vector<std::pair<int64_t, float>>> search(const float* queries, int64_t count, int k,
+                                                               const IdExclusion& exclusion) const;
 
     /// Bytes held by the vectors (float32 and float16 copies) and ids.
     int64_t memory_bytes() const {
@@ -28,6 +34,10 @@ public:
     static bool accelerated();
 
 private:
+    /// One query's answer from its float16 scores (null without AVX2: every row is scored in float32).
+    std::vector<std::pair<int64_t, float>> select(const float* query, const float* half_scores, int k,
+                                                  const IdExclusion& exclusion, int64_t own_id) const;
+
     int64_t dimension_;
     std::vector<int64_t> ids_;
     std::vector<float> values_;    ///< float32, row after row

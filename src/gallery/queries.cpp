@@ -8,6 +8,7 @@
 
 #include "inference/similar_pairs.hpp"
 #include "pupembed/core/error.hpp"
+#include "pupembed/gallery/algebra.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
@@ -114,46 +115,6 @@ std::vector<QueryPhoto> resolve_photos(Embedder* embedder, const std::vector<Pho
     return photos;
 }
 
-IndexChoice index_choice_from_name(const std::string& name) {
-    if (name == "auto") return IndexChoice::Automatic;
-    if (name == "exact") return IndexChoice::Exact;
-    if (name == "hnsw") return IndexChoice::Hnsw;
-    throw Error("--index \"" + name + "\"", "unknown (auto, exact or hnsw)");
-}
-
-std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, size_t dimension, IndexChoice choice) {
-    const int64_t size = gallery.size();
-    if (size == 0) return nullptr;
-    if (int64_t(dimension) != gallery.model().dimension)
-        throw Error("query has " + std::to_string(dimension) + " values, the gallery " + std::to_string(gallery.model().dimension));
-    const bool approximate = choice == IndexChoice::Hnsw || (choice == IndexChoice::Automatic && size >= kApproximateSearchFrom);
-    return gallery.index(approximate ? IndexKind::Hnsw : IndexKind::Exact);
-}
-
-std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<SearchHit>& hits) {
-    std::vector<Neighbour> neighbours;
-    for (const auto& hit : hits) {
-        auto image = gallery.find(hit.id);
-        // The index is a snapshot: an image removed since (`index prune` in another process) is
-        // no longer an answer. (A stale or damaged index file is rebuilt when it is read.)
-        if (!image) continue;
-        // Rounding can put a photo's similarity to itself a hair above 1.
-        const float similarity = std::min(1.0f, hit.similarity);
-        neighbours.push_back({std::move(*image), similarity, 1.0f - similarity});
-    }
-    return neighbours;
-}
-
-std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
-                                      const std::vector<int64_t>& exclude, IndexChoice choice) {
-    if (k < 1) throw Error("-k", "must be at least 1");
-    for (const float value : query)
-        if (!std::isfinite(value)) throw Error("the query vector", "holds a value that is not a finite number", ErrorKind::BadInput);
-    const auto index = search_index(gallery, query.size(), choice);
-    if (!index) return {};
-    return neighbours_of(gallery, index->search(query.data(), 1, k, exclude).at(0));
-}
-
 std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights) {
     if (photos.empty() || photos.size() != weights.size()) throw Error("internal: combine needs one weight per photo");
     std::vector<double> sum(photos[0].vector.size(), 0.0);
@@ -162,11 +123,12 @@ std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vec
         for (size_t j = 0; j < sum.size(); ++j) sum[j] += weights[i] * photos[i].vector[j];
     }
     for (size_t i = 0; i < photos.size(); ++i)
-        if (!std::isfinite(weights[i])) throw Error(photos[i].text, "its weight is not a finite number");
+        if (!std::isfinite(weights[i])) throw Error(photos[i].text, "its weight is not a finite number", ErrorKind::BadInput);
     const double norm = std::sqrt(std::inner_product(sum.begin(), sum.end(), sum.begin(), 0.0));
     if (!std::isfinite(norm))
-        throw Error("the expression's weights are too large: the weighted sum is not a finite vector");
-    if (!(norm > 1e-6)) throw Error("the expression adds up to nothing (a zero vector): there is no direction to search");
+        throw Error("the expression's weights are too large: the weighted sum is not a finite vector", ErrorKind::BadInput);
+    if (!(norm > 1e-6))
+        throw Error("the expression adds up to nothing (a zero vector): there is no direction to search", ErrorKind::BadInput);
     std::vector<float> result(sum.size());
     for (size_t j = 0; j < sum.size(); ++j) result[j] = float(sum[j] / norm);
     return result;

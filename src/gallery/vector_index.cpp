@@ -60,22 +60,31 @@ int64_t VectorIndex::memory_bytes() const {
     return state_->exact ? state_->exact->memory_bytes() : state_->graph->memory_bytes();
 }
 
+IdExclusion::IdExclusion(std::vector<int64_t> ids, const int64_t* own) : own_ids(own), ids_(std::move(ids)) {
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+}
+
+bool IdExclusion::excludes(int64_t id) const { return std::binary_search(ids_.begin(), ids_.end(), id); }
+
 std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, int64_t count, int k,
-                                                        const std::vector<int64_t>& exclude) const {
+                                                        const IdExclusion& exclude) const {
     std::vector<std::vector<SearchHit>> results(size_t(std::max<int64_t>(0, count)));
     if (count <= 0 || k <= 0 || size() == 0) return results;
     if (state_->exact) {
+        auto found = state_->exact->search(queries, count, k, exclude);
         for (int64_t q = 0; q < count; ++q)
-            for (const auto& [id, similarity] : state_->exact->search(queries + q * dimension_, k, exclude))
-                results[size_t(q)].push_back({id, similarity});
+            for (const auto& [id, similarity] : found[size_t(q)]) results[size_t(q)].push_back({id, similarity});
         return results;
     }
-    const int64_t wanted = std::min<int64_t>(size(), int64_t(k) + int64_t(exclude.size()));
+    const int64_t wanted = std::min<int64_t>(size(), int64_t(k) + exclude.count() + (exclude.own_ids ? 1 : 0));
+#pragma omp parallel for schedule(dynamic, 16) if (count > 16)
     for (int64_t q = 0; q < count; ++q) {
+        const int64_t own = exclude.own_ids ? exclude.own_ids[q] : -1;
         auto& hits = results[size_t(q)];
         for (const auto& [id, similarity] : state_->graph->search(queries + q * dimension_, int(wanted))) {
             if (int64_t(hits.size()) >= k) break;
-            if (std::find(exclude.begin(), exclude.end(), id) == exclude.end()) hits.push_back({id, similarity});
+            if (id != own && !exclude.excludes(id)) hits.push_back({id, similarity});
         }
     }
     return results;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/algebra.hpp"
 #include "pupembed/gallery/query_json.hpp"
+#include "pupembed/gallery/search.hpp"
 #include "pupembed/io/file_io.hpp"
 
 namespace fs = std::filesystem;
@@ -192,20 +194,16 @@ Image GalleryService::decode_upload(const Upload& upload) {
     }
 }
 
-QueryPhoto GalleryService::resolve(const PhotoArgument& photo) {
+PhotoInput GalleryService::photo_input(const PhotoArgument& photo, std::deque<Image>& decoded) {
     if (photo.upload) {
-        const Image image = decode_upload(*photo.upload);
-        return resolve_photos(inference_.get(), {PhotoInput::decoded(photo.upload->name, image)}, nullptr).at(0);
+        decoded.push_back(decode_upload(*photo.upload));
+        return PhotoInput::decoded(photo.upload->name, decoded.back());
     }
-    return resolve_photos(nullptr, {PhotoInput::gallery_image(photo.id, photo.text)}, &gallery_).at(0);
+    return PhotoInput::gallery_image(photo.id, photo.text);
 }
 
-std::vector<Neighbour> GalleryService::nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude) {
-    const std::shared_ptr<const VectorIndex> index = search_index(gallery_, vector.size());
+void GalleryService::print_warnings() {
     for (const auto& warning : gallery_.take_warnings()) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
-    if (!index) return {};
-    // The search reads the snapshot without holding the gallery, so searches run side by side.
-    return neighbours_of(gallery_, index->search(vector.data(), 1, k, exclude).at(0));
 }
 
 json GalleryService::results_json(const std::vector<Neighbour>& neighbours) {
@@ -234,51 +232,45 @@ json GalleryService::embed(const Upload& upload) {
 }
 
 json GalleryService::search(const PhotoArgument& argument, int k) {
-    const QueryPhoto photo = resolve(argument);
-    std::vector<int64_t> exclude;
-    if (photo.gallery_id >= 0) exclude.push_back(photo.gallery_id);
-    return {{"query", photo_json(photo)}, {"results", results_json(nearest(photo.vector, k, exclude))}};
+    std::deque<Image> decoded;
+    SearchParameters parameters;
+    parameters.k = k;
+    const PhotoSearch found = search_photos(gallery_, inference_.get(), {photo_input(argument, decoded)}, parameters);
+    print_warnings();
+    return {{"query", photo_json(found.queries.at(0))}, {"results", results_json(neighbours_of(gallery_, found.nearest, 0))}};
 }
 
 json GalleryService::similar(const PhotoArgument& a_argument, const PhotoArgument& b_argument) {
-    const QueryPhoto a = resolve(a_argument);
-    const QueryPhoto b = resolve(b_argument);
-    const float similarity = cosine_similarity(a.vector, b.vector);
-    return {{"a", photo_json(a)}, {"b", photo_json(b)}, {"similarity", similarity}, {"distance", 1.0f - similarity}};
+    std::deque<Image> decoded;
+    const auto photos =
+        resolve_photos(inference_.get(), {photo_input(a_argument, decoded), photo_input(b_argument, decoded)}, &gallery_);
+    const float similarity = cosine_similarity(photos[0].vector, photos[1].vector);
+    return {{"a", photo_json(photos[0])}, {"b", photo_json(photos[1])}, {"similarity", similarity}, {"distance", 1.0f - similarity}};
 }
 
 json GalleryService::algebra(const std::string& expression,
                              const std::function<std::optional<Upload>(const std::string&)>& upload_named, int k) {
-    const std::vector<AlgebraTerm> terms = parse_algebra(expression);
-    std::vector<QueryPhoto> photos;
-    std::vector<double> weights;
-    std::vector<int64_t> exclude;
-    for (const auto& term : terms) {
-        PhotoArgument argument;
-        long long id = 0;
-        if (parse_gallery_id(term.operand, id)) {
-            argument.id = id;
-            argument.text = term.operand;
-            exclude.push_back(id);
-        } else if (auto upload = upload_named(term.operand)) {
-            argument.upload = Upload{upload->bytes, term.operand};
-        } else {
+    std::deque<Image> decoded;
+    const AlgebraQuery query = algebra_query(expression, [&](const AlgebraTerm& term) {
+        const auto upload = upload_named(term.operand);
+        if (!upload)
             throw Error("column " + std::to_string(term.column) + ": \"" + term.operand +
                             "\" is neither a gallery id (#12) nor the name of an uploaded photo field",
                         ErrorKind::BadInput);
-        }
-        photos.push_back(resolve(argument));
-        weights.push_back(term.weight);
-    }
-    std::vector<float> combined;
-    try {
-        combined = combine(photos, weights);
-    } catch (const Error& e) {
-        throw Error(e.what(), ErrorKind::BadInput);
-    }
+        PhotoArgument argument;
+        argument.upload = Upload{upload->bytes, term.operand};
+        return photo_input(argument, decoded);
+    });
+    SearchParameters parameters;
+    parameters.k = k;
+    const AlgebraSearch found = search_algebra(gallery_, inference_.get(), query, parameters);
+    print_warnings();
+    const json terms = algebra_terms_json(found.terms, found.weights);
+    // "inputs": the name of "terms" before 0.9, kept for one release (README, HTTP API).
     return {{"expression", expression},
-            {"inputs", algebra_terms_json(photos, weights)},
-            {"results", results_json(nearest(combined, k, exclude))}};
+            {"terms", terms},
+            {"inputs", terms},
+            {"results", results_json(neighbours_of(gallery_, found.nearest, 0))}};
 }
 
 void GalleryService::require_adding_allowed() const {

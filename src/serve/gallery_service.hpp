@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/search.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/serve/server.hpp"
 #include "serve/slots.hpp"
@@ -77,9 +79,12 @@ public:
 
 private:
     Image decode_upload(const Upload& upload);
-    QueryPhoto resolve(const PhotoArgument& photo);
+    /// `photo` as the library's PhotoInput; an upload is decoded into `decoded`, which must
+    /// outlive the input.
+    PhotoInput photo_input(const PhotoArgument& photo, std::deque<Image>& decoded);
+    /// Prints the gallery's warnings (an index file it could not save) on stderr.
+    void print_warnings();
     GalleryImage image_or_404(int64_t id);
-    std::vector<Neighbour> nearest(const std::vector<float>& vector, int k, const std::vector<int64_t>& exclude);
     nlohmann::json results_json(const std::vector<Neighbour>& neighbours);
     std::string make_map(bool umap);
 

@@ -17,11 +17,4 @@ void configure_process(char** argv);
 /// Python module): freed memory is kept for the next batch instead of returned to the kernel.
 void configure_memory();
 
-/// The most threads --threads accepts.
-constexpr int kMaxThreads = 256;
-
-/// Sets the number of threads LibTorch uses; 0 means one per core. Returns the number set.
-/// Throws Error for a negative count or one above kMaxThreads.
-int set_thread_count(int threads);
-
 }  // namespace pupembed

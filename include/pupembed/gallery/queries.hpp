@@ -1,5 +1,6 @@
-// The questions a gallery answers: the nearest photos to a photo, two photos' similarity,
-// puppy algebra, and groups of near-duplicates.
+// The photos a gallery is asked about (files, decoded images, gallery ids) and what is computed
+// from them besides searches (search.hpp): two photos' similarity, algebra's weighted sum, groups
+// of near-duplicates, what a gallery holds.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "pupembed/gallery/algebra.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/inference/classify.hpp"
 #include "pupembed/inference/embedder.hpp"
@@ -61,31 +61,8 @@ std::vector<QueryPhoto> resolve_photos(Embedder* embedder, const std::vector<Pho
 /// `photo` with the embedding and most probable breed of `embedded` (by `model`'s classes).
 void set_embedding(QueryPhoto& photo, EmbeddedPhoto embedded, const Model& model);
 
-struct Neighbour {
-    GalleryImage image;
-    float similarity = 0;  ///< cosine similarity
-    float distance = 0;    ///< cosine distance, 1 - similarity
-};
-
-/// Which index a search uses: exact below kApproximateSearchFrom images, else HNSW; or as told.
-enum class IndexChoice { Automatic, Exact, Hnsw };
-IndexChoice index_choice_from_name(const std::string& name);  ///< "auto", "exact", "hnsw"
-
-/// The index a search of `gallery` with a `dimension`-d query uses (see IndexChoice): a snapshot
-/// that may be searched without the gallery (see Gallery::index); null for an empty gallery.
-/// Throws Error when the gallery holds vectors of another size.
-std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, size_t dimension, IndexChoice choice = IndexChoice::Automatic);
-
-/// The gallery rows of an index's hits, in order (leaving out images removed since the index was made).
-std::vector<Neighbour> neighbours_of(const Gallery& gallery, const std::vector<SearchHit>& hits);
-
-/// The `k` gallery images most similar to `query` (a unit vector), most similar first, leaving
-/// out the ids in `exclude`. Throws Error (BadInput) for a query with an infinite or NaN value.
-std::vector<Neighbour> search_gallery(Gallery& gallery, const std::vector<float>& query, int k,
-                                      const std::vector<int64_t>& exclude = {}, IndexChoice choice = IndexChoice::Automatic);
-
-/// The normalised weighted sum of the photos' vectors. Throws Error when it is (nearly) zero,
-/// e.g. for "a.jpg - a.jpg".
+/// The normalised weighted sum of the photos' vectors. Throws Error (BadInput) when it is
+/// (nearly) zero, e.g. for "a.jpg - a.jpg", or not finite.
 std::vector<float> combine(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights);
 
 /// Cosine similarity of two unit vectors.

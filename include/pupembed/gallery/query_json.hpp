@@ -9,6 +9,7 @@
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/search.hpp"
 
 namespace pupembed {
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,23 @@ IndexKind index_kind_from_name(const std::string& name);
 struct SearchHit {
     int64_t id = -1;
     float similarity = 0;  ///< inner product; cosine similarity for unit vectors
+};
+
+/// The ids a search leaves out (faiss's IDSelector, as a list): `ids` for every query, and for
+/// query q the id `own_ids[q]` (when own_ids is given; -1: none), so that a query that is itself
+/// in the index is not its own answer.
+class IdExclusion {
+public:
+    IdExclusion() = default;
+    IdExclusion(std::vector<int64_t> ids, const int64_t* own_ids = nullptr);
+    IdExclusion(std::initializer_list<int64_t> ids) : IdExclusion(std::vector<int64_t>(ids)) {}
+
+    bool excludes(int64_t id) const;  ///< whether `ids` holds it (not own_ids)
+    int64_t count() const { return int64_t(ids_.size()); }
+    const int64_t* own_ids = nullptr;
+
+private:
+    std::vector<int64_t> ids_;  ///< sorted, each once
 };
 
 /// HNSW settings: `links` per node (hnswlib's M), the candidate list while building
@@ -46,8 +64,10 @@ public:
     void add(const float* vectors, const int64_t* ids, int64_t count);
 
     /// For each of `count` queries, up to `k` hits, most similar first, leaving out `exclude`.
+    /// Many queries at once run faster than one at a time (see ExactScan; HNSW queries run on
+    /// OpenMP's threads).
     std::vector<std::vector<SearchHit>> search(const float* queries, int64_t count, int k,
-                                               const std::vector<int64_t>& exclude = {}) const;
+                                               const IdExclusion& exclude = {}) const;
 
     int64_t size() const;
     int64_t dimension() const { return dimension_; }
