@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "pupembed/io/file_io.hpp"
@@ -315,6 +318,71 @@ TEST_F(Serve, WebPageIsBuiltIn) {
     ASSERT_TRUE(script);
     EXPECT_EQ(script->status, 200);
     EXPECT_NE(script->get_header_value("Content-Type").find("javascript"), std::string::npos);
+}
+
+TEST_F(Serve, BrowsesTheGalleryAPageAtATime) {
+    auto page = [&](const std::string& query) {
+        auto result = client_->Get(("/api/images" + query).c_str());
+        EXPECT_TRUE(result && result->status == 200) << (result ? result->body : "no answer");
+        return result ? json::parse(result->body) : json();
+    };
+    const int64_t total = int64_t(photos_.size());
+    const json first = page("?limit=4");
+    EXPECT_EQ(first["total"], total);
+    ASSERT_EQ(first["images"].size(), 4u);
+    // Newest first: the highest ids, descending, each with its thumbnail link.
+    EXPECT_EQ(first["images"][0]["id"], total);
+    EXPECT_EQ(first["images"][3]["id"], total - 3);
+    EXPECT_EQ(first["images"][0]["thumb"], "/api/images/" + std::to_string(total) + "/thumb");
+    // The pages together are the gallery, each photo once.
+    std::set<int64_t> seen;
+    for (int offset = 0; offset < total; offset += 4) {
+        const json answer = page("?limit=4&offset=" + std::to_string(offset));
+        for (const auto& image : answer["images"]) seen.insert(image["id"].get<int64_t>());
+    }
+    EXPECT_EQ(int64_t(seen.size()), total);
+    EXPECT_TRUE(page("?offset=" + std::to_string(total))["images"].empty());
+    // By breed: alphabetical (ignoring case), then by id.
+    const json by_breed = page("?order=breed&limit=500");
+    ASSERT_EQ(int64_t(by_breed["images"].size()), total);
+    for (size_t i = 1; i < by_breed["images"].size(); ++i) {
+        const auto& before = by_breed["images"][i - 1];
+        const auto& image = by_breed["images"][i];
+        const int order = strcasecmp(before["breed"].get<std::string>().c_str(), image["breed"].get<std::string>().c_str());
+        EXPECT_TRUE(order < 0 || (order == 0 && before["id"] < image["id"])) << before.dump() << " then " << image.dump();
+    }
+    for (const char* bad : {"?order=random", "?limit=0", "?limit=501", "?offset=-1", "?offset=x"}) {
+        auto result = client_->Get((std::string("/api/images") + bad).c_str());
+        ASSERT_TRUE(result);
+        EXPECT_EQ(result->status, 400) << bad << ": " << result->body;
+    }
+}
+
+TEST_F(Serve, WebRootServesThePageFromAFolder) {
+    TempDir web;
+    pupembed::write_file_atomically((web / "index.html").string(), "<p>edited page</p>");
+    pupembed::write_file_atomically((web / "app.js").string(), "console.log('edited');");
+    ServerProcess server("--db " + quote(db_) + " --web-root " + quote(web.path().string()));
+    ASSERT_GT(server.port(), 0) << server.first_line();
+    httplib::Client client("127.0.0.1", server.port());
+    auto page = client.Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->body, "<p>edited page</p>");
+    EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+    // Read on every request: an edit shows without a restart.
+    pupembed::write_file_atomically((web / "app.js").string(), "console.log('edited again');");
+    auto script = client.Get("/app.js");
+    ASSERT_TRUE(script);
+    EXPECT_EQ(script->body, "console.log('edited again');");
+    EXPECT_NE(script->get_header_value("Content-Type").find("javascript"), std::string::npos);
+    auto missing = client.Get("/style.css");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+    // Nothing outside the folder: the route admits plain names only.
+    auto outside = client.Get("/..%2Fg.db");
+    ASSERT_TRUE(outside);
+    EXPECT_EQ(outside->status, 404);
+    EXPECT_NE(run_pupembed("serve --db " + quote(db_) + " --web-root " + quote((web / "none").string())).exit_code, 0);
 }
 
 TEST_F(Serve, ErrorsHaveTheRightStatusAndJson) {

@@ -51,6 +51,10 @@ void register_serve(CLI::App& app) {
         ->capture_default_str();
     command->add_flag("--allow-upload-to-gallery", o->server.allow_upload_to_gallery,
                       "Let POST /api/images add uploaded photos to the gallery (kept in GALLERY.uploads/)");
+    command->add_option("--web-root", o->server.web_root,
+                        "Serve the web page's files from this folder, read on every request (to develop the page\n"
+                        "without a rebuild: --web-root web); default: the copy built into the binary")
+        ->check(CLI::ExistingDirectory);
     command->add_option("--threads", o->threads, "Threads for the network (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->add_option("--decode-threads", o->server.decode_threads,
                         "Uploads decoded at once, beside the network's threads (0: one per core)")

@@ -2,7 +2,8 @@
 'use strict';
 
 const $ = (selector) => document.querySelector(selector);
-const state = { terms: [], slots: { a: null, b: null }, map: null, lastSearchMs: null };
+const state = { terms: [], slots: { a: null, b: null }, map: null, marked: null, lastSearchMs: null,
+                browse: { offset: 0, limit: 48, order: 'newest', total: 0 } };
 window.pupembed = state;  // read by the browser test
 
 function setStatus(text, bad = false) {
@@ -50,20 +51,22 @@ function showTab(name) {
 }
 for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => showTab(tab.dataset.tab));
 
-// ---- result cards ----
+// ---- photo cards (the gallery's and the results') ----
 function card(result) {
+  const where = result.distance != null ? `distance ${result.distance.toFixed(3)} · #${result.id}` : `#${result.id}`;
   return element('div', { class: 'card', 'data-id': result.id }, [
     element('img', { src: result.thumb, alt: breedName(result.breed), loading: 'lazy', title: `#${result.id}: search from this photo`,
                      onclick: () => searchById(result.id) }),
     element('div', { class: 'meta' }, [
       element('div', { class: 'breed', text: breedName(result.breed) }),
-      element('div', { class: 'distance', text: `distance ${result.distance.toFixed(3)} · #${result.id}` }),
+      element('div', { class: 'distance', text: where }),
     ]),
     element('div', { class: 'actions' }, [
       element('button', { text: '+', title: 'add to the algebra expression', onclick: () => addTerm('+', result) }),
       element('button', { text: '−', title: 'subtract in the algebra expression', onclick: () => addTerm('-', result) }),
       element('button', { text: 'A', title: 'compare: photo A', onclick: () => setSlot('a', { id: result.id, thumb: result.thumb }) }),
       element('button', { text: 'B', title: 'compare: photo B', onclick: () => setSlot('b', { id: result.id, thumb: result.thumb }) }),
+      element('button', { text: '⌖', title: 'show on the map', onclick: () => showOnMap(result.id) }),
     ]),
   ]);
 }
@@ -72,6 +75,37 @@ function showResults(container, results) {
   container.replaceChildren(...results.map(card));
   container.dataset.count = String(results.length);
 }
+
+// ---- the gallery, a page at a time ----
+async function showGalleryPage() {
+  const b = state.browse;
+  try {
+    const page = await api(`/api/images?offset=${b.offset}&limit=${b.limit}&order=${b.order}`);
+    b.total = page.total;
+    showResults($('#browse'), page.images);
+    b.shown = page.order;
+    $('#browse-position').textContent = page.total === 0 ? 'the gallery is empty'
+      : `photos ${b.offset + 1}–${b.offset + page.images.length} of ${page.total}`;
+    $('#browse-previous').disabled = b.offset === 0;
+    $('#browse-next').disabled = b.offset + b.limit >= page.total;
+  } catch (error) {
+    setStatus(error.message, true);
+  }
+}
+
+$('#browse-order').addEventListener('change', (event) => {
+  state.browse.order = event.target.value;
+  state.browse.offset = 0;
+  showGalleryPage();
+});
+$('#browse-previous').addEventListener('click', () => {
+  state.browse.offset = Math.max(0, state.browse.offset - state.browse.limit);
+  showGalleryPage();
+});
+$('#browse-next').addEventListener('click', () => {
+  state.browse.offset += state.browse.limit;
+  showGalleryPage();
+});
 
 // ---- search ----
 function showQuery(imageUrl, query) {
@@ -84,6 +118,7 @@ function showQuery(imageUrl, query) {
 }
 
 async function searchFile(file) {
+  showTab('search');
   const started = performance.now();
   setStatus(`searching with ${file.name}…`);
   const form = new FormData();
@@ -236,7 +271,22 @@ async function drawMap() {
     context.arc(p.cx, p.cy, 2.5, 0, 2 * Math.PI);
     context.fill();
   }
+  const marked = state.marked != null && points.find((p) => p.id === state.marked);
+  if (marked) {
+    context.strokeStyle = '#111';
+    context.lineWidth = 2;
+    context.beginPath();
+    context.arc(marked.cx, marked.cy, 9, 0, 2 * Math.PI);
+    context.stroke();
+  }
   canvas.dataset.points = String(points.length);
+  canvas.dataset.marked = marked ? String(marked.id) : '';
+}
+
+function showOnMap(id) {
+  state.marked = id;
+  showTab('map');
+  setStatus(`#${id} is ringed on the map`);
 }
 
 function nearestPoint(event) {
@@ -270,5 +320,6 @@ $('#map').addEventListener('click', (event) => { const p = nearestPoint(event); 
 api('/api/stats').then((stats) => {
   $('#gallery-summary').textContent = `${stats.images} photos of ${stats.breeds} breeds · ` +
     `${stats.model.backbone} ${stats.model.input_size} px, ${stats.model.dimension}-d embeddings`;
-  setStatus('ready: drop a photo to search');
+  setStatus('ready: click a photo to search from it, or drop one of yours under Search');
 }).catch((error) => setStatus(error.message, true));
+showGalleryPage();

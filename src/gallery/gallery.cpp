@@ -336,6 +336,17 @@ std::vector<GalleryImage> Gallery::images() const {
     return all;
 }
 
+std::vector<GalleryImage> Gallery::images(int64_t offset, int64_t limit, ImageOrder order) const {
+    if (offset < 0 || limit < 0) throw Error("offset and limit must not be negative", ErrorKind::BadInput);
+    const char* by = order == ImageOrder::Newest ? " ORDER BY id DESC" : " ORDER BY breed = '', breed COLLATE NOCASE, id";
+    Lock lock(state_->db_mutex);
+    SqliteStatement query(*state_->db, (std::string("SELECT ") + kColumns + " FROM images" + by + " LIMIT ? OFFSET ?").c_str());
+    query.bind(1, limit).bind(2, offset);
+    std::vector<GalleryImage> page;
+    while (query.step()) page.push_back(image_from(query));
+    return page;
+}
+
 std::vector<float> Gallery::vector(int64_t id) const {
     Lock lock(state_->db_mutex);
     const SqliteDb& db = *state_->db;

@@ -114,6 +114,19 @@ GalleryImage GalleryService::image_or_404(int64_t id) {
     return *image;
 }
 
+json GalleryService::browse(int64_t offset, int limit, ImageOrder order) {
+    json images = json::array();
+    for (const auto& image : gallery_.images(offset, limit, order)) {
+        images.push_back(image_json(image));
+        images.back()["thumb"] = thumb_link(image.id);
+    }
+    return {{"total", gallery_.size()},
+            {"offset", offset},
+            {"limit", limit},
+            {"order", order == ImageOrder::Newest ? "newest" : "breed"},
+            {"images", images}};
+}
+
 json GalleryService::image(int64_t id) {
     json out = image_json(image_or_404(id));
     out["thumb"] = thumb_link(id);

@@ -51,6 +51,9 @@ public:
     /// The gallery, the model and the service's counters (inference batches, thumbnails).
     nlohmann::json stats();
 
+    /// A page of the gallery for browsing: {"total", "offset", "limit", "order", "images"}, each
+    /// image's row with its thumbnail link.
+    nlohmann::json browse(int64_t offset, int limit, ImageOrder order);
     /// Image `id`'s row, with the links to its thumbnail and file.
     nlohmann::json image(int64_t id);
     /// A JPEG of image `id` at most thumbnail_size on its longer side (made once, then cached).

@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/version.hpp"
+#include "pupembed/io/file_io.hpp"
 #include "pupembed/gallery/query_json.hpp"
 #include "serve/request_fields.hpp"
 #include "serve/web_assets.hpp"
@@ -86,6 +88,15 @@ PhotoArgument photo_field(const RequestFields& fields, const std::string& name, 
     return photo;
 }
 
+/// The type of a web page file the route admits (the built-in files' types: cmake/embed_web_assets.cmake).
+std::string web_content_type(const std::string& name) {
+    const std::string extension = name.substr(name.rfind('.') + 1);
+    if (extension == "html") return "text/html; charset=utf-8";
+    if (extension == "js") return "text/javascript; charset=utf-8";
+    if (extension == "css") return "text/css; charset=utf-8";
+    return "image/svg+xml";
+}
+
 Upload image_upload(const RequestFields& fields) {
     const auto upload = fields.upload("image", true);
     if (!upload) fail(400, "send a photo: a multipart file field \"image\", or the image as the request body");
@@ -112,6 +123,14 @@ void add_routes(GuardedHttpServer& http, GalleryService& service, std::atomic<in
         send_json(res, out);
     });
 
+    get("/api/images", [&s](const httplib::Request& req, httplib::Response& res) {
+        const RequestFields fields(req);
+        const int offset = fields.integer("offset", 0, 0, std::numeric_limits<int>::max());
+        const int limit = fields.integer("limit", 48, 1, 500);
+        const std::string order = fields.text("order").value_or("newest");
+        if (order != "newest" && order != "breed") fail(400, "order: newest or breed, got \"" + order + "\"");
+        send_json(res, s.browse(offset, limit, order == "newest" ? ImageOrder::Newest : ImageOrder::Breed));
+    });
     get(R"(/api/images/(\d{1,18}))", [&s](const httplib::Request& req, httplib::Response& res) {
         send_json(res, s.image(std::stoll(req.matches[1])));
     });
@@ -162,12 +181,25 @@ void add_routes(GuardedHttpServer& http, GalleryService& service, std::atomic<in
         send_json(res, out, created ? 201 : 200);
     });
 
-    // The web page, from files built into the binary.
-    get(R"(/|/([a-z0-9_-]{1,40}\.(?:html|js|css|svg)))", [](const httplib::Request& req, httplib::Response& res) {
+    // The web page, from files built into the binary, or from --web-root (read on every request).
+    // The route admits plain names only (no slash, one dot), so nothing outside the folder is reached.
+    const std::string web_root = s.options().web_root;
+    get(R"(/|/([a-z0-9_-]{1,40}\.(?:html|js|css|svg)))", [web_root](const httplib::Request& req, httplib::Response& res) {
         const std::string name = req.matches.size() > 1 && req.matches[1].matched ? std::string(req.matches[1]) : "index.html";
-        const WebAsset* asset = find_web_asset(name);
-        if (!asset) fail(404, "no such page: " + req.path);
-        res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, asset->content_type);
+        if (web_root.empty()) {
+            const WebAsset* asset = find_web_asset(name);
+            if (!asset) fail(404, "no such page: " + req.path);
+            res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, asset->content_type);
+            return;
+        }
+        std::string bytes;
+        try {
+            bytes = read_file(web_root + "/" + name);
+        } catch (const Error&) {
+            fail(404, "no such page: " + req.path + " (in --web-root " + web_root + ")");
+        }
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(bytes, web_content_type(name));
     });
 
     // Decided from the headers, before any of the body is read: a body over the limit, or one

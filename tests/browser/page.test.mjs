@@ -95,11 +95,33 @@ try {
   report.first_load_bytes = load.bytes;
   report.first_load_requests = load.requests;
   check((await page.textContent('#gallery-summary')).includes('24 photos'), 'the page shows the gallery (24 photos)');
-  await page.screenshot({ path: join(artifacts, '1-loaded.png') });
+
+  // The page opens on the gallery: a grid of its photos with their breeds, before any upload.
+  await page.waitForSelector('#browse .card img');
+  await page.waitForFunction(() => [...document.querySelectorAll('#browse .card img')].every((img) => img.complete && img.naturalWidth > 0));
+  const grid = await page.$$eval('#browse .card', (nodes) => nodes.map((n) => ({
+    id: Number(n.dataset.id), breed: n.querySelector('.breed').textContent })));
+  check(grid.length === 24 && grid.every((c) => c.breed && c.breed !== 'no breed guess'),
+        `the page opens on a grid of the gallery's 24 photos with their breeds (got ${grid.length})`);
+  check(grid.every((c, i) => i === 0 || grid[i - 1].id > c.id), 'newest first (ids descending)');
+  check((await page.textContent('#browse-position')).includes('1–24 of 24'), 'the grid says which photos it shows');
+  await page.screenshot({ path: join(artifacts, '1-loaded.png'), fullPage: true });
+  await page.selectOption('#browse-order', 'breed');
+  await page.waitForFunction(() => window.pupembed.browse.shown === 'breed');
+  const byBreed = await page.$$eval('#browse .card .breed', (nodes) => nodes.map((n) => n.textContent.toLowerCase()));
+  check(byBreed.length === 24 && byBreed.every((b, i) => i === 0 || byBreed[i - 1] <= b),
+        `ordered by breed (${[...new Set(byBreed)].join(', ')})`);
+  // A click on a gallery photo searches from it.
+  const galleryId = await page.getAttribute('#browse .card:nth-child(3)', 'data-id');
+  await page.click('#browse .card:nth-child(3) img');
+  await page.waitForFunction((id) => document.querySelector('#query').textContent.includes(`#${id}`), galleryId);
+  check(await page.isVisible('#results .card'), `a click on gallery photo #${galleryId} searches from it`);
+  await page.click('.tab[data-tab="gallery"]');
 
   // Upload a photo: the nearest dogs appear as pictures with distances and breeds.
   const uploadStart = Date.now();
   await page.setInputFiles('#file', queryPhoto);
+  await page.waitForFunction(() => document.querySelector('#query').textContent.includes('your photo'));
   await page.waitForSelector('#results .card img');
   report.first_result_ms = Date.now() - uploadStart;
   await page.waitForFunction(() => [...document.querySelectorAll('#results .card img')].every((img) => img.complete && img.naturalWidth > 0));
@@ -161,6 +183,12 @@ try {
   await page.waitForSelector('#map-tip:not([hidden]) img');
   await page.waitForFunction(() => document.querySelector('#map-tip img').naturalWidth > 0);
   check(true, 'hovering a dot shows its photo');
+  // ⌖ on a gallery photo rings it on the map.
+  await page.click('.tab[data-tab="gallery"]');
+  const ringed = await page.getAttribute('#browse .card:nth-child(5)', 'data-id');
+  await page.click('#browse .card:nth-child(5) button[title="show on the map"]');
+  await page.waitForFunction((id) => document.querySelector('#map').dataset.marked === id, ringed);
+  check(await page.isVisible('#map'), `⌖ on gallery photo #${ringed} rings it on the map`);
   await page.screenshot({ path: join(artifacts, '5-map.png') });
 
   check(pageErrors.length === 0, `no script errors on the page (${pageErrors.join('; ')})`);

@@ -50,6 +50,10 @@ struct GalleryModel {
     int64_t appearance_dimension = 0;
 };
 
+/// The order of Gallery::images(offset, limit, order): the latest added first (ids descending), or
+/// by breed guess (alphabetically, ignoring case; photos without one last), then by id.
+enum class ImageOrder { Newest, Breed };
+
 /// Thread safety: every method may be called from any number of threads at once on one Gallery.
 /// Calls that use the file are serialised inside (one SQLite connection); a search runs on the
 /// index() snapshot without holding the gallery, so searches run side by side. Other processes
@@ -79,6 +83,8 @@ public:
     /// The image filed under `path` (see gallery_path_key).
     std::optional<GalleryImage> find_path(const std::string& path) const;
     std::vector<GalleryImage> images() const;  ///< by id
+    /// A page of images: up to `limit` from position `offset` in `order` (for browsing).
+    std::vector<GalleryImage> images(int64_t offset, int64_t limit, ImageOrder order) const;
     /// The stored vector of image `id` (empty when there is none).
     std::vector<float> vector(int64_t id) const;
     /// Every vector (size() x dimension, by id) and the ids.

@@ -38,6 +38,9 @@ struct ServerOptions {
     int max_connections_per_client = 8;
     bool allow_upload_to_gallery = false;  ///< POST /api/images adds uploads to the gallery
     std::string upload_folder;             ///< where added uploads are kept ("": GALLERY.uploads/)
+    /// A folder to serve the web page's files from, read on every request (for developing the
+    /// page without a rebuild); "": the copy built into the binary.
+    std::string web_root;
     int thumbnail_size = 192;              ///< longer side of thumbnails, pixels
     int64_t thumbnail_cache_bytes = 64 << 20;
     int max_batch = 16;                    ///< uploads embedded together when requests overlap
