@@ -36,11 +36,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "pupembed/core/clock.hpp"
 #include "pupembed/io/file_io.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using pupembed::Clock;
+using pupembed::seconds_since;
 
 const char* text_argument(int argc, char** argv, const char* name, const char* fallback) {
     for (int i = 1; i + 1 < argc; ++i)
@@ -48,7 +50,6 @@ const char* text_argument(int argc, char** argv, const char* name, const char* f
     return fallback;
 }
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double percentile(std::vector<double> values, double p) {
     if (values.empty()) return 0;

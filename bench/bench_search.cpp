@@ -31,6 +31,7 @@
 #include <fstream>
 #include <map>
 
+#include "pupembed/core/clock.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/gallery/vector_index.hpp"
@@ -38,8 +39,8 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+using pupembed::Clock;
+using pupembed::seconds_since;
 
 std::vector<float> unit_vectors(int64_t count, int64_t dimension, uint64_t seed) {
     std::mt19937_64 rng(seed);

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 #include "model/network.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"

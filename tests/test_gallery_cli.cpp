@@ -15,6 +15,7 @@
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/queries.hpp"
 #include "pupembed/gallery/search.hpp"
+#include "pupembed/io/sha256.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
 

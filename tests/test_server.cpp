@@ -1,34 +1,28 @@
 // `pupembed serve` end to end: the real command on a small gallery of real photos, every API
 // route and each error status, checked against what the command-line queries answer.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <strings.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "pupembed/io/file_io.hpp"
 #include "pupembed/io/image.hpp"
+#include "server_process.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using pupembed::testing::connect_from;
 using pupembed::testing::quote;
+using pupembed::testing::raw_request;
 using pupembed::testing::run_pupembed;
 using pupembed::testing::run_pupembed_json;
+using pupembed::testing::ServerProcess;
 using pupembed::testing::shared_dir;
+using pupembed::testing::status_of;
 using pupembed::testing::TempDir;
 
 namespace {
@@ -39,97 +33,6 @@ const std::vector<std::string> kBreeds = {"n02085620-Chihuahua", "n02110958-pug"
 fs::path default_model() { return pupembed::testing::default_model_path(); }
 
 /// `pupembed serve ARGS --port 0` in a child process; the port is read from its first line.
-class ServerProcess {
-public:
-    explicit ServerProcess(const std::string& args) {
-        int out[2];
-        if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-        pid_ = fork();
-        if (pid_ == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM);  // no server left behind if the test dies
-            dup2(out[1], STDOUT_FILENO);
-            close(out[0]);
-            close(out[1]);
-            const std::string command = "exec " + quote(pupembed::testing::cli_path()) + " serve --port 0 --threads 1 " + args;
-            execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-            _exit(127);
-        }
-        close(out[1]);
-        output_ = fdopen(out[0], "r");
-        char line[4096];
-        if (fgets(line, sizeof line, output_)) {
-            first_line_ = line;
-            const auto colon = first_line_.find("127.0.0.1:");
-            if (colon != std::string::npos) port_ = std::atoi(first_line_.c_str() + colon + 10);
-        }
-    }
-    ~ServerProcess() {
-        if (pid_ > 0 && !stopped_) stop();
-        if (output_) fclose(output_);
-    }
-    /// SIGTERM; returns the exit status.
-    int stop() {
-        stopped_ = true;
-        kill(pid_, SIGTERM);
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    int port() const { return port_; }
-    const std::string& first_line() const { return first_line_; }
-
-private:
-    pid_t pid_ = -1;
-    FILE* output_ = nullptr;
-    std::string first_line_;
-    int port_ = 0;
-    bool stopped_ = false;
-};
-
-/// Sends `request` as it is (no client normalises it) and returns the whole answer.
-std::string raw_request(int port, const std::string& request, int wait_seconds = 10) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(uint16_t(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        close(fd);
-        return "";
-    }
-    timeval timeout{wait_seconds, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    std::string answer;
-    char buffer[4096];
-    for (ssize_t got; (got = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, size_t(got));
-    close(fd);
-    return answer;
-}
-
-/// A connection to the server from `source` (a loopback address such as 127.0.0.2, so that it
-/// counts as another client than the tests' own 127.0.0.1); -1 if it cannot connect.
-int connect_from(const char* source, int port) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    inet_pton(AF_INET, source, &local.sin_addr);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(uint16_t(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
-        connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-int status_of(const std::string& raw_answer) {
-    return raw_answer.size() > 12 ? std::atoi(raw_answer.c_str() + 9) : 0;
-}
-
 json body_json(const httplib::Result& result) {
     if (!result) {
         ADD_FAILURE() << "no answer: " << httplib::to_string(result.error());
@@ -417,16 +320,14 @@ TEST_F(Serve, ErrorsHaveTheRightStatusAndJson) {
 }
 
 TEST_F(Serve, OversizedUploadIsRefusedUnread) {
-    // The header promises 1 GB and nothing follows: the answer must come at once, from the
-    // header alone (reading the body would wait for bytes that never come).
-    const auto start = std::chrono::steady_clock::now();
+    // The header promises 1 GB and nothing follows: the answer must come from the header alone
+    // (reading the body would wait for bytes that never come, and no answer would arrive).
     const std::string answer = raw_request(server_->port(),
                                            "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
                                            "Content-Length: 1073741824\r\n\r\n",
                                            5);
     EXPECT_EQ(status_of(answer), 413) << answer;
     EXPECT_NE(answer.find("the limit is 1048576"), std::string::npos) << answer;
-    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
     // A body of unknown length (chunked) is refused the same way.
     const std::string chunked = raw_request(server_->port(),
                                             "POST /api/embed HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
@@ -549,123 +450,4 @@ TEST_F(Serve, UploadToTheGalleryWhenAllowed) {
     EXPECT_EQ(server.stop(), 0);
     // The command line sees what the server added.
     EXPECT_EQ(run_pupembed_json("index stats --db " + quote(db)).at("photos"), 4);
-}
-
-TEST(ServeCommand, RefusesBadSetups) {
-    TempDir dir;
-    auto result = run_pupembed("serve --db " + quote((dir / "none.db").string()));
-    EXPECT_NE(result.exit_code, 0);
-    EXPECT_NE(result.err.find("none.db"), std::string::npos) << result.err;
-    pupembed::write_file_atomically((dir / "bad.db").string(), "not a gallery at all, just text");
-    result = run_pupembed("serve --db " + quote((dir / "bad.db").string()));
-    EXPECT_NE(result.exit_code, 0);
-    EXPECT_NE(result.err.find("bad.db"), std::string::npos) << result.err;
-    result = run_pupembed("serve --db x.db --port 70000");
-    EXPECT_EQ(result.exit_code, 2) << "a usage error";
-}
-
-/// A gallery of the first two photos of one val breed in `dir`, for the slow-client tests; ""
-/// when `index add` failed.
-std::string two_photo_gallery(const TempDir& dir) {
-    const std::string db = (dir / "g.db").string();
-    std::vector<std::string> photos;
-    for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / kBreeds[0])) photos.push_back(quote(entry.path().string()));
-    std::sort(photos.begin(), photos.end());
-    const auto added = run_pupembed("index add " + photos[0] + " " + photos[1] + " --db " + quote(db) + " --threads 1");
-    EXPECT_EQ(added.exit_code, 0) << added.err;
-    return added.exit_code == 0 ? db : "";
-}
-
-TEST(ServeSlowClients, CannotLockOthersOut) {
-    // Slowloris: 40 connections from another address (127.0.0.2) that send a request's first
-    // bytes and then one byte a second, with 10 minutes allowed to send a request. With 4
-    // connections allowed per client they hold 4 of the 8 workers for the whole test and the rest
-    // are refused at once; every /healthz and search by id from 127.0.0.1 must be answered all the
-    // while. Without the limit they would hold all 8 until their deadline, long after the probes'
-    // generous read timeout: no clock decides the outcome on a busy machine.
-    if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
-    TempDir dir;
-    const std::string db = two_photo_gallery(dir);
-    ASSERT_FALSE(db.empty());
-    ServerProcess server("--db " + quote(db) + " --workers 8 --max-connections-per-client 4 --request-timeout 600");
-    ASSERT_GT(server.port(), 0) << server.first_line();
-
-    std::atomic<bool> done{false};
-    std::atomic<int> opened{0};
-    std::vector<std::thread> attackers;
-    for (int a = 0; a < 40; ++a)
-        attackers.emplace_back([&] {
-            while (!done) {
-                const int fd = connect_from("127.0.0.2", server.port());
-                if (fd < 0) break;
-                ++opened;
-                send(fd, "GET /healthz HTTP/1.1\r\n", 24, MSG_NOSIGNAL);
-                while (!done && send(fd, "X", 1, MSG_NOSIGNAL) == 1) {
-                    char byte;
-                    if (recv(fd, &byte, 1, MSG_DONTWAIT) == 0) break;  // closed by the server
-                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-                }
-                close(fd);
-            }
-        });
-    // Until the server has refused some of them, the attack is not yet on.
-    httplib::Client client("127.0.0.1", server.port());
-    client.set_read_timeout(60, 0);  // a bound for the failure only
-    for (int wait = 0; wait < 1200 && opened.load() <= 40; ++wait) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    int answered = 0;
-    for (int probe = 0; probe < 12; ++probe) {
-        const auto health = client.Get("/healthz");
-        const auto search = client.Post("/api/search", R"({"id": "#1", "k": 1})", "application/json");
-        if (health && health->status == 200 && search && search->status == 200) ++answered;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    const int opened_during_probes = opened.load();
-    done = true;
-    for (auto& attacker : attackers) attacker.join();
-    EXPECT_EQ(answered, 12);
-    EXPECT_GT(opened_during_probes, 40) << "the extra slow connections were refused and reopened";
-    const json stats = json::parse(client.Get("/api/stats")->body);
-    EXPECT_GT(stats.at("server").at("refused_connections").get<int64_t>(), 0);
-    EXPECT_EQ(server.stop(), 0);
-}
-
-TEST(ServeSlowClients, ManyAddressesHoldNoWorker) {
-    // Issue 27: 2 slow connections from each of 40 addresses kept /healthz unanswered, since each
-    // held a worker until its request deadline and no per-address limit stopped them. Here 40
-    // slow connections from 20 addresses face 2 workers and a minute to send a request: a probe
-    // must be answered while every slow connection is still open (none was cut off to make room).
-    if (!fs::exists(default_model()) || !fs::exists(shared_dir() / kVal)) GTEST_SKIP() << "needs the default model and val";
-    TempDir dir;
-    const std::string db = two_photo_gallery(dir);
-    ASSERT_FALSE(db.empty());
-    ServerProcess server("--db " + quote(db) + " --workers 2 --max-connections-per-client 4 --request-timeout 60");
-    ASSERT_GT(server.port(), 0) << server.first_line();
-
-    std::vector<int> slow;
-    for (int a = 0; a < 40; ++a) {
-        const int fd = connect_from(("127.0.0." + std::to_string(2 + a % 20)).c_str(), server.port());
-        ASSERT_GE(fd, 0);
-        ASSERT_EQ(send(fd, "GET /healthz HTTP/1.1\r\nX-Slow: ", 31, MSG_NOSIGNAL), 31);
-        slow.push_back(fd);
-    }
-    httplib::Client client("127.0.0.1", server.port());
-    client.set_read_timeout(30, 0);  // a bound for the failure only: the old server answered after a minute
-    for (int probe = 0; probe < 5; ++probe) {
-        for (const int fd : slow) ASSERT_EQ(send(fd, "x", 1, MSG_NOSIGNAL), 1);
-        const auto health = client.Get("/healthz");
-        ASSERT_TRUE(health) << "no answer to /healthz";
-        EXPECT_EQ(health->status, 200);
-        const auto search = client.Post("/api/search", R"({"id": "#1", "k": 1})", "application/json");
-        ASSERT_TRUE(search);
-        EXPECT_EQ(search->status, 200) << search->body;
-    }
-    int still_open = 0;
-    for (const int fd : slow) {
-        char byte;
-        const ssize_t got = recv(fd, &byte, 1, MSG_DONTWAIT);
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) ++still_open;  // nothing answered, not closed
-        close(fd);
-    }
-    EXPECT_EQ(still_open, 40) << "slow connections were cut off or answered before the probes were";
-    EXPECT_EQ(server.stop(), 0);
 }

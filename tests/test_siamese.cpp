@@ -46,12 +46,17 @@ protected:
                 labels.push_back(c);
                 set.paths.push_back(name + "/" + std::to_string(c) + "/" + std::to_string(i) + ".jpg");
             }
-        set.labels = torch::tensor(labels, torch::kInt64);
-        set.features = (centres.index_select(0, set.labels) + torch::randn({int64_t(labels.size()), 512}) * 3).relu();
+        set.labels = labels;
+        const torch::Tensor features =
+            (centres.index_select(0, torch::tensor(labels, torch::kInt64)) + torch::randn({int64_t(labels.size()), 512}) * 3)
+                .relu()
+                .contiguous();
+        set.features = {features.size(0), features.size(1),
+                        std::vector<float>(features.data_ptr<float>(), features.data_ptr<float>() + features.numel())};
         pupembed::write_feature_set((dir_ / name).string(), set);
     }
-    pupembed::SiameseTrainingOptions options(const std::string& run, const std::string& loss) {
-        pupembed::SiameseTrainingOptions o;
+    pupembed::EmbeddingHeadTrainingOptions options(const std::string& run, const std::string& loss) {
+        pupembed::EmbeddingHeadTrainingOptions o;
         o.train_features = (dir_ / "train.npy").string();
         o.val_features = (dir_ / "val.npy").string();
         o.run_dir = (dir_ / run).string();
@@ -78,9 +83,10 @@ torch::Tensor head_weights(const std::string& model_file) {
 
 TEST_F(SmallFeatures, FeatureSetsRoundTrip) {
     const pupembed::FeatureSet set = pupembed::read_feature_set((dir_ / "train.npy").string());
-    EXPECT_EQ(set.features.sizes(), (std::vector<int64_t>{160, 512}));
+    EXPECT_EQ(set.features.rows, 160);
+    EXPECT_EQ(set.features.columns, 512);
     EXPECT_EQ(set.class_names, (std::vector<std::string>{"a", "b", "c", "d"}));
-    EXPECT_EQ(set.labels[159].item<int64_t>(), 3);
+    EXPECT_EQ(set.labels.at(159), 3);
     EXPECT_EQ(set.model, model_);
     pupembed::testing::write_bytes(dir_ / "val.tsv", "not a table\n");
     EXPECT_THROW(pupembed::read_feature_set((dir_ / "val.npy").string()), pupembed::Error);
@@ -89,12 +95,12 @@ TEST_F(SmallFeatures, FeatureSetsRoundTrip) {
 TEST_F(SmallFeatures, BothLossesLearnAndWriteModelsWithTheHead) {
     for (const char* loss : {"proxy", "contrastive"}) {
         std::vector<double> losses;
-        pupembed::SiameseCallbacks callbacks;
-        callbacks.on_epoch = [&](const pupembed::SiameseEpochReport& r) { losses.push_back(r.train_loss); };
-        const auto outcome = pupembed::train_siamese(options(std::string("run-") + loss, loss), callbacks);
+        pupembed::TrainingCallbacks callbacks;
+        callbacks.on_epoch = [&](const pupembed::EpochReport& r) { losses.push_back(r.train_loss); };
+        const auto outcome = pupembed::train_embedding_head(options(std::string("run-") + loss, loss), callbacks);
         ASSERT_TRUE(outcome.finished) << loss;
         EXPECT_LT(losses.back(), losses.front()) << loss;
-        EXPECT_GT(outcome.best_map_at_r, 0.5) << loss << ": 4 well-separated classes";
+        EXPECT_GT(outcome.best_val_map_at_r, 0.5) << loss << ": 4 well-separated classes";
         pupembed::Model model = pupembed::load_model(outcome.best_model);
         ASSERT_TRUE(model.network->embedding) << loss;
         EXPECT_EQ(model.info.embedding_dim, 16);
@@ -109,11 +115,11 @@ TEST_F(SmallFeatures, BothLossesLearnAndWriteModelsWithTheHead) {
 
 TEST_F(SmallFeatures, StoppedAndResumedEqualsUninterrupted) {
     for (const char* loss : {"proxy", "contrastive"}) {
-        const auto whole = pupembed::train_siamese(options(std::string("whole-") + loss, loss));
+        const auto whole = pupembed::train_embedding_head(options(std::string("whole-") + loss, loss));
         auto parts = options(std::string("parts-") + loss, loss);
         parts.stop_after_steps = 13;  // 10 steps an epoch: inside the second epoch
-        ASSERT_FALSE(pupembed::train_siamese(parts).finished);
-        const auto last = pupembed::resume_siamese_training(parts.run_dir);
+        ASSERT_FALSE(pupembed::train_embedding_head(parts).finished);
+        const auto last = pupembed::resume_embedding_head_training(parts.run_dir);
         ASSERT_TRUE(last.finished);
         const double difference = (head_weights(whole.final_model) - head_weights(last.final_model)).abs().max().item<double>();
         EXPECT_LT(difference, 1e-6) << loss;
@@ -128,7 +134,7 @@ TEST_F(SmallFeatures, RefusesFeaturesOfDifferentClasses) {
     auto o = options("bad", "proxy");
     o.val_features = (dir_ / "other.npy").string();
     try {
-        pupembed::train_siamese(o);
+        pupembed::train_embedding_head(o);
         FAIL() << "no error";
     } catch (const pupembed::Error& e) {
         EXPECT_NE(std::string(e.what()).find("different classes"), std::string::npos) << e.what();
@@ -160,15 +166,17 @@ TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
     ASSERT_EQ(augmented.exit_code, 0) << augmented.err;
     const pupembed::FeatureSet f = pupembed::read_feature_set((dir / "f.npy").string());
     const pupembed::FeatureSet g = pupembed::read_feature_set((dir / "g.npy").string());
-    EXPECT_EQ(f.features.sizes(), (std::vector<int64_t>{6, 512}));
-    EXPECT_EQ(g.features.sizes(), (std::vector<int64_t>{12, 512}));
+    EXPECT_EQ(f.features.rows, 6);
+    EXPECT_EQ(f.features.columns, 512);
+    EXPECT_EQ(g.features.rows, 12);
+    EXPECT_EQ(g.features.columns, 512);
     EXPECT_EQ(f.class_names, (std::vector<std::string>{"n02085620-Chihuahua", "n02110958-pug"}));
-    EXPECT_GT(f.features.min().item<float>(), -1e-6) << "pooled ReLU features are not negative";
+    EXPECT_GT(*std::min_element(f.features.values.begin(), f.features.values.end()), -1e-6) << "pooled ReLU features are not negative";
     EXPECT_EQ(f.layer, "fire9");
     const auto fire7 = pupembed::testing::run_pupembed(common + " --layer fire7 -o " + quote((dir / "h.npy").string()));
     ASSERT_EQ(fire7.exit_code, 0) << fire7.err;
     const pupembed::FeatureSet h = pupembed::read_feature_set((dir / "h.npy").string());
-    EXPECT_EQ(h.features.sizes(), (std::vector<int64_t>{6, 384}));  // fire7: 384 channels
+    EXPECT_EQ(h.features.columns, 384);  // fire7: 384 channels
     EXPECT_EQ(h.layer, "fire7");
     EXPECT_EQ(pupembed::testing::run_pupembed(common + " --layer fire10 -o " + quote((dir / "x.npy").string())).exit_code, 1);
     // The centre-crop features are what the model's own preprocessing gives for the photo.
@@ -178,7 +186,8 @@ TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
     pupembed::preprocess(pupembed::load_image(f.paths[0]), m.info.preprocessing, chw.data());
     torch::NoGradGuard no_grad;
     const torch::Tensor direct = m.network->pooled_features(torch::from_blob(chw.data(), {1, 3, 128, 128}));
-    EXPECT_LT((direct[0] - f.features[0]).abs().max().item<double>(), 1e-3);
+    const torch::Tensor extracted = torch::from_blob(const_cast<float*>(f.features.row(0)), {f.features.columns});
+    EXPECT_LT((direct[0] - extracted).abs().max().item<double>(), 1e-3);
 }
 
 // train-siamese --finetune-trunk from the command: photos in, a model with an embedding head out,

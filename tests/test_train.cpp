@@ -14,7 +14,7 @@
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
-using pupembed::ClassifierTrainingOptions;
+using pupembed::ImageTrainingOptions;
 using pupembed::Error;
 using pupembed::testing::quote;
 using pupembed::testing::shared_dir;
@@ -56,19 +56,19 @@ protected:
         options_.epochs = 2;
         options_.head_lr = options_.trunk_lr = 1e-3;
     }
-    ClassifierTrainingOptions with_run(const std::string& name) {
-        ClassifierTrainingOptions options = options_;
+    ImageTrainingOptions with_run(const std::string& name) {
+        ImageTrainingOptions options = options_;
         options.run_dir = (dir_ / name).string();
         return options;
     }
     /// A stage-1 model trained for one epoch, and options for a run `name` from it with a small
     /// embedding head, held near it by L2-SP, feature distillation and a moving average.
-    ClassifierTrainingOptions held_near_stage1(const std::string& name) {
-        ClassifierTrainingOptions stage1 = with_run("stage1");
+    ImageTrainingOptions held_near_stage1(const std::string& name) {
+        ImageTrainingOptions stage1 = with_run("stage1");
         stage1.epochs = 1;
-        const auto first = pupembed::train_classifier(stage1);
+        const auto first = pupembed::train_on_images(stage1);
         EXPECT_TRUE(first.finished);
-        ClassifierTrainingOptions options = with_run(name);
+        ImageTrainingOptions options = with_run(name);
         options.init = first.final_model;
         options.embedding_loss = "proxy";
         options.embedding_dim = 8;
@@ -78,9 +78,9 @@ protected:
         options.ema = 0.9;
         return options;
     }
-    std::string error_of(const ClassifierTrainingOptions& options) {
+    std::string error_of(const ImageTrainingOptions& options) {
         try {
-            pupembed::train_classifier(options);
+            pupembed::train_on_images(options);
         } catch (const Error& e) {
             EXPECT_FALSE(fs::exists(fs::path(options.run_dir) / "checkpoint.ckpt")) << "training must not start";
             return e.what();
@@ -88,7 +88,7 @@ protected:
         return "no error";
     }
     TempDir dir_;
-    ClassifierTrainingOptions options_;
+    ImageTrainingOptions options_;
 };
 
 torch::Tensor weights_of(const std::string& model_file) {
@@ -101,12 +101,12 @@ torch::Tensor weights_of(const std::string& model_file) {
 
 /// Runs `options` in `run_dir` stopped after `steps` steps, resumes it, and expects the final
 /// weights of the uninterrupted run's `final_model`. The resumed run's outcome goes to `resumed`.
-void expect_resumed_run_equals(ClassifierTrainingOptions options, const std::string& run_dir, int64_t steps,
+void expect_resumed_run_equals(ImageTrainingOptions options, const std::string& run_dir, int64_t steps,
                                const std::string& final_model, pupembed::TrainingOutcome* resumed = nullptr) {
     options.run_dir = run_dir;
     options.stop_after_steps = steps;
-    ASSERT_FALSE(pupembed::train_classifier(options).finished);
-    const auto last = pupembed::resume_classifier_training(run_dir);
+    ASSERT_FALSE(pupembed::train_on_images(options).finished);
+    const auto last = pupembed::resume_training_on_images(run_dir);
     ASSERT_TRUE(last.finished);
     EXPECT_LT((weights_of(final_model) - weights_of(last.final_model)).abs().max().item<double>(), 1e-6);
     if (resumed) *resumed = last;
@@ -115,12 +115,12 @@ void expect_resumed_run_equals(ClassifierTrainingOptions options, const std::str
 }  // namespace
 
 TEST_F(SmallRun, LossFallsAndModelsAreWritten) {
-    ClassifierTrainingOptions options = with_run("run");
+    ImageTrainingOptions options = with_run("run");
     options.epochs = 6;
     std::vector<double> losses;
     pupembed::TrainingCallbacks callbacks;
     callbacks.on_epoch = [&](const pupembed::EpochReport& report) { losses.push_back(report.train_loss); };
-    const auto outcome = pupembed::train_classifier(options, callbacks);
+    const auto outcome = pupembed::train_on_images(options, callbacks);
     ASSERT_TRUE(outcome.finished);
     ASSERT_EQ(losses.size(), 7u);
     EXPECT_LT(losses.back(), losses.front() * 0.8) << "first " << losses.front() << ", last " << losses.back();
@@ -146,26 +146,26 @@ TEST_F(SmallRun, LossFallsAndModelsAreWritten) {
 }
 
 TEST_F(SmallRun, StoppedAndResumedEqualsUninterrupted) {
-    const auto whole = pupembed::train_classifier(with_run("whole"));
+    const auto whole = pupembed::train_on_images(with_run("whole"));
     ASSERT_TRUE(whole.finished);
     // 3 steps an epoch: stop inside the first fine-tuning epoch (after the optimiser changed),
     // then again exactly at the end of an epoch, before its validation.
-    ClassifierTrainingOptions parts = with_run("parts");
+    ImageTrainingOptions parts = with_run("parts");
     parts.stop_after_steps = 4;
-    const auto first = pupembed::train_classifier(parts);
+    const auto first = pupembed::train_on_images(parts);
     ASSERT_FALSE(first.finished);
     EXPECT_EQ(first.step, 4);
-    const auto second = pupembed::resume_classifier_training(parts.run_dir, {}, 6);
+    const auto second = pupembed::resume_training_on_images(parts.run_dir, {}, 6);
     ASSERT_FALSE(second.finished);
     EXPECT_EQ(second.step, 6);
-    const auto last = pupembed::resume_classifier_training(parts.run_dir);
+    const auto last = pupembed::resume_training_on_images(parts.run_dir);
     ASSERT_TRUE(last.finished);
     const double difference = (weights_of(whole.final_model) - weights_of(last.final_model)).abs().max().item<double>();
     EXPECT_LT(difference, 1e-6);
     EXPECT_DOUBLE_EQ(whole.best_val_top1, last.best_val_top1);
     // A finished run cannot be started again in the same folder.
     try {
-        pupembed::train_classifier(with_run("whole"));
+        pupembed::train_on_images(with_run("whole"));
         ADD_FAILURE() << "no error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("already holds a run"), std::string::npos) << e.what();
@@ -176,16 +176,16 @@ TEST_F(SmallRun, CacheIsReusedAndRebuiltWhenAnImageChanges) {
     std::vector<std::string> messages;
     pupembed::TrainingCallbacks callbacks;
     callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
-    ClassifierTrainingOptions options = with_run("a");
+    ImageTrainingOptions options = with_run("a");
     options.warmup_epochs = 1;
     options.epochs = 0;
-    pupembed::train_classifier(options, callbacks);
+    pupembed::train_on_images(options, callbacks);
     ASSERT_GE(messages.size(), 2u);
     EXPECT_NE(messages[0].find("decoded into cache"), std::string::npos) << messages[0];
 
     messages.clear();
     options.run_dir = (dir_ / "b").string();
-    pupembed::train_classifier(options, callbacks);
+    pupembed::train_on_images(options, callbacks);
     EXPECT_NE(messages[0].find("cache reused"), std::string::npos) << messages[0];
     EXPECT_NE(messages[1].find("cache reused"), std::string::npos) << messages[1];
 
@@ -197,7 +197,7 @@ TEST_F(SmallRun, CacheIsReusedAndRebuiltWhenAnImageChanges) {
     fs::copy_file(photos[1], photos[0], fs::copy_options::overwrite_existing);
     messages.clear();
     options.run_dir = (dir_ / "c").string();
-    pupembed::train_classifier(options, callbacks);
+    pupembed::train_on_images(options, callbacks);
     EXPECT_NE(messages[0].find("decoded into cache"), std::string::npos) << messages[0];
     EXPECT_NE(messages[1].find("cache reused"), std::string::npos) << messages[1];
 }
@@ -207,15 +207,15 @@ TEST_F(SmallRun, UnreadableImagesAreSkippedOrFailWithStrict) {
     std::vector<std::string> messages;
     pupembed::TrainingCallbacks callbacks;
     callbacks.on_message = [&](const std::string& m) { messages.push_back(m); };
-    ClassifierTrainingOptions options = with_run("skip");
+    ImageTrainingOptions options = with_run("skip");
     options.epochs = 0;
-    const auto outcome = pupembed::train_classifier(options, callbacks);
+    const auto outcome = pupembed::train_on_images(options, callbacks);
     EXPECT_EQ(outcome.skipped_images, 1);
     bool named = false;
     for (const auto& m : messages) named |= m.find("broken.jpg") != std::string::npos;
     EXPECT_TRUE(named);
 
-    ClassifierTrainingOptions strict = with_run("strict");
+    ImageTrainingOptions strict = with_run("strict");
     strict.strict = true;
     EXPECT_NE(error_of(strict).find("broken.jpg"), std::string::npos);
 }
@@ -236,13 +236,13 @@ TEST_F(SmallRun, BadInputIsRefusedBeforeTraining) {
     pupembed::testing::write_bytes(dir_ / "one.list", "train/" + std::string(kBreeds[0]) + "/" +
                                                           fs::directory_iterator(dir_ / "train" / kBreeds[0])->path().filename().string() +
                                                           "\tdog\n");
-    ClassifierTrainingOptions one = with_run("r3");
+    ImageTrainingOptions one = with_run("r3");
     one.train_data = one.val_data = (dir_ / "one.list").string();
     EXPECT_NE(error_of(one).find("at least 2"), std::string::npos) << error_of(one);
 
     // A list naming a missing file.
     pupembed::testing::write_bytes(dir_ / "missing.list", "train/nowhere.jpg\ta\ntrain/nowhere2.jpg\tb\n");
-    ClassifierTrainingOptions missing = with_run("r4");
+    ImageTrainingOptions missing = with_run("r4");
     missing.train_data = (dir_ / "missing.list").string();
     missing.val_data = "";
     EXPECT_NE(error_of(missing).find("nowhere.jpg, which does not exist"), std::string::npos) << error_of(missing);
@@ -279,7 +279,7 @@ TEST_F(SmallRun, CommandStopsOnInterruptAndResumes) {
 // train with the trunk and classifier, the run keeps the best val MAP@R, and a stopped run
 // resumed gives exactly the uninterrupted run's weights (proxies and optimiser included).
 TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
-    ClassifierTrainingOptions options = with_run("whole");
+    ImageTrainingOptions options = with_run("whole");
     options.embedding_loss = "proxy";
     options.embedding_dim = 16;
     options.embedding_hidden = 32;
@@ -287,7 +287,7 @@ TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
     std::vector<pupembed::EpochReport> epochs;
     pupembed::TrainingCallbacks callbacks;
     callbacks.on_epoch = [&](const pupembed::EpochReport& report) { epochs.push_back(report); };
-    const auto whole = pupembed::train_classifier(options, callbacks);
+    const auto whole = pupembed::train_on_images(options, callbacks);
     ASSERT_TRUE(whole.finished);
     ASSERT_EQ(epochs.size(), 5u);
     EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss * 0.9)
@@ -322,22 +322,22 @@ TEST_F(SmallRun, FinetuneTrunkWithProxyLossResumesExactly) {
 // moving average) is part of the run: a stopped run resumed gives exactly the uninterrupted run's
 // weights, and the similarity distillation changes what is learnt.
 TEST_F(SmallRun, FinetuneTrunkHeldNearTheInitResumesExactly) {
-    ClassifierTrainingOptions options = held_near_stage1("held");
+    ImageTrainingOptions options = held_near_stage1("held");
     options.similarity_distill = 1;
     options.similarity_temperature = 0.2;
-    const auto whole = pupembed::train_classifier(options);
+    const auto whole = pupembed::train_on_images(options);
     ASSERT_TRUE(whole.finished);
     // Stopped inside the warm-up, where the similarity distillation already counts.
     expect_resumed_run_equals(options, (dir_ / "parts").string(), 2, whole.final_model);
 
-    ClassifierTrainingOptions without = options;
+    ImageTrainingOptions without = options;
     without.run_dir = (dir_ / "without").string();
     without.similarity_distill = 0;
-    const auto plain = pupembed::train_classifier(without);
+    const auto plain = pupembed::train_on_images(without);
     ASSERT_TRUE(plain.finished);
     EXPECT_GT((weights_of(whole.final_model) - weights_of(plain.final_model)).abs().max().item<double>(), 1e-4);
 
-    ClassifierTrainingOptions no_head = options;
+    ImageTrainingOptions no_head = options;
     no_head.run_dir = (dir_ / "no-head").string();
     no_head.embedding_loss.clear();
     EXPECT_NE(error_of(no_head).find("--distill-similarity: needs an embedding loss"), std::string::npos) << error_of(no_head);
@@ -346,13 +346,13 @@ TEST_F(SmallRun, FinetuneTrunkHeldNearTheInitResumesExactly) {
 // --init's weights start the run where they fit: a stage-1 model's trunk and classifier (same
 // classes) are taken over, and the warm-up leaves the trunk as it was.
 TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
-    ClassifierTrainingOptions stage1 = with_run("stage1");
+    ImageTrainingOptions stage1 = with_run("stage1");
     stage1.warmup_epochs = 1;
     stage1.epochs = 1;
-    const auto first = pupembed::train_classifier(stage1);
+    const auto first = pupembed::train_on_images(stage1);
     ASSERT_TRUE(first.finished);
 
-    ClassifierTrainingOptions stage2 = with_run("stage2");
+    ImageTrainingOptions stage2 = with_run("stage2");
     stage2.init = first.final_model;
     stage2.input_size = 0;  // taken from the init model
     stage2.resize = 0;
@@ -362,7 +362,7 @@ TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
     stage2.warmup_epochs = 1;
     stage2.epochs = 0;
     stage2.warmup_lr = 1e-9;  // the heads barely move: the classifier's val top-1 stays stage 1's
-    const auto second = pupembed::train_classifier(stage2);
+    const auto second = pupembed::train_on_images(stage2);
     ASSERT_TRUE(second.finished);
     const pupembed::Model init = pupembed::load_model(first.final_model);
     const pupembed::Model after = pupembed::load_model(second.final_model);
@@ -382,9 +382,9 @@ TEST_F(SmallRun, FinetuneTrunkStartsFromTheInitModel) {
 // fine-tuning while the later layers train; a stopped run resumes exactly; a layer the trunk
 // lacks, or no --init, is refused before training.
 TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
-    ClassifierTrainingOptions options = held_near_stage1("frozen");
+    ImageTrainingOptions options = held_near_stage1("frozen");
     options.freeze_until = "fire3";
-    const auto whole = pupembed::train_classifier(options);
+    const auto whole = pupembed::train_on_images(options);
     ASSERT_TRUE(whole.finished);
 
     const pupembed::Model init = pupembed::load_model(options.init);
@@ -408,23 +408,23 @@ TEST_F(SmallRun, FrozenLayersKeepTheInitWeightsAndResumeExactly) {
 
     expect_resumed_run_equals(options, (dir_ / "parts").string(), 5, whole.final_model);  // inside fine-tuning
 
-    ClassifierTrainingOptions all = options;  // the whole trunk frozen: only the heads train
+    ImageTrainingOptions all = options;  // the whole trunk frozen: only the heads train
     all.run_dir = (dir_ / "all").string();
     all.freeze_until = "fire9";
     all.epochs = 1;
-    const auto heads = pupembed::train_classifier(all);
+    const auto heads = pupembed::train_on_images(all);
     ASSERT_TRUE(heads.finished);
     const pupembed::Model heads_only = pupembed::load_model(heads.final_model);
     for (const auto& item : heads_only.network->trunk->named_parameters())
         EXPECT_TRUE(torch::equal(item.value(), before[item.key()])) << item.key() << " is frozen";
 
-    ClassifierTrainingOptions unknown = options;
+    ImageTrainingOptions unknown = options;
     unknown.run_dir = (dir_ / "unknown").string();
     unknown.freeze_until = "block6";
     EXPECT_NE(error_of(unknown).find("--freeze-until: layer \"block6\": unknown (squeezenet1.1's are conv1, fire2"),
               std::string::npos)
         << error_of(unknown);
-    ClassifierTrainingOptions scratch = options;
+    ImageTrainingOptions scratch = options;
     scratch.run_dir = (dir_ / "scratch").string();
     scratch.init = "none";
     EXPECT_NE(error_of(scratch).find("--freeze-until: needs --init"), std::string::npos) << error_of(scratch);

@@ -42,8 +42,8 @@ void register_extract(CLI::App& app) {
         const FeatureSet set = extract_features(model, o->model, load_dataset(o->data), o->extract);
         finish_progress();
         write_feature_set(o->output, set);
-        std::printf("wrote %s (%lld x %lld) and %s\n", o->output.c_str(), static_cast<long long>(set.features.size(0)),
-                    static_cast<long long>(set.features.size(1)), row_table_path(o->output).c_str());
+        std::printf("wrote %s (%lld x %lld) and %s\n", o->output.c_str(), static_cast<long long>(set.features.rows),
+                    static_cast<long long>(set.features.columns), row_table_path(o->output).c_str());
     });
 }
 

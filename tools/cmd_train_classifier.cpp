@@ -11,7 +11,7 @@
 namespace pupembed::cli {
 void register_train_classifier(CLI::App& app) {
     struct Options {
-        ClassifierTrainingOptions train;
+        ImageTrainingOptions train;
         std::string data, train_list, val, resume;
         bool no_flip = false, json = false;
         int threads = 0;
@@ -72,7 +72,7 @@ void register_train_classifier(CLI::App& app) {
     command->add_flag("--json", o->json, "Print the outcome as JSON");
 
     command->callback([o, command] {
-        ClassifierTrainingOptions& run = o->train;
+        ImageTrainingOptions& run = o->train;
         set_thread_count(o->threads);
         const TrainingCallbacks callbacks = image_training_callbacks(o->json);
         install_interrupt_handler();
@@ -83,7 +83,7 @@ void register_train_classifier(CLI::App& app) {
                 if (command->count(name) > 0)
                     throw CLI::ValidationError(std::string(name) + " cannot be given with --resume (the run has its own)");
             run_dir = o->resume;
-            outcome = resume_classifier_training(o->resume, callbacks, run.stop_after_steps);
+            outcome = resume_training_on_images(o->resume, callbacks, run.stop_after_steps);
         } else {
             if (o->data.empty() == o->train_list.empty())
                 throw CLI::ValidationError("give the training photos as DATA or --train-list (one of them)");
@@ -98,7 +98,7 @@ void register_train_classifier(CLI::App& app) {
             if (command->count("--head-lr") == 0) run.head_lr = scratch ? 2e-3 : 5e-4;
             if (command->count("--trunk-lr") == 0) run.trunk_lr = scratch ? 2e-3 : 1e-4;
             run_dir = run.run_dir;
-            outcome = train_classifier(run, callbacks);
+            outcome = train_on_images(run, callbacks);
         }
         finish_progress();
         print_image_training_outcome(outcome, o->json);

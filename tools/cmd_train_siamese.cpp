@@ -10,74 +10,13 @@
 #include "training_progress.hpp"
 
 namespace pupembed::cli {
-namespace {
-
-/// train-siamese --finetune-trunk: trunk, classifier and embedding head trained together on
-/// images, by the image trainer with the proxy loss added.
-struct FinetuneOptions {
-    std::string init;
-    int warmup_epochs = 2;
-    int epochs = 8;
-    int batch = 64;
-    double head_lr = 5e-4;
-    double trunk_lr = 5e-5;
-    double classifier_weight = 1;
-    int input_size = 0, resize = 0;
-    std::string cache_dir;
-    bool photo_augment = false;
-    PhotoAugmentation photo;
-    std::vector<int> train_sizes;
-    double l2sp = 0, distill = 0, ema = 0;
-    double similarity_distill = 0, similarity_temperature = 0.1;
-    std::string freeze_until;
-};
-
-ClassifierTrainingOptions image_run_options(const SiameseTrainingOptions& t, const FinetuneOptions& f,
-                                            const std::string& val) {
-    ClassifierTrainingOptions run;
-    run.train_data = t.train_features;
-    run.val_data = val;
-    run.init = f.init;
-    run.run_dir = t.run_dir;
-    run.cache_dir = f.cache_dir;
-    run.input_size = f.input_size;
-    run.resize = f.resize;
-    run.warmup_epochs = f.warmup_epochs;
-    run.epochs = f.epochs;
-    run.batch = f.batch;
-    run.warmup_lr = t.lr;
-    run.head_lr = f.head_lr;
-    run.trunk_lr = f.trunk_lr;
-    run.weight_decay = t.weight_decay;
-    run.seed = t.seed;
-    run.stop_after_steps = t.stop_after_steps;
-    run.embedding_loss = t.loss;
-    run.embedding_dim = t.embedding_dim;
-    run.embedding_hidden = t.hidden;
-    run.proxy_lr = t.proxy_lr;
-    run.proxy_scale = t.scale;
-    run.classifier_weight = f.classifier_weight;
-    run.photo_augment = f.photo_augment;
-    run.photo = f.photo;
-    run.train_sizes = f.train_sizes;
-    run.l2sp = f.l2sp;
-    run.distill = f.distill;
-    run.ema = f.ema;
-    run.freeze_until = f.freeze_until;
-    run.similarity_distill = f.similarity_distill;
-    run.similarity_temperature = f.similarity_temperature;
-    return run;
-}
-
-}  // namespace
-
 void register_train_siamese(CLI::App& app) {
     struct Options {
-        SiameseTrainingOptions train;
+        EmbeddingHeadTrainingOptions train;
         std::string resume;
         int threads = 0;
         bool json = false, finetune_trunk = false;
-        FinetuneOptions finetune;
+        EndToEndOptions finetune;
     };
     auto o = std::make_shared<Options>();
     auto& t = o->train;
@@ -176,7 +115,7 @@ void register_train_siamese(CLI::App& app) {
             if (!o->resume.empty()) {
                 for (const char* name : {"FEATS", "--val", "--out", "--init"})
                     if (command->count(name) > 0) throw CLI::ValidationError(std::string(name) + " cannot be given with --resume");
-                outcome = resume_classifier_training(o->resume, callbacks, o->train.stop_after_steps);
+                outcome = resume_training_on_images(o->resume, callbacks, o->train.stop_after_steps);
             } else {
                 if (o->train.loss != "proxy")
                     throw CLI::ValidationError("--finetune-trunk trains with --loss proxy only");
@@ -188,18 +127,18 @@ void register_train_siamese(CLI::App& app) {
                 else o->finetune.batch = o->train.batch;
                 if (command->count("--epochs") > 0) o->finetune.epochs = o->train.epochs;
                 run_dir = o->train.run_dir;
-                outcome = train_classifier(image_run_options(o->train, o->finetune, o->train.val_features), callbacks);
+                outcome = train_on_images(end_to_end_training_options(o->train, o->finetune), callbacks);
             }
             finish_progress();
             print_image_training_outcome(outcome, o->json);
             if (!outcome.finished) exit_interrupted("train-siamese", outcome.step, outcome.epoch, outcome.checkpoint, run_dir);
             return;
         }
-        SiameseCallbacks callbacks;
+        TrainingCallbacks callbacks;
         callbacks.on_message = print_training_message;
         callbacks.on_step = step_printer();
         const bool json = o->json;
-        callbacks.on_epoch = [json](const SiameseEpochReport& r) {
+        callbacks.on_epoch = [json](const EpochReport& r) {
             finish_progress();
             std::fprintf(json ? stderr : stdout, "epoch %d/%d  train loss %.4f  val Recall@1 %.4f  val MAP@R %.4f  %s%s\n",
                          r.epoch, r.epochs, r.train_loss, r.val_recall_at_1, r.val_map_at_r,
@@ -208,27 +147,27 @@ void register_train_siamese(CLI::App& app) {
         };
         callbacks.stop_requested = &interrupt_requested();
         install_interrupt_handler();
-        SiameseOutcome outcome;
+        TrainingOutcome outcome;
         std::string run_dir;
         if (!o->resume.empty()) {
             for (const char* name : {"FEATS", "--val", "--out"})
                 if (command->count(name) > 0) throw CLI::ValidationError(std::string(name) + " cannot be given with --resume");
             run_dir = o->resume;
-            outcome = resume_siamese_training(o->resume, callbacks, o->train.stop_after_steps);
+            outcome = resume_embedding_head_training(o->resume, callbacks, o->train.stop_after_steps);
         } else {
             if (o->train.train_features.empty() || o->train.val_features.empty() || o->train.run_dir.empty())
                 throw CLI::ValidationError("give FEATS, --val VAL_FEATS and --out RUN_DIR (or --resume RUN_DIR)");
             run_dir = o->train.run_dir;
-            outcome = train_siamese(o->train, callbacks);
+            outcome = train_embedding_head(o->train, callbacks);
         }
         finish_progress();
         if (o->json)
             print_json({{"finished", outcome.finished}, {"epochs_done", outcome.epoch}, {"steps_done", outcome.step},
-                        {"best_val_map_at_r", outcome.best_map_at_r}, {"best_model", outcome.best_model},
+                        {"best_val_map_at_r", outcome.best_val_map_at_r}, {"best_model", outcome.best_model},
                         {"final_model", outcome.final_model}, {"checkpoint", outcome.checkpoint}});
         if (!outcome.finished) exit_interrupted("train-siamese", outcome.step, outcome.epoch, outcome.checkpoint, run_dir);
         if (!o->json)
-            std::printf("done: best val MAP@R %.4f in %s; final model %s\n", outcome.best_map_at_r,
+            std::printf("done: best val MAP@R %.4f in %s; final model %s\n", outcome.best_val_map_at_r,
                         outcome.best_model.c_str(), outcome.final_model.c_str());
     });
 }

@@ -1,6 +1,5 @@
 #include "pupembed/gallery/gallery.hpp"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gallery/gallery_records.hpp"
 #include "gallery/sqlite_db.hpp"
+#include "pupembed/core/clock.hpp"
 #include "pupembed/core/error.hpp"
 
 namespace fs = std::filesystem;
@@ -42,38 +43,6 @@ CREATE TABLE images (
 );
 CREATE INDEX images_by_hash ON images (content_hash);
 )";
-
-const char kColumns[] = "id, path, content_hash, file_size, width, height, added, breed, breed_probability";
-
-GalleryImage image_from(const SqliteStatement& row) {
-    GalleryImage image;
-    image.id = row.integer(0);
-    image.path = row.text(1);
-    image.content_hash = row.text(2);
-    image.file_size = row.integer(3);
-    image.width = int(row.integer(4));
-    image.height = int(row.integer(5));
-    image.added = row.text(6);
-    image.breed = row.text(7);
-    image.breed_probability = row.real(8);
-    return image;
-}
-
-std::string meta_value(const SqliteDb& db, const std::string& key) {
-    SqliteStatement query(db, "SELECT value FROM meta WHERE key = ?");
-    query.bind(1, key);
-    return query.step() ? query.text(0) : "";
-}
-
-void set_meta(const SqliteDb& db, const std::string& key, const std::string& value) {
-    SqliteStatement update(db, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-    update.bind(1, key).bind(2, value).run();
-}
-
-int64_t pragma(const SqliteDb& db, const char* sql) {
-    SqliteStatement query(db, sql);
-    return query.step() ? query.integer(0) : 0;
-}
 
 std::string random_hex(int bytes) {
     std::random_device device;
@@ -112,29 +81,6 @@ void require_gallery_model(const Gallery& gallery, const GalleryModel& identity,
     require_model(gallery.path(), gallery.model(), identity, remedy);
 }
 
-std::string utc_timestamp() {
-    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char text[32];
-    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1)
-        throw Error("SHA-256 failed");
-    static const char digits[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned i = 0; i < length; ++i) {
-        text += digits[digest[i] >> 4];
-        text += digits[digest[i] & 15];
-    }
-    return text;
-}
-
 struct Gallery::State {
     std::unique_ptr<SqliteDb> db;
     /// Why the gallery is read-only ("" when it is writable).
@@ -156,59 +102,6 @@ struct Gallery::State {
 namespace {
 
 using Lock = std::lock_guard<std::mutex>;
-
-/// A count from a metadata record: the number, or -1 for anything but up to 6 digits.
-int64_t count_record(const std::string& value) {
-    const bool digits = value.size() <= 6 && value.find_first_not_of("0123456789") == std::string::npos;
-    return digits && !value.empty() ? std::stoll(value) : -1;
-}
-
-// What the public methods return, read with the connection already held.
-
-GalleryModel model_record(const SqliteDb& db) {
-    GalleryModel model;
-    model.id = meta_value(db, "model_id");
-    model.path = meta_value(db, "model_path");
-    const std::string dimension = meta_value(db, "dimension");
-    if (!dimension.empty()) {
-        model.dimension = count_record(dimension);
-        if (model.dimension < 1 || model.dimension > kMaxGalleryDimension)
-            throw Error(db.path(), "damaged gallery (dimension record \"" + dimension.substr(0, 40) + "\")");
-    }
-    const std::string appearance = meta_value(db, "appearance_dimension");
-    if (!appearance.empty()) {
-        // Fewer columns than the vectors have; 0: all of them.
-        model.appearance_dimension = count_record(appearance);
-        if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
-            throw Error(db.path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
-    }
-    return model;
-}
-
-int64_t generation_record(const SqliteDb& db) {
-    const std::string value = meta_value(db, "generation");
-    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
-        throw Error(db.path(), "damaged gallery (generation record \"" + value.substr(0, 40) + "\")");
-    return std::stoll(value);
-}
-
-void read_vectors(const SqliteDb& db, int64_t dimension, std::vector<int64_t>& ids, std::vector<float>& values) {
-    const int64_t count = pragma(db, "SELECT count(*) FROM images");
-    ids.clear();
-    values.clear();
-    ids.reserve(size_t(count));
-    values.reserve(size_t(count * dimension));
-    SqliteStatement query(db, "SELECT id, vector FROM images ORDER BY id");
-    while (query.step()) {
-        size_t bytes = 0;
-        const auto* data = static_cast<const float*>(query.blob(1, bytes));
-        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
-            throw Error(db.path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
-                                       std::to_string(bytes) + " bytes, expected " + std::to_string(dimension * 4) + ")");
-        ids.push_back(query.integer(0));
-        values.insert(values.end(), data, data + dimension);
-    }
-}
 
 /// Why this process may not write `path` ("" when it may), which is `name` in the answer. (The
 /// superuser may write any file on a writable volume.)

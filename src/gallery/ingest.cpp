@@ -10,19 +10,18 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "pupembed/core/clock.hpp"
 #include "pupembed/core/error.hpp"
+#include "pupembed/gallery/gallery_model.hpp"
 #include "pupembed/inference/embed.hpp"
 #include "pupembed/io/file_io.hpp"
+#include "pupembed/io/sha256.hpp"
 #include "pupembed/model/model.hpp"
 
 namespace fs = std::filesystem;
 
 namespace pupembed {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 /// An advisory lock on GALLERY.adding, held while photos are added, to tell whether another
 /// process is adding photos to the same gallery now. The kernel drops it when its process ends,
@@ -47,33 +46,7 @@ private:
     bool taken_by_another_ = false;
 };
 
-
 }  // namespace
-
-Model load_query_model(const std::string& path, const Gallery* gallery) {
-    Model model = load_model_for_inference(path);
-    if (gallery)
-        require_gallery_model(*gallery, gallery_model_of(path, model),
-                              "give --model " + gallery->model().path + ", or re-embed the gallery with `pupembed index add --reembed`");
-    return model;
-}
-
-std::string model_path_for_gallery(const std::string& given, const Gallery* gallery) {
-    if (!given.empty() || !gallery) return model_path_or_default(given);
-    const GalleryModel model = gallery->model();
-    std::error_code error;
-    if (!model.path.empty() && fs::is_regular_file(model.path, error)) return model.path;
-    return model_path_or_default("");
-}
-
-GalleryModel gallery_model_of(const std::string& model_path, const Model& model) {
-    GalleryModel identity;
-    identity.id = sha256_hex(read_file(model_path)).substr(0, 16);
-    identity.path = fs::absolute(model_path).lexically_normal().string();
-    identity.dimension = model.embedding_size();
-    if (model.info.posterior_weight > 0) identity.appearance_dimension = model.info.embedding_dim;
-    return identity;
-}
 
 IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
                             const std::vector<std::string>& paths, const IngestOptions& options) {

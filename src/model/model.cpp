@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 #include "model/network.hpp"
 #include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"

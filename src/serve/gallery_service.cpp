@@ -17,6 +17,7 @@
 #include "pupembed/gallery/query_json.hpp"
 #include "pupembed/gallery/search.hpp"
 #include "pupembed/io/file_io.hpp"
+#include "pupembed/io/sha256.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

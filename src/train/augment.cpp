@@ -49,26 +49,6 @@ void jitter_colour(cv::Mat& rgb, double amount, std::mt19937_64& rng) {
 
 }  // namespace
 
-nlohmann::json PhotoAugmentation::to_json() const {
-    return {{"min_area", min_area},         {"max_aspect", max_aspect},       {"colour", colour},
-            {"downscale_share", downscale_share}, {"max_downscale", max_downscale}, {"canvas_share", canvas_share},
-            {"canvas_min", canvas_min},     {"canvas_max", canvas_max},       {"flip", flip}};
-}
-
-PhotoAugmentation PhotoAugmentation::from_json(const nlohmann::json& j) {
-    PhotoAugmentation o;
-    o.min_area = j.value("min_area", o.min_area);
-    o.max_aspect = j.value("max_aspect", o.max_aspect);
-    o.colour = j.value("colour", o.colour);
-    o.downscale_share = j.value("downscale_share", o.downscale_share);
-    o.max_downscale = j.value("max_downscale", o.max_downscale);
-    o.canvas_share = j.value("canvas_share", o.canvas_share);
-    o.canvas_min = j.value("canvas_min", o.canvas_min);
-    o.canvas_max = j.value("canvas_max", o.canvas_max);
-    o.flip = j.value("flip", o.flip);
-    return o;
-}
-
 void augment_photo(const uint8_t* image, const uint8_t* background, int stored, int size, const PhotoAugmentation& o,
                    std::mt19937_64& rng, uint8_t* out) {
     const cv::Mat source(stored, stored, CV_8UC3, const_cast<uint8_t*>(image));

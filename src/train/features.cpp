@@ -64,12 +64,12 @@ FeatureSet extract_unguarded(Model& model, const std::string& model_file, const 
     set.layer = options.layer.empty() ? layers.back() : options.layer;
     if (std::find(layers.begin(), layers.end(), set.layer) == layers.end())
         throw Error("--layer " + set.layer, "is not a layer of " + model.info.backbone);
-    std::vector<int64_t> labels;
     // Written in place: see configure_process() on why nothing may be kept per batch.
     const int64_t channels = global_average_pool(model.network->trunk->forward_until(
                                                      torch::zeros({1, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast), set.layer))
                                  .size(1);
-    set.features = torch::empty({passes * count, channels}, torch::kFloat32);
+    set.features = FloatRows{passes * count, channels, std::vector<float>(size_t(passes * count * channels))};
+    const torch::Tensor features = torch::from_blob(set.features.values.data(), {passes * count, channels}, torch::kFloat32);
     const int64_t* label = images.labels.data_ptr<int64_t>();
     constexpr int64_t kBatch = 128;
     for (int pass = 0; pass < passes; ++pass) {
@@ -77,18 +77,16 @@ FeatureSet extract_unguarded(Model& model, const std::string& model_file, const 
             const int64_t n = std::min(kBatch, count - begin);
             const torch::Tensor x = batch_from_cache(images.pixels, order.data() + begin, n, model.info.preprocessing.input_size,
                                                      true, options.augment > 0 ? &rng : nullptr, model.info.preprocessing);
-            set.features.narrow(0, pass * count + begin, n)
+            features.narrow(0, pass * count + begin, n)
                 .copy_(global_average_pool(model.network->trunk->forward_until(x, set.layer)));
             if (options.on_progress) options.on_progress(pass * count + begin + n, passes * count);
         }
     }
     for (int pass = 0; pass < passes; ++pass)
         for (int64_t i = 0; i < count; ++i) {
-            labels.push_back(label[i]);
+            set.labels.push_back(label[i]);
             set.paths.push_back(readable[size_t(i)]);
         }
-
-    set.labels = torch::tensor(labels, torch::kInt64);
     return set;
 }
 
@@ -101,12 +99,13 @@ FeatureSet extract_features(Model& model, const std::string& model_file, const D
 
 void write_feature_set(const std::string& npy_path, const FeatureSet& set) {
     NpyArray array;
-    array.shape = set.features.sizes().vec();
-    const torch::Tensor values = set.features.to(torch::kFloat32).contiguous();
-    array.data.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+    if (set.labels.size() != size_t(set.features.rows) || set.paths.size() != set.labels.size())
+        throw Error(npy_path, "internal: a feature set of " + std::to_string(set.features.rows) + " rows, " +
+                                  std::to_string(set.labels.size()) + " labels and " + std::to_string(set.paths.size()) + " paths");
+    array.shape = {set.features.rows, set.features.columns};
+    array.data = set.features.values;
     std::string table = std::string(kTableMagic) + "\n# model\t" + set.model + "\n# layer\t" + set.layer + "\n";
-    const int64_t* label = set.labels.data_ptr<int64_t>();
-    for (size_t i = 0; i < set.paths.size(); ++i) table += set.paths[i] + "\t" + set.class_names.at(size_t(label[i])) + "\n";
+    for (size_t i = 0; i < set.paths.size(); ++i) table += set.paths[i] + "\t" + set.class_names.at(size_t(set.labels[i])) + "\n";
     write_npy(npy_path, array);
     write_file_atomically(row_table_path(npy_path), table);
 }
@@ -145,10 +144,8 @@ FeatureSet read_feature_set(const std::string& npy_path) {
         i = int64_t(set.class_names.size());
         set.class_names.push_back(name);
     }
-    std::vector<int64_t> labels;
-    for (const auto& name : names) labels.push_back(index.at(name));
-    set.labels = torch::tensor(labels, torch::kInt64);
-    set.features = torch::from_blob(const_cast<float*>(array.data.data()), array.shape, torch::kFloat32).clone();
+    for (const auto& name : names) set.labels.push_back(index.at(name));
+    set.features = FloatRows{array.shape[0], array.shape[1], array.data};
     return set;
 }
 

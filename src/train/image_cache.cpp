@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
 

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "core/random.hpp"
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 #include "model/network.hpp"
 #include "model/torch_errors.hpp"
 #include "pupembed/core/error.hpp"
@@ -41,7 +41,7 @@ struct HeadAndProxiesImpl : torch::nn::Module {
 TORCH_MODULE(HeadAndProxies);
 
 /// `base` (trunk, classifier) with `head` as its embedding head.
-Model with_embedding_head(const Model& base, const SiameseTrainingOptions& o, EmbeddingHeadImpl& head,
+Model with_embedding_head(const Model& base, const EmbeddingHeadTrainingOptions& o, EmbeddingHeadImpl& head,
                           const std::string& source) {
     ModelInfo info = base.info;
     info.embedding = EmbeddingHeadImpl::kKind;
@@ -69,25 +69,33 @@ Model with_embedding_head(const Model& base, const SiameseTrainingOptions& o, Em
 }
 
 /// Checks the feature sets against each other and against the model that made them.
-void check_feature_sets(const SiameseTrainingOptions& o, const FeatureSet& train, const FeatureSet& val, const Model& base) {
+void check_feature_sets(const EmbeddingHeadTrainingOptions& o, const FeatureSet& train, const FeatureSet& val, const Model& base) {
     if (train.class_names != val.class_names)
         throw Error("train and val features have different classes (" + std::to_string(train.class_names.size()) +
                     " and " + std::to_string(val.class_names.size()) + ")");
-    if (train.features.size(1) != val.features.size(1))
-        throw Error("train and val features differ in size (" + std::to_string(train.features.size(1)) + " and " +
-                    std::to_string(val.features.size(1)) + ")");
+    if (train.features.columns != val.features.columns)
+        throw Error("train and val features differ in size (" + std::to_string(train.features.columns) + " and " +
+                    std::to_string(val.features.columns) + ")");
     const std::string trunk_output = base.network->trunk->layer_names().back();
     for (const FeatureSet* set : {&train, &val})
         if (!set->layer.empty() && set->layer != trunk_output)
             throw Error(set == &train ? o.train_features : o.val_features,
                         "holds " + set->layer + " features; the embedding head of a model file takes the trunk's output (" +
                             trunk_output + ")");
-    if (base.network->trunk->out_channels() != train.features.size(1))
-        throw Error(o.train_features, "features are " + std::to_string(train.features.size(1)) + "-d, the trunk of " +
+    if (base.network->trunk->out_channels() != train.features.columns)
+        throw Error(o.train_features, "features are " + std::to_string(train.features.columns) + "-d, the trunk of " +
                                           train.model + " gives " + std::to_string(base.network->trunk->out_channels()));
 }
 
-FeatureSet read_train_features(const SiameseTrainingOptions& o) {
+/// A feature set's rows as an N x C float32 tensor, and its labels as int64.
+torch::Tensor features_tensor(const FeatureSet& set) {
+    return torch::from_blob(const_cast<float*>(set.features.values.data()), {set.features.rows, set.features.columns},
+                            torch::kFloat32)
+        .clone();
+}
+torch::Tensor labels_tensor(const FeatureSet& set) { return torch::tensor(set.labels, torch::kInt64); }
+
+FeatureSet read_train_features(const EmbeddingHeadTrainingOptions& o) {
     FeatureSet train = read_feature_set(o.train_features);
     if (train.model.empty()) throw Error(row_table_path(o.train_features), "does not name the model that made it");
     return train;
@@ -98,7 +106,7 @@ FeatureSet read_train_features(const SiameseTrainingOptions& o) {
 
 class EmbeddingHeadRecipe : public TrainingRecipe {
 public:
-    EmbeddingHeadRecipe(const SiameseTrainingOptions& options, const SiameseCallbacks& callbacks)
+    EmbeddingHeadRecipe(const EmbeddingHeadTrainingOptions& options, const TrainingCallbacks& callbacks)
         : o_(options),
           callbacks_(callbacks),
           files_{options.run_dir},
@@ -107,12 +115,16 @@ public:
           base_(load_model(train_.model)),
           proxy_(options.loss == "proxy") {
         check_feature_sets(o_, train_, val_, base_);
+        train_x_ = features_tensor(train_);
+        train_y_ = labels_tensor(train_);
+        val_x_ = features_tensor(val_);
+        val_y_ = labels_tensor(val_);
         if (callbacks.on_message)
-            callbacks.on_message("train: " + std::to_string(train_.features.size(0)) + " vectors, val: " +
-                                 std::to_string(val_.features.size(0)) + ", " + std::to_string(train_.class_names.size()) +
+            callbacks.on_message("train: " + std::to_string(train_.features.rows) + " vectors, val: " +
+                                 std::to_string(val_.features.rows) + ", " + std::to_string(train_.class_names.size()) +
                                  " classes; trunk from " + train_.model);
         torch::manual_seed(o_.seed);
-        trained_ = HeadAndProxies(train_.features.size(1), o_.hidden, o_.embedding_dim, int64_t(train_.class_names.size()),
+        trained_ = HeadAndProxies(train_.features.columns, o_.hidden, o_.embedding_dim, int64_t(train_.class_names.size()),
                                   proxy_);
         std::vector<torch::optim::OptimizerParamGroup> groups;
         using torch::optim::AdamWOptions;
@@ -122,15 +134,15 @@ public:
             groups.emplace_back(std::vector<torch::Tensor>{trained_->proxies},
                                 std::make_unique<AdamWOptions>(AdamWOptions(o_.proxy_lr).weight_decay(0)));
         optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups), AdamWOptions(o_.lr));
-        const int64_t count = train_.features.size(0);
-        const int64_t* labels = train_.labels.data_ptr<int64_t>();
+        const int64_t count = train_.features.rows;
+        const int64_t* labels = train_.labels.data();
         by_class_.resize(train_.class_names.size());
         for (int64_t i = 0; i < count; ++i) by_class_[size_t(labels[i])].push_back(i);
     }
 
     std::string kind() const override { return "train-siamese"; }
     uint64_t seed() const override { return o_.seed; }
-    int64_t samples() const override { return train_.features.size(0); }
+    int64_t samples() const override { return train_.features.rows; }
     int64_t batch_size() const override { return std::min<int64_t>(o_.batch, samples()); }
     int epochs() const override { return o_.epochs; }
     std::string phase_name(int) const override { return o_.loss; }
@@ -150,11 +162,11 @@ public:
         const torch::Tensor anchors = torch::from_blob(const_cast<int64_t*>(indices), {batch}, torch::kInt64).clone();
         torch::Tensor loss;
         if (proxy_) {
-            const torch::Tensor e = trained_->head->forward(train_.features.index_select(0, anchors));
-            loss = proxy_softmax_loss(e, trained_->proxies, train_.labels.index_select(0, anchors), o_.scale);
+            const torch::Tensor e = trained_->head->forward(train_x_.index_select(0, anchors));
+            loss = proxy_softmax_loss(e, trained_->proxies, train_y_.index_select(0, anchors), o_.scale);
         } else {
             const int64_t count = samples();
-            const int64_t* labels = train_.labels.data_ptr<int64_t>();
+            const int64_t* labels = train_.labels.data();
             std::vector<int64_t> partners, same;
             for (int64_t i = 0; i < batch; ++i) {
                 const int64_t a = indices[i];
@@ -171,7 +183,7 @@ public:
                 same.push_back(positive ? 1 : 0);
             }
             const torch::Tensor both = trained_->head->forward(
-                train_.features.index_select(0, torch::cat({anchors, torch::tensor(partners, torch::kInt64)})));
+                train_x_.index_select(0, torch::cat({anchors, torch::tensor(partners, torch::kInt64)})));
             loss = contrastive_loss(both.narrow(0, 0, batch), both.narrow(0, batch, batch), torch::tensor(same, torch::kInt64),
                                     o_.margin);
         }
@@ -186,9 +198,10 @@ public:
         RetrievalMetrics metrics;
         {
             torch::NoGradGuard no_grad;
-            metrics = retrieval_metrics(trained_->head->forward(val_.features), val_.labels, {1});
+            metrics = retrieval_metrics(trained_->head->forward(val_x_), val_y_, {1});
         }
-        report_ = SiameseEpochReport{};
+        report_ = EpochReport{};
+        report_.phase = o_.loss;
         report_.epoch = progress.epoch;
         report_.epochs = o_.epochs;
         report_.train_loss = progress.loss_sum / double(std::max<int64_t>(1, progress.seen));
@@ -224,12 +237,12 @@ public:
 
     torch::optim::Optimizer& optimizer() override { return *optimizer_; }
 
-    SiameseOutcome outcome(const RunResult& result) const {
-        SiameseOutcome outcome;
+    TrainingOutcome outcome(const RunResult& result) const {
+        TrainingOutcome outcome;
         outcome.finished = result.finished;
         outcome.epoch = result.epoch;
         outcome.step = result.step;
-        outcome.best_map_at_r = result.finished ? best_map_ : std::max(0.0, best_map_);
+        outcome.best_val_map_at_r = result.finished ? best_map_ : std::max(0.0, best_map_);
         outcome.checkpoint = files_.checkpoint();
         outcome.best_model = files_.best();
         if (result.finished) outcome.final_model = files_.final_model();
@@ -243,20 +256,21 @@ private:
         return with_embedding_head(base_, o_, *trained_->head, source);
     }
 
-    const SiameseTrainingOptions o_;
-    const SiameseCallbacks& callbacks_;
+    const EmbeddingHeadTrainingOptions o_;
+    const TrainingCallbacks& callbacks_;
     const RunFiles files_;
     const FeatureSet train_, val_;
+    torch::Tensor train_x_, train_y_, val_x_, val_y_;  ///< the sets' features (N x C) and labels as tensors
     const Model base_;
     const bool proxy_;
     HeadAndProxies trained_{nullptr};
     std::unique_ptr<torch::optim::AdamW> optimizer_;
     std::vector<std::vector<int64_t>> by_class_;  ///< training samples of each class (contrastive pairs)
     double best_map_ = -1;
-    SiameseEpochReport report_;
+    EpochReport report_;
 };
 
-SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& callbacks, bool resume) {
+TrainingOutcome run(const EmbeddingHeadTrainingOptions& o, const TrainingCallbacks& callbacks, bool resume) {
     return rethrow_torch_errors("training", [&] {
         EmbeddingHeadRecipe recipe(o, callbacks);
         return recipe.outcome(run_training(recipe, o.run_dir, run_control(callbacks, o.stop_after_steps), resume));
@@ -265,54 +279,61 @@ SiameseOutcome run(const SiameseTrainingOptions& o, const SiameseCallbacks& call
 
 }  // namespace
 
-nlohmann::json SiameseTrainingOptions::to_json() const {
-    return {{"train_features", train_features}, {"val_features", val_features}, {"run_dir", run_dir},
-            {"loss", loss}, {"embedding_dim", embedding_dim}, {"hidden", hidden}, {"epochs", epochs},
-            {"batch", batch}, {"lr", lr}, {"proxy_lr", proxy_lr}, {"weight_decay", weight_decay},
-            {"margin", margin}, {"positive_share", positive_share}, {"scale", scale}, {"seed", seed},
-            {"stop_after_steps", stop_after_steps}};
+ImageTrainingOptions end_to_end_training_options(const EmbeddingHeadTrainingOptions& t, const EndToEndOptions& f) {
+    ImageTrainingOptions run;
+    run.train_data = t.train_features;
+    run.val_data = t.val_features;
+    run.init = f.init;
+    run.run_dir = t.run_dir;
+    run.cache_dir = f.cache_dir;
+    run.input_size = f.input_size;
+    run.resize = f.resize;
+    run.warmup_epochs = f.warmup_epochs;
+    run.epochs = f.epochs;
+    run.batch = f.batch;
+    run.warmup_lr = t.lr;
+    run.head_lr = f.head_lr;
+    run.trunk_lr = f.trunk_lr;
+    run.weight_decay = t.weight_decay;
+    run.seed = t.seed;
+    run.stop_after_steps = t.stop_after_steps;
+    run.embedding_loss = t.loss;
+    run.embedding_dim = t.embedding_dim;
+    run.embedding_hidden = t.hidden;
+    run.proxy_lr = t.proxy_lr;
+    run.proxy_scale = t.scale;
+    run.classifier_weight = f.classifier_weight;
+    run.photo_augment = f.photo_augment;
+    run.photo = f.photo;
+    run.train_sizes = f.train_sizes;
+    run.l2sp = f.l2sp;
+    run.distill = f.distill;
+    run.ema = f.ema;
+    run.freeze_until = f.freeze_until;
+    run.similarity_distill = f.similarity_distill;
+    run.similarity_temperature = f.similarity_temperature;
+    return run;
 }
 
-SiameseTrainingOptions SiameseTrainingOptions::from_json(const nlohmann::json& j) {
-    SiameseTrainingOptions o;
-    o.train_features = j.at("train_features");
-    o.val_features = j.at("val_features");
-    o.run_dir = j.at("run_dir");
-    o.loss = j.at("loss");
-    o.embedding_dim = j.at("embedding_dim");
-    o.hidden = j.at("hidden");
-    o.epochs = j.at("epochs");
-    o.batch = j.at("batch");
-    o.lr = j.at("lr");
-    o.proxy_lr = j.at("proxy_lr");
-    o.weight_decay = j.at("weight_decay");
-    o.margin = j.at("margin");
-    o.positive_share = j.at("positive_share");
-    o.scale = j.at("scale");
-    o.seed = j.at("seed");
-    o.stop_after_steps = j.at("stop_after_steps");
-    return o;
-}
-
-SiameseOutcome train_siamese(const SiameseTrainingOptions& options, const SiameseCallbacks& callbacks) {
+TrainingOutcome train_embedding_head(const EmbeddingHeadTrainingOptions& options, const TrainingCallbacks& callbacks) {
     if (options.loss != "proxy" && options.loss != "contrastive")
         throw Error("--loss", "must be proxy or contrastive, got \"" + options.loss + "\"");
     if (options.epochs < 1 || options.batch < 2 || options.embedding_dim < 2 || options.hidden < 1)
         throw Error("need at least 1 epoch, a batch of 2, an embedding of 2 and a hidden layer of 1");
     if (!(options.positive_share > 0 && options.positive_share < 1))
         throw Error("--positive-share", "must be between 0 and 1");
-    SiameseTrainingOptions stored = options;
+    EmbeddingHeadTrainingOptions stored = options;
     for (std::string* path : {&stored.train_features, &stored.val_features, &stored.run_dir})
         *path = fs::absolute(*path).lexically_normal().string();
-    start_run_folder(options.run_dir, kSiameseRunFormat, kSiameseRunVersion, stored.to_json());
+    start_run_folder(options.run_dir, kSiameseRunFormat, kSiameseRunVersion, nlohmann::json(stored));
     return run(options, callbacks, false);
 }
 
-SiameseOutcome resume_siamese_training(const std::string& run_dir, const SiameseCallbacks& callbacks,
-                                       int64_t stop_after_steps) {
-    SiameseTrainingOptions options;
+TrainingOutcome resume_embedding_head_training(const std::string& run_dir, const TrainingCallbacks& callbacks,
+                                               int64_t stop_after_steps) {
+    EmbeddingHeadTrainingOptions options;
     try {
-        options = SiameseTrainingOptions::from_json(read_run_options(run_dir, kSiameseRunFormat, kSiameseRunVersion));
+        options = read_run_options(run_dir, kSiameseRunFormat, kSiameseRunVersion).get<EmbeddingHeadTrainingOptions>();
     } catch (const nlohmann::json::exception& e) {
         throw Error(run_dir, std::string("damaged run configuration (") + e.what() + ")");
     }

@@ -8,7 +8,7 @@
 
 #include "core/json_input.hpp"
 #include "core/random.hpp"
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "train/training_support.hpp"
@@ -17,8 +17,13 @@ namespace fs = std::filesystem;
 
 namespace pupembed {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+RunControl run_control(const TrainingCallbacks& callbacks, int64_t stop_after_steps) {
+    RunControl control;
+    control.on_message = callbacks.on_message;
+    control.on_step = callbacks.on_step;
+    control.stop_requested = callbacks.stop_requested;
+    control.stop_after_steps = stop_after_steps;
+    return control;
 }
 
 namespace {

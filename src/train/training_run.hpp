@@ -19,7 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pupembed/train/train_on_images.hpp"  // StepReport
+#include "pupembed/core/clock.hpp"
+#include "pupembed/train/training_reports.hpp"
 
 namespace pupembed {
 
@@ -103,16 +104,8 @@ struct RunControl {
     int64_t stop_after_steps = 0;  ///< > 0: stop (with a checkpoint) once this many steps are done in all
 };
 
-/// The RunControl of a recipe's callbacks (on_message, on_step, stop_requested).
-template <typename Callbacks>
-RunControl run_control(const Callbacks& callbacks, int64_t stop_after_steps) {
-    RunControl control;
-    control.on_message = callbacks.on_message;
-    control.on_step = callbacks.on_step;
-    control.stop_requested = callbacks.stop_requested;
-    control.stop_after_steps = stop_after_steps;
-    return control;
-}
+/// The RunControl of a run's callbacks (on_message, on_step, stop_requested).
+RunControl run_control(const TrainingCallbacks& callbacks, int64_t stop_after_steps);
 
 struct RunResult {
     bool finished = false;  ///< false: stopped early, resumable
@@ -124,8 +117,6 @@ struct RunResult {
 /// last epoch or a stop. Stopped and resumed gives what an uninterrupted run gives.
 RunResult run_training(TrainingRecipe& recipe, const std::string& run_dir, const RunControl& control, bool resume);
 
-/// Seconds from `start` until now, on the steady clock (progress reports).
-double seconds_since(std::chrono::steady_clock::time_point start);
 
 /// The cosine schedule: a learning rate's factor at `step` of `steps`, from 1 down to 0.
 double cosine_factor(int64_t step, int64_t steps);

@@ -138,10 +138,4 @@ void require_gallery_model(const Gallery& gallery, const GalleryModel& identity,
 /// apply it, so callers may pass paths as given.
 std::string gallery_path_key(const std::string& path);
 
-/// The current UTC time as ISO 8601, e.g. "2026-11-28T22:31:30Z".
-std::string utc_timestamp();
-
-/// SHA-256 of `bytes` as 64 hex digits.
-std::string sha256_hex(const std::string& bytes);
-
 }  // namespace pupembed

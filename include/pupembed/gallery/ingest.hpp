@@ -7,23 +7,10 @@
 #include <vector>
 
 #include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/gallery_model.hpp"
 #include "pupembed/inference/embedder.hpp"
 
 namespace pupembed {
-
-struct Model;
-
-/// The identity a gallery records for a model file: the first 16 hex digits of the SHA-256 of
-/// its bytes, its absolute path, and the model's embedding size.
-GalleryModel gallery_model_of(const std::string& model_path, const Model& model);
-
-/// Loads a model ready for inference; with a gallery that has vectors, checks that they were
-/// made with this model (require_gallery_model).
-Model load_query_model(const std::string& path, const Gallery* gallery);
-
-/// The model file for queries on `gallery` (may be null): `given`, else the gallery's own model
-/// file while it is still there, else the default model (model_path_or_default).
-std::string model_path_for_gallery(const std::string& given, const Gallery* gallery);
 
 struct IngestOptions {
     /// Re-embed every photo, the gallery's too; needed to switch a gallery to another model.

@@ -2,13 +2,12 @@
 // (N x C float32) with a TSV of path and label beside it.
 #pragma once
 
-#include <torch/types.h>
-
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "pupembed/core/float_rows.hpp"
 #include "pupembed/io/dataset.hpp"
 
 namespace pupembed {
@@ -16,8 +15,8 @@ namespace pupembed {
 struct Model;
 
 struct FeatureSet {
-    torch::Tensor features;                ///< (N, C) float32
-    torch::Tensor labels;                  ///< (N) int64, indices into class_names
+    FloatRows features;                    ///< N x C
+    std::vector<int64_t> labels;           ///< N, indices into class_names
     std::vector<std::string> class_names;  ///< sorted
     std::vector<std::string> paths;        ///< the photo of each row
     std::string model;                     ///< the model file whose trunk made them

@@ -15,9 +15,10 @@ struct PhotoAugmentation {
     double canvas_share = 0.2;   ///< share of photos pasted small onto a canvas (the dog off-centre)
     double canvas_min = 0.45, canvas_max = 0.85;  ///< the pasted photo's side, as a share of the canvas's
     bool flip = true;            ///< mirror half of them
-
-    nlohmann::json to_json() const;
-    static PhotoAugmentation from_json(const nlohmann::json& json);  ///< missing keys keep the defaults
 };
+
+/// As JSON and back; a missing field keeps its default.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PhotoAugmentation, min_area, max_aspect, colour, downscale_share,
+                                                max_downscale, canvas_share, canvas_min, canvas_max, flip)
 
 }  // namespace pupembed

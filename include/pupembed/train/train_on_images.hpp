@@ -3,22 +3,21 @@
 // classifier and embedding head together).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "pupembed/train/photo_augmentation.hpp"
+#include "pupembed/train/training_reports.hpp"
 
 namespace pupembed {
 
 /// Everything a stage-1 run is made of. The defaults are the recipe that works on the ImageNet
 /// import: the head alone first (trunk frozen), then all layers at a low learning rate with a
 /// cosine schedule, label smoothing and weight decay.
-struct ClassifierTrainingOptions {
+struct ImageTrainingOptions {
     std::string train_data;     ///< folder-per-class tree or list file
     std::string val_data;       ///< the same for validation; "" holds out val_fraction of train_data
     double val_fraction = 0.1;
@@ -68,73 +67,26 @@ struct ClassifierTrainingOptions {
     /// features (KL of softmaxes at similarity_temperature), so the head keeps what the trunk knows.
     double similarity_distill = 0;
     double similarity_temperature = 0.1;
-
-    nlohmann::json to_json() const;
-    static ClassifierTrainingOptions from_json(const nlohmann::json& json);
 };
 
-/// One training step, for a progress line.
-struct StepReport {
-    std::string phase;  ///< "warmup" or "finetune"
-    int epoch = 0;      ///< 1-based over both phases
-    int epochs = 0;
-    int64_t step = 0;   ///< 1-based within the epoch
-    int64_t steps = 0;
-    double loss = 0;    ///< running mean over the epoch so far
-    double phase_eta_seconds = 0;  ///< time left in the current phase
-    double images_per_second = 0;
-    /// Time left for the whole run from each phase's speed so far; -1 while a later phase's
-    /// speed is unknown (warm-up steps are several times faster than fine-tuning ones).
-    double eta_seconds = 0;
-};
-
-/// One finished epoch; also written as a line of RUN_DIR/metrics.jsonl.
-struct EpochReport {
-    std::string phase;
-    int epoch = 0;
-    int epochs = 0;
-    double train_loss = 0;
-    double train_top1 = 0;
-    double val_top1 = 0;
-    double val_top5 = 0;
-    double val_recall_at_1 = -1;  ///< with an embedding loss; -1 otherwise
-    double val_map_at_r = -1;     ///< with an embedding loss; -1 otherwise
-    double images_per_second = 0;
-    double seconds = 0;
-    bool best = false;
-};
-
-struct TrainingCallbacks {
-    std::function<void(const std::string&)> on_message;  ///< one-line notes (cache, skipped images)
-    std::function<void(const StepReport&)> on_step;
-    std::function<void(const EpochReport&)> on_epoch;
-    /// Checked after every step; when it becomes true the run writes a checkpoint and stops.
-    const std::atomic<bool>* stop_requested = nullptr;
-};
-
-struct TrainingOutcome {
-    bool finished = false;  ///< false: stopped early, resumable
-    int epoch = 0;          ///< epochs completed
-    int64_t step = 0;       ///< steps completed in all
-    double best_val_top1 = 0;      ///< val top-1 of best.pt
-    double best_val_map_at_r = -1; ///< val MAP@R of best.pt, with an embedding loss
-    std::string best_model;   ///< RUN_DIR/best.pt
-    std::string final_model;  ///< RUN_DIR/final.pt (when finished)
-    std::string checkpoint;   ///< RUN_DIR/checkpoint.ckpt
-    int64_t skipped_images = 0;
-};
+/// The options as JSON (a run's config.json) and back; a missing field keeps its default.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
+    ImageTrainingOptions, train_data, val_data, val_fraction, init, run_dir, cache_dir, backbone, input_size, resize,
+    warmup_epochs, epochs, batch, warmup_lr, head_lr, trunk_lr, weight_decay, label_smoothing, dropout, flip, photo_augment,
+    photo, train_sizes, l2sp, distill, ema, freeze_until, seed, strict, max_pixels, stop_after_steps, embedding_loss,
+    embedding_dim, embedding_hidden, proxy_lr, proxy_scale, classifier_weight, similarity_distill, similarity_temperature)
 
 /// Starts a run in options.run_dir (which must not hold one already). Checks all input before
 /// training: an empty class folder, fewer than two classes, a list naming a missing file,
 /// train and val with different classes each throw Error.
-TrainingOutcome train_classifier(const ClassifierTrainingOptions& options, const TrainingCallbacks& callbacks = {});
+TrainingOutcome train_on_images(const ImageTrainingOptions& options, const TrainingCallbacks& callbacks = {});
 
-/// True when RUN_DIR holds a run started by train_classifier (stage 1, or stage 2 end to end).
+/// True when RUN_DIR holds a run started by train_on_images (stage 1, or stage 2 end to end).
 bool is_image_training_run(const std::string& run_dir);
 
 /// Continues the run in `run_dir` from its checkpoint exactly where it stopped (the thread count
 /// is not part of the run and may differ). `stop_after_steps` > 0 stops again at that step in all.
-TrainingOutcome resume_classifier_training(const std::string& run_dir, const TrainingCallbacks& callbacks = {},
-                                           int64_t stop_after_steps = 0);
+TrainingOutcome resume_training_on_images(const std::string& run_dir, const TrainingCallbacks& callbacks = {},
+                                          int64_t stop_after_steps = 0);
 
 }  // namespace pupembed

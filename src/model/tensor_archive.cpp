@@ -1,4 +1,4 @@
-#include "io/tensor_archive.hpp"
+#include "model/tensor_archive.hpp"
 
 #include <torch/torch.h>
 #include <zlib.h>
