@@ -90,9 +90,7 @@ public:
         PhotoSearch found;
         {
             py::gil_scoped_release release;
-            std::unique_ptr<BatchEmbedder> embedder;
-            if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
-            found = search_photos(gallery_, embedder.get(), inputs, parameters);
+            found = search_photos(gallery_, embedder_of(model).get(), inputs, parameters);
         }
         return arrays_of(found.nearest);
     }
@@ -109,9 +107,7 @@ public:
         AlgebraSearch found;
         {
             py::gil_scoped_release release;
-            std::unique_ptr<BatchEmbedder> embedder;
-            if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
-            found = search_algebra(gallery_, embedder.get(), query, parameters);
+            found = search_algebra(gallery_, embedder_of(model).get(), query, parameters);
         }
         return arrays_of(found.nearest);
     }
@@ -233,6 +229,11 @@ private:
         return inputs;
     }
 
+    /// An embedder over `model`; null without one (queries that are all gallery ids).
+    static std::unique_ptr<BatchEmbedder> embedder_of(const std::shared_ptr<PyModel>& model) {
+        return model ? std::make_unique<BatchEmbedder>(model->model(), model->options()) : nullptr;
+    }
+
     /// The model that embeds `inputs` (null when all are gallery ids), checked against the gallery.
     std::shared_ptr<PyModel> query_model(const std::vector<PhotoInput>& inputs) {
         if (!needs_model(inputs)) return nullptr;
@@ -258,9 +259,7 @@ private:
         const std::vector<PhotoInput> inputs = photo_inputs(photos, names, images);
         const std::shared_ptr<PyModel> model = query_model(inputs);
         py::gil_scoped_release release;
-        std::unique_ptr<BatchEmbedder> embedder;
-        if (model) embedder = std::make_unique<BatchEmbedder>(model->model(), model->options());
-        return resolve_photos(embedder.get(), inputs, &gallery_);
+        return resolve_photos(embedder_of(model).get(), inputs, &gallery_);
     }
 
     Gallery gallery_;
@@ -270,7 +269,6 @@ private:
     std::shared_ptr<PyModel> model_;
     GalleryModel identity_;  ///< model_'s, as a gallery records it
 };
-
 
 }  // namespace
 
