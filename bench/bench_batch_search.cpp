@@ -1,9 +1,9 @@
 // Many queries at once against a loop of single searches, through the library call every front
 // end uses (search_vectors: the Python module's Gallery.search(X, k), the server, the command).
 //   build/bench/bench_batch_search [--photos 100000] [--queries 1000] [--dimension 248] [-k 10]
-//                                  [--rounds 3] [--index exact|hnsw] [--json]
+//                                  [--rounds 3] [--index exact|hnsw] [--keep GALLERY] [--json]
 // A gallery of --photos embedding-like vectors (unit vectors around 120 breed centres) is written
-// to a temporary file; then, alternately in each round: the queries one call each (a loop), and
+// to a temporary file (to GALLERY with --keep, for bench/python_batch_search.py); then, alternately in each round: the queries one call each (a loop), and
 // all of them in one call, on one thread and on every core. The answers must be the same ids.
 #include <algorithm>
 #include <chrono>
@@ -66,6 +66,7 @@ int main(int argc, char** argv) try {
     const int k = std::atoi(argument(argc, argv, "-k", "10"));
     const int rounds = std::atoi(argument(argc, argv, "--rounds", "3"));
     const std::string index = argument(argc, argv, "--index", "exact");
+    const std::string keep = argument(argc, argv, "--keep", "");
     bool json = false;
     for (int i = 1; i < argc; ++i) json = json || std::strcmp(argv[i], "--json") == 0;
     if (photos < 1 || queries < 1 || d < 1 || k < 1 || rounds < 1) throw pupembed::Error("every count must be positive");
@@ -75,7 +76,9 @@ int main(int argc, char** argv) try {
     std::vector<float> centres(size_t(120 * d));
     for (float& value : centres) value = normal(rng) / std::sqrt(float(d));
     const std::string path =
-        (std::filesystem::temp_directory_path() / ("bench_batch_search_" + std::to_string(::getpid()) + ".db")).string();
+        keep.empty() ? (std::filesystem::temp_directory_path() / ("bench_batch_search_" + std::to_string(::getpid()) + ".db")).string()
+                     : keep;
+    if (std::filesystem::exists(path)) throw pupembed::Error(path, "exists already; the benchmark makes its own gallery");
     pupembed::Gallery gallery = pupembed::Gallery::open(path, true);
     const auto made = Clock::now();
     for (int64_t first = 0; first < photos; first += 10000) {
@@ -120,8 +123,10 @@ int main(int argc, char** argv) try {
         batch_all_rates.push_back(double(queries) / seconds(start));
         same = same && batch_one.ids == loop_ids && batch_all.ids == loop_ids;
     }
-    std::filesystem::remove(path);
-    std::filesystem::remove(path + ".index");
+    if (keep.empty()) {
+        std::filesystem::remove(path);
+        std::filesystem::remove(path + ".index");
+    }
     auto median = [](std::vector<double> values) {
         std::sort(values.begin(), values.end());
         return values[values.size() / 2];
