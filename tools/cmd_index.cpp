@@ -1,10 +1,12 @@
-// pupembed index add PHOTOS... --db G | index prune --db G | index rm ID_OR_PATH... --db G | index stats --db G
+// pupembed index add PHOTOS... --db G | index import JOB --db G | index prune --db G | index rm ID_OR_PATH... --db G | index stats --db G
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
 #include "gallery_common.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/ingest.hpp"
+#include "pupembed/gallery/job_import.hpp"
 #include "pupembed/inference/embed.hpp"
 
 
@@ -58,6 +60,49 @@ void register_add(CLI::App& index) {
                     o->db.c_str(), static_cast<long long>(report.added), static_cast<long long>(report.updated),
                     static_cast<long long>(report.unchanged), report.failures.size(),
                     static_cast<long long>(report.embedded), report.embed_seconds, rate,
+                    static_cast<long long>(gallery.size()));
+    });
+}
+
+void register_import(CLI::App& index) {
+    struct Options {
+        std::string job, db;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* command = index.add_subcommand(
+        "import",
+        "Load a job folder's shards (`pupembed embed --shard`, python3 -m pupembed.distributed) into a gallery\n"
+        "(made when absent) without running the network. Photos already there with the same contents and\n"
+        "model are left as they are; each shard is one transaction, so an import can be stopped and rerun.");
+    command->add_option("JOB", o->job, "Job folder")->required();
+    command->add_option("--db", o->db, "Gallery file")->required();
+    command->add_flag("--json", o->json, "Print the outcome as JSON");
+    command->callback([o] {
+        Gallery gallery = Gallery::open(o->db, true);
+        const JobImportReport report = import_embedding_job(gallery, o->job);
+        if (o->json) {
+            print_json({{"gallery", o->db},
+                        {"job", o->job},
+                        {"shards", report.shards},
+                        {"missing_shards", report.missing_shards},
+                        {"rows", report.rows},
+                        {"added", report.added},
+                        {"updated", report.updated},
+                        {"unchanged", report.unchanged},
+                        {"seconds", report.seconds},
+                        {"rows_per_second", double(report.rows) / std::max(report.seconds, 1e-9)},
+                        {"size", gallery.size()}});
+            return;
+        }
+        std::printf("%s: %lld shards, %lld photos (%lld added, %lld updated, %lld unchanged) in %.1f s (%.0f rows/s)%s; "
+                    "the gallery holds %lld photos\n",
+                    o->db.c_str(), static_cast<long long>(report.shards), static_cast<long long>(report.rows),
+                    static_cast<long long>(report.added), static_cast<long long>(report.updated),
+                    static_cast<long long>(report.unchanged), report.seconds,
+                    double(report.rows) / std::max(report.seconds, 1e-9),
+                    report.missing_shards ? (", " + std::to_string(report.missing_shards) + " shards not finished yet").c_str()
+                                          : "",
                     static_cast<long long>(gallery.size()));
     });
 }
@@ -155,9 +200,10 @@ void register_stats(CLI::App& index) {
 }  // namespace
 
 void register_index(CLI::App& app) {
-    CLI::App* index = app.add_subcommand("index", "Build and look after a gallery of photos (add, prune, rm, stats).");
+    CLI::App* index = app.add_subcommand("index", "Build and look after a gallery of photos (add, import, prune, rm, stats).");
     index->require_subcommand(1);
     register_add(*index);
+    register_import(*index);
     register_prune(*index);
     register_rm(*index);
     register_stats(*index);

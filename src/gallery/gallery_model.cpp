@@ -31,7 +31,7 @@ GalleryModel gallery_model_of(const std::string& model_path, const Model& model)
     identity.id = sha256_hex(read_file(model_path)).substr(0, 16);
     identity.path = fs::absolute(model_path).lexically_normal().string();
     identity.dimension = model.embedding_size();
-    if (model.info.posterior_weight > 0) identity.appearance_dimension = model.info.embedding_dim;
+    identity.appearance_dimension = model.appearance_size();
     return identity;
 }
 

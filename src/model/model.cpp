@@ -148,6 +148,8 @@ bool Model::has_embedding_head() const { return network && !network->embedding.i
 
 int64_t Model::embedding_size() const { return network->embedding_size(); }
 
+int64_t Model::appearance_size() const { return info.posterior_weight > 0 ? info.embedding_dim : 0; }
+
 int64_t Model::feature_channels() const { return network->trunk->out_channels(); }
 
 int64_t Model::parameter_count() const {

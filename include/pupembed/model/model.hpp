@@ -51,6 +51,9 @@ struct Model {
     bool has_embedding_head() const;
     /// The size of the embeddings it gives (the head's, or the pooled trunk features').
     int64_t embedding_size() const;
+    /// The leading embedding columns that describe the photo itself, ahead of a breed posterior
+    /// the model appends (ModelInfo::posterior_weight > 0); 0 when there is none (all of them).
+    int64_t appearance_size() const;
     /// Channels of the trunk's feature map.
     int64_t feature_channels() const;
     /// Number of weights (parameters) of the network.

@@ -1,0 +1,183 @@
+// Job folders end to end: `pupembed embed --shard I/N` on real photos (four parts make the whole
+// job; a rerun skips finished shards without reading a photo; a bad photo is listed, not fatal;
+// another model or photo list is refused) and `pupembed index import`, which gives the gallery
+// `index add` gives.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pupembed/gallery/gallery.hpp"
+#include "pupembed/io/file_io.hpp"
+#include "pupembed/io/npy.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using pupembed::testing::quote;
+using pupembed::testing::run_pupembed;
+using pupembed::testing::run_pupembed_json;
+using pupembed::testing::shared_dir;
+using pupembed::testing::TempDir;
+
+namespace {
+
+const char kVal[] = "data/stanford-dogs-64/val";
+const char kWeights[] = "weights/squeezenet1.1-imagenet";
+
+class EmbeddingJobs : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!fs::exists(pupembed::testing::default_model_path()) || !fs::exists(shared_dir() / kVal))
+            GTEST_SKIP() << "skipped: needs the default model and " << shared_dir() / kVal;
+        // 3 breeds x 7 photos and one file that is no photo: 22 photos, shards of 5.
+        for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug", "n02099601-golden_retriever"}) {
+            std::vector<fs::path> photos;
+            for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / breed)) photos.push_back(entry.path());
+            std::sort(photos.begin(), photos.end());
+            fs::create_directories(dir_ / "photos" / breed);
+            for (size_t i = 0; i < 7; ++i) fs::copy_file(photos[i], dir_ / "photos" / breed / photos[i].filename());
+        }
+        pupembed::write_file_atomically((dir_ / "photos" / "n02110958-pug" / "zz-not-a-photo.jpg").string(), "not a jpeg");
+        photos_ = quote((dir_ / "photos").string());
+    }
+    std::string job(const std::string& name) const { return quote((dir_ / name).string()); }
+    static std::string bytes(const fs::path& path) { return pupembed::read_file(path.string()); }
+
+    TempDir dir_;
+    std::string photos_;
+};
+
+}  // namespace
+
+TEST_F(EmbeddingJobs, FourPartsMakeTheWholeJobAndARerunReadsNoPhoto) {
+    const json whole = run_pupembed_json("embed --shard 0/1 " + photos_ + " -o " + job("whole") + " --shard-size 5 --threads 1");
+    EXPECT_EQ(whole.at("shards"), 5);
+    EXPECT_EQ(whole.at("photos_embedded"), 21);
+    EXPECT_EQ(whole.at("photos_failed"), 1);
+    int64_t embedded = 0;
+    for (int part = 0; part < 4; ++part)
+        embedded += run_pupembed_json("embed --shard " + std::to_string(part) + "/4 " + photos_ + " -o " + job("parts") +
+                                      " --shard-size 5 --threads 1")
+                        .at("photos_embedded")
+                        .get<int64_t>();
+    EXPECT_EQ(embedded, 21);
+    const json manifest = json::parse(bytes(dir_ / "whole" / "manifest.json"));
+    EXPECT_EQ(manifest.at("format"), "pupembed-embedding-job");
+    EXPECT_EQ(manifest.at("photos"), 22);
+    EXPECT_EQ(manifest.at("shard_count"), 5);
+    EXPECT_EQ(manifest, [&] {
+        json parts = json::parse(bytes(dir_ / "parts" / "manifest.json"));
+        parts["created"] = manifest.at("created");
+        return parts;
+    }());
+    for (int shard = 0; shard < 5; ++shard) {
+        const std::string name = "shard-0000" + std::to_string(shard);
+        for (const char* suffix : {".tsv", ".failed.tsv"})
+            EXPECT_EQ(bytes(dir_ / "whole" / (name + suffix)), bytes(dir_ / "parts" / (name + suffix))) << name << suffix;
+        const auto a = pupembed::read_npy((dir_ / "whole" / (name + ".npy")).string());
+        const auto b = pupembed::read_npy((dir_ / "parts" / (name + ".npy")).string());
+        ASSERT_EQ(a.shape, b.shape) << name;
+        for (size_t i = 0; i < a.data.size(); ++i) ASSERT_NEAR(a.data[i], b.data[i], 1e-6) << name;
+    }
+    // The bad photo is listed with its reason in its shard's failures, and the job went on.
+    const std::string failed = bytes(dir_ / "whole" / "shard-00004.failed.tsv");
+    EXPECT_NE(failed.find("zz-not-a-photo.jpg\tnot a JPEG"), std::string::npos) << failed;
+    // A rerun skips every finished shard without reading a photo: they are gone now.
+    fs::remove_all(dir_ / "photos");
+    const json rerun = run_pupembed_json("embed --shard 0/1 -o " + job("whole"));
+    EXPECT_EQ(rerun.at("skipped_shards"), 5);
+    EXPECT_EQ(rerun.at("photos_embedded"), 0);
+    for (const auto& entry : fs::directory_iterator(dir_ / "whole"))
+        EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
+}
+
+TEST_F(EmbeddingJobs, AKilledShardIsRedoneAndAnotherModelOrListIsRefused) {
+    ASSERT_EQ(run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 5 --threads 1").exit_code, 0);
+    // What a run killed while writing shard 2 leaves: its temporary file, no .npy.
+    fs::remove(dir_ / "j" / "shard-00002.npy");
+    pupembed::write_file_atomically((dir_ / "j" / "shard-00002.npy.tmp.99999").string(), "half a shard");
+    const json redo = run_pupembed_json("embed --shard 0/1 " + photos_ + " -o " + job("j"));
+    EXPECT_EQ(redo.at("embedded_shards"), 1);
+    EXPECT_EQ(redo.at("photos_embedded"), 5);
+    EXPECT_FALSE(fs::exists(dir_ / "j" / "shard-00002.npy.tmp.99999"));
+    EXPECT_TRUE(fs::exists(dir_ / "j" / "shard-00002.npy"));
+
+    // Another photo list, shard size or large-input setting: refused, saying what differs.
+    pupembed::write_file_atomically((dir_ / "photos" / "n02110958-pug" / "extra.jpg").string(),
+                                    bytes(shared_dir() / kVal / "n02110958-pug" / fs::directory_iterator(shared_dir() / kVal / "n02110958-pug")->path().filename()));
+    auto refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j"));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("another list of photos"), std::string::npos) << refused.err;
+    fs::remove(dir_ / "photos" / "n02110958-pug" / "extra.jpg");
+    refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 6");
+    EXPECT_NE(refused.err.find("shards of 5 photos"), std::string::npos) << refused.err;
+    refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 5 --large-input off");
+    EXPECT_NE(refused.err.find("large input"), std::string::npos) << refused.err;
+    refused = run_pupembed("embed --shard 4/4 " + photos_ + " -o " + job("j"));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("0 <= I < N"), std::string::npos) << refused.err;
+    fs::create_directories(dir_ / "notajob");
+    pupembed::write_file_atomically((dir_ / "notajob" / "x").string(), "x");
+    refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("notajob"));
+    EXPECT_NE(refused.err.find("not a job folder"), std::string::npos) << refused.err;
+
+    if (!fs::exists(shared_dir() / kWeights)) GTEST_SKIP() << "the rest needs " << shared_dir() / kWeights;
+    const std::string other = (dir_ / "other.pt").string();
+    ASSERT_EQ(run_pupembed("import-imagenet " + quote((shared_dir() / kWeights).string()) + " -o " + quote(other)).exit_code, 0);
+    refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " -m " + quote(other));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("another model file"), std::string::npos) << refused.err;
+    // A gallery of another model does not take the job's vectors.
+    const std::string db = quote((dir_ / "other.db").string());
+    ASSERT_EQ(run_pupembed("index add " + photos_ + " -m " + quote(other) + " --db " + db + " --threads 1").exit_code, 0);
+    refused = run_pupembed("index import " + job("j") + " --db " + db);
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("another model"), std::string::npos) << refused.err;
+}
+
+TEST_F(EmbeddingJobs, ImportGivesTheGalleryIndexAddGives) {
+    ASSERT_EQ(run_pupembed("embed --shard 1/2 " + photos_ + " -o " + job("j") + " --shard-size 5 --threads 1").exit_code, 0);
+    // Half the shards done: the import takes those and says the others are missing.
+    const std::string imported_db = (dir_ / "imported.db").string();
+    json half = run_pupembed_json("index import " + job("j") + " --db " + quote(imported_db));
+    EXPECT_EQ(half.at("shards"), 2);
+    EXPECT_EQ(half.at("missing_shards"), 3);
+    ASSERT_EQ(run_pupembed("embed --shard 0/2 " + photos_ + " -o " + job("j") + " --threads 1").exit_code, 0);
+    const json all = run_pupembed_json("index import " + job("j") + " --db " + quote(imported_db));
+    EXPECT_EQ(all.at("rows"), 21);
+    EXPECT_EQ(all.at("unchanged"), half.at("rows"));
+    EXPECT_EQ(all.at("size"), 21);
+
+    const std::string added_db = (dir_ / "added.db").string();
+    ASSERT_EQ(run_pupembed("index add " + photos_ + " --db " + quote(added_db) + " --threads 1").exit_code, 0);
+    pupembed::Gallery imported = pupembed::Gallery::open(imported_db, false);
+    pupembed::Gallery added = pupembed::Gallery::open(added_db, false);
+    EXPECT_EQ(imported.model().id, added.model().id);
+    EXPECT_EQ(imported.model().appearance_dimension, added.model().appearance_dimension);
+    // The same photos, each with its row and its vector (ids differ: the import went shard 1 first).
+    const auto a = imported.images(), b = added.images();
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& image : b) {
+        const auto same = imported.find_path(image.path);
+        ASSERT_TRUE(same) << image.path;
+        EXPECT_EQ(same->content_hash, image.content_hash);
+        EXPECT_EQ(same->file_size, image.file_size);
+        EXPECT_EQ(same->width, image.width);
+        EXPECT_EQ(same->height, image.height);
+        EXPECT_EQ(same->breed, image.breed);
+        EXPECT_NEAR(same->breed_probability, image.breed_probability, 1e-5);  // batches of other sizes
+        const auto u = imported.vector(same->id), v = added.vector(image.id);
+        ASSERT_EQ(u.size(), v.size());
+        for (size_t i = 0; i < u.size(); ++i) ASSERT_NEAR(u[i], v[i], 1e-6) << image.path;
+    }
+    // And it answers as the other does.
+    const json by_import = run_pupembed_json("search " + quote(b[3].path) + " -k 5 --db " + quote(imported_db));
+    const json by_add = run_pupembed_json("search " + quote(b[3].path) + " -k 5 --db " + quote(added_db));
+    ASSERT_EQ(by_import.at("results").size(), 5u);
+    for (size_t r = 0; r < 5; ++r) EXPECT_EQ(by_import["results"][r]["path"], by_add["results"][r]["path"]);
+}
