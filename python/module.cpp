@@ -26,6 +26,7 @@ namespace py = pybind11;
 namespace pupembed::python {
 void bind_model(py::module_& m);
 void bind_gallery(py::module_& m);
+void bind_jobs(py::module_& m);
 }  // namespace pupembed::python
 
 PYBIND11_MODULE(_pupembed, m) {
@@ -50,6 +51,7 @@ PYBIND11_MODULE(_pupembed, m) {
 
     bind_model(m);
     bind_gallery(m);
+    bind_jobs(m);
 
     m.def("set_num_threads", [](int threads) { return set_thread_count(threads); }, py::arg("n"),
           "Sets how many threads the network and batch searches use, for the whole process (0: one per\n"

@@ -14,6 +14,7 @@
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/gallery_model.hpp"
 #include "pupembed/gallery/ingest.hpp"
+#include "pupembed/gallery/job_import.hpp"
 #include "pupembed/gallery/queries.hpp"
 #include "pupembed/gallery/query_json.hpp"
 #include "pupembed/gallery/search.hpp"
@@ -178,6 +179,26 @@ public:
         return py::make_tuple(id_array, xy);
     }
 
+    py::dict import_job(const std::string& job) {
+        JobImportReport report;
+        {
+            py::gil_scoped_release release;
+            report = import_embedding_job(gallery_, job);
+        }
+        py::dict out;
+        out["gallery"] = gallery_.path();
+        out["job"] = job;
+        out["shards"] = report.shards;
+        out["missing_shards"] = report.missing_shards;
+        out["rows"] = report.rows;
+        out["added"] = report.added;
+        out["updated"] = report.updated;
+        out["unchanged"] = report.unchanged;
+        out["seconds"] = report.seconds;
+        out["size"] = gallery_.size();
+        return out;
+    }
+
     int64_t remove(const std::vector<int64_t>& ids) {
         py::gil_scoped_release release;
         return gallery_.remove(ids);
@@ -313,6 +334,10 @@ void bind_gallery(py::module_& m) {
         .def("vectors", &PyGallery::vectors, "(ids, vectors): every photo's id (int64) and embedding (N x D float32).")
         .def("map", &PyGallery::map, py::arg("method") = "umap", py::arg("max_points") = 5000,
              "(ids, xy): a 2-D map of the gallery's embeddings, 'umap' (photos of a breed gather) or 'pca'.")
+        .def("import_job", &PyGallery::import_job, py::arg("job"),
+             "Loads a job folder's finished shards (pupembed.distributed.embed, `pupembed embed --shard`) without\n"
+             "running the network, as `pupembed index import`: one transaction a shard, photos already there with\n"
+             "the same contents unchanged. Returns {'shards', 'missing_shards', 'rows', 'added', ...}.")
         .def("remove", &PyGallery::remove, py::arg("ids"), "Removes photos by id; returns how many there were.")
         .def("__repr__", [](const PyGallery& self) {
             return "pupembed.Gallery('" + self.path() + "', " + std::to_string(self.size()) + " photos)";

@@ -27,6 +27,10 @@ void bind_model(py::module_& m) {
         .def("probabilities", &PyModel::probabilities, py::arg("photos"),
              "Breed probabilities of the photos as an N x C float32 array (C = len(classes)), rows in the\n"
              "photos' order; each row sums to 1. Raises pupembed.Error for a model without a classifier.")
+        .def("embed_job_shard", &PyModel::embed_job_shard, py::arg("job"), py::arg("shard"),
+             "Embeds shard `shard` of the job folder `job` (made with this model file) unless it is done, as\n"
+             "`pupembed embed --shard` does; returns {'shard', 'skipped', 'embedded', 'failed', 'seconds'}.\n"
+             "pupembed.distributed runs these as Dask tasks. Not for two threads on one Model at once.")
         .def("similarity", &PyModel::similarity, py::arg("a"), py::arg("b"),
              "Cosine similarity of two photos' embeddings (1: the same; the cosine distance is 1 - it).")
         .def("__repr__", [](const PyModel& self) { return "pupembed.Model('" + self.path() + "')"; });

@@ -29,6 +29,7 @@ public:
         options_.batch_size = batch;
         options_.load.max_pixels = max_pixels;
         options_.load.full_decode = full_decode;
+        large_input_size_ = model_.info.preprocessing.large_input_size;
     }
 
     const std::string& path() const { return path_; }
@@ -105,10 +106,14 @@ public:
         return out;
     }
 
+    /// Model.embed_job_shard(job, shard): embeds one shard of a job folder (py_jobs.cpp).
+    py::dict embed_job_shard(const std::string& job, int64_t shard);
+
 private:
     std::string path_;
     Model model_;
     InferenceOptions options_;
+    int large_input_size_ = 0;  ///< the model file's (a job may run without it)
 };
 
 

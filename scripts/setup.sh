@@ -36,6 +36,7 @@ packages=(
   libomp-14-dev                     # OpenMP for code compiled by clang
   python3-dev pybind11-dev python3-numpy  # the Python module (build/python/pupembed)
   python3-pytest python3-pil        # its tests (PIL reads photos into arrays as users do)
+  python3-distributed               # pupembed.distributed: jobs embedded on a Dask cluster (and its test)
   jupyter-nbconvert python3-ipykernel python3-matplotlib  # the example notebook, run by the tests
 )
 

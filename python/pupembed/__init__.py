@@ -11,6 +11,8 @@
     D, I = gallery.search(["a.jpg", 12], k=5)    # photos and gallery ids, as one batch
     gallery.rows(D, I)                           # the answers as dictionaries (path, breed, ...)
     pupembed.set_num_threads(2)                  # for the whole process
+    # more than one machine: pupembed.distributed.embed(["photos/"], "job", client=dask_client),
+    # then gallery.import_job("job")
 
 Photos are file paths or H x W x 3 uint8 RGB arrays (as from PIL; OpenCV's BGR needs
 image[..., ::-1]). The arrays come from the C++ library (see help(pupembed.Model)); the
@@ -36,11 +38,14 @@ from ._pupembed import (  # noqa: E402,F401
     default_model_path,
     get_num_threads,
     image_paths,
+    job_info,
+    open_job,
+    remove_job_temporaries,
     set_num_threads,
 )
 
 __all__ = ["Error", "Gallery", "Model", "cosine_similarity", "default_model_path", "get_num_threads", "image_paths",
-           "set_num_threads"]
+           "job_info", "open_job", "remove_job_temporaries", "set_num_threads"]
 
 
 def _threads_argument(threads, owner):
