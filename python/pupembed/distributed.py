@@ -69,8 +69,9 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
     """Embeds `photos` (files and folders, searched as the command searches them) into the job folder
     `job` on a Dask cluster: `client` (a distributed.Client), else a LocalCluster of `local` worker
     processes (default: one per core) made for the run. Finished shards are skipped. Returns a summary:
-    shards, shards_embedded, shards_skipped, photos, photos_embedded, photos_failed, seconds,
-    photos_per_second, workers."""
+    shards, shards_embedded, shards_skipped, photos, photos_embedded, photos_failed, workers, seconds
+    (all of it), run_seconds (from the first task submitted to the last done) and photos_per_second
+    (over run_seconds, as `pupembed embed` counts its images/s)."""
     from distributed import Client, LocalCluster, as_completed  # noqa: F811
 
     started = time.perf_counter()
@@ -110,6 +111,7 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
                           f"{rate:.0f} photos/s, ETA {_duration(eta)}  ", end=line_end, file=sys.stderr, flush=True)
             if progress and line_end == "\r":
                 print(file=sys.stderr)
+            summary["run_seconds"] = time.perf_counter() - run_started
             # Every task has ended: what killed workers left half-written can go.
             pupembed.remove_job_temporaries(summary["job"])
     finally:
@@ -117,8 +119,11 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
             client.close()
             own_cluster.close()
     summary["seconds"] = time.perf_counter() - started
+    # Over the run of the tasks, as `pupembed embed` counts its images/s (not loading models,
+    # starting a cluster or listing photos).
+    summary.setdefault("run_seconds", 0.0)
     done = summary["photos_embedded"] + summary["photos_failed"]
-    summary["photos_per_second"] = done / summary["seconds"] if summary["seconds"] > 0 else 0.0
+    summary["photos_per_second"] = done / summary["run_seconds"] if summary["run_seconds"] > 0 else 0.0
     return summary
 
 

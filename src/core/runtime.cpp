@@ -1,6 +1,9 @@
 #include "pupembed/core/runtime.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <limits>
 #include <malloc.h>
 #include <unistd.h>
@@ -8,6 +11,18 @@
 #include "pupembed/core/error.hpp"
 
 namespace pupembed {
+namespace {
+
+std::atomic<int> recorded_threads{0};  ///< 0 until set: one per core
+
+}  // namespace
+
+int thread_count() {
+    const int threads = recorded_threads;
+    return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void record_thread_count(int threads) { recorded_threads = threads; }
 
 void configure_process(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") == nullptr) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <memory>
 
+#include "pupembed/core/runtime.hpp"
+
 namespace pupembed {
 namespace {
 
@@ -119,7 +121,7 @@ std::vector<std::vector<std::pair<int64_t, float>>> ExactScan::search(const floa
     const int64_t per_block = std::clamp<int64_t>(kMaxBlockScoreBytes / (int64_t(sizeof(float)) * size()), 1, kQueryBlock);
     const int64_t blocks = (count + per_block - 1) / per_block;
     // Blocks of queries on OpenMP's threads; one block alone runs on the caller's thread.
-#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1) num_threads(thread_count())
     for (int64_t block = 0; block < blocks; ++block) {
         const int64_t first = block * per_block;
         const int in_block = int(std::min<int64_t>(per_block, count - first));

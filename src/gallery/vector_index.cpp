@@ -9,6 +9,7 @@
 #include "gallery/hnsw_graph.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/io/file_io.hpp"
+#include "pupembed/core/runtime.hpp"
 
 namespace pupembed {
 
@@ -78,7 +79,7 @@ std::vector<std::vector<SearchHit>> VectorIndex::search(const float* queries, in
         return results;
     }
     const int64_t wanted = std::min<int64_t>(size(), int64_t(k) + exclude.count() + (exclude.own_ids ? 1 : 0));
-#pragma omp parallel for schedule(dynamic, 16) if (count > 16)
+#pragma omp parallel for schedule(dynamic, 16) if (count > 16) num_threads(thread_count())
     for (int64_t q = 0; q < count; ++q) {
         const int64_t own = exclude.own_ids ? exclude.own_ids[q] : -1;
         auto& hits = results[size_t(q)];

@@ -14,6 +14,7 @@
 #include "pupembed/io/npy.hpp"
 #include "model/network.hpp"
 #include "pupembed/model/model.hpp"
+#include "pupembed/model/threads.hpp"
 
 namespace fs = std::filesystem;
 
@@ -107,6 +108,7 @@ std::pair<FloatRows, FloatRows> run_network(Model& model, const std::vector<Size
 void for_each_embedded_batch(Model& model, const std::vector<std::string>& paths, const InferenceOptions& options,
                              bool skip_bad, bool with_probabilities,
                              const std::function<void(const EmbeddedBatch&)>& on_batch, const FileFilter& admit) {
+    use_thread_count();  // this thread may not have set it (a Python, Dask or server thread)
     torch::InferenceMode inference;
     const bool probabilities = with_probabilities && model.has_classifier();
     BatchLoader loader(paths, model.info.preprocessing, options.load, options.batch_size, skip_bad, admit);
@@ -163,6 +165,7 @@ std::vector<EmbeddedPhoto> embed_decoded(Model& model, const std::vector<const I
         planes.push_back(chw.data() + i * plane);
         input_sizes.push_back(chosen.input_size);
     }
+    use_thread_count();  // the server's inference thread, a Python thread
     torch::InferenceMode inference;
     const bool probabilities = with_probabilities && model.has_classifier();
     const auto [vectors, classes] = run_network(model, group_by_input_size(planes, input_sizes), images.size(), probabilities);

@@ -17,4 +17,11 @@ void configure_process(char** argv);
 /// Python module): freed memory is kept for the next batch instead of returned to the kernel.
 void configure_memory();
 
+/// The number of threads the process's parallel work uses: the network and the searches of many
+/// queries at once. One per core until set_thread_count (model/threads.hpp) sets it.
+int thread_count();
+
+/// Records the count thread_count() gives (set_thread_count does this and applies it to LibTorch).
+void record_thread_count(int threads);
+
 }  // namespace pupembed
