@@ -185,18 +185,9 @@ public:
             py::gil_scoped_release release;
             report = import_embedding_job(gallery_, job);
         }
-        py::dict out;
+        nlohmann::json out = job_import_json(report, job, gallery_);
         out["gallery"] = gallery_.path();
-        out["job"] = job;
-        out["shards"] = report.shards;
-        out["missing_shards"] = report.missing_shards;
-        out["rows"] = report.rows;
-        out["added"] = report.added;
-        out["updated"] = report.updated;
-        out["unchanged"] = report.unchanged;
-        out["seconds"] = report.seconds;
-        out["size"] = gallery_.size();
-        return out;
+        return to_python(out);
     }
 
     int64_t remove(const std::vector<int64_t>& ids) {

@@ -82,17 +82,9 @@ void register_import(CLI::App& index) {
         Gallery gallery = Gallery::open(o->db, true);
         const JobImportReport report = import_embedding_job(gallery, o->job);
         if (o->json) {
-            print_json({{"gallery", o->db},
-                        {"job", o->job},
-                        {"shards", report.shards},
-                        {"missing_shards", report.missing_shards},
-                        {"rows", report.rows},
-                        {"added", report.added},
-                        {"updated", report.updated},
-                        {"unchanged", report.unchanged},
-                        {"seconds", report.seconds},
-                        {"rows_per_second", double(report.rows) / std::max(report.seconds, 1e-9)},
-                        {"size", gallery.size()}});
+            nlohmann::json out = job_import_json(report, o->job, gallery);
+            out["gallery"] = o->db;
+            print_json(out);
             return;
         }
         std::printf("%s: %lld shards, %lld photos (%lld added, %lld updated, %lld unchanged) in %.1f s (%.0f rows/s)%s; "

@@ -89,6 +89,20 @@ nlohmann::json algebra_terms_json(const std::vector<QueryPhoto>& photos, const s
     return terms;
 }
 
+nlohmann::json job_import_json(const JobImportReport& report, const std::string& job, const Gallery& gallery) {
+    nlohmann::json out = {{"shards", report.shards},
+                          {"missing_shards", report.missing_shards},
+                          {"rows", report.rows},
+                          {"added", report.added},
+                          {"updated", report.updated},
+                          {"unchanged", report.unchanged},
+                          {"seconds", report.seconds},
+                          {"rows_per_second", double(report.rows) / std::max(report.seconds, 1e-9)},
+                          {"size", gallery.size()}};
+    set_text(out, "job", job);
+    return out;
+}
+
 nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery) {
     const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
     return {{"model", model.path},          {"model_id", model.id},

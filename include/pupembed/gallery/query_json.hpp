@@ -8,6 +8,7 @@
 
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/ingest.hpp"
+#include "pupembed/gallery/job_import.hpp"
 #include "pupembed/gallery/queries.hpp"
 #include "pupembed/gallery/search.hpp"
 
@@ -38,6 +39,10 @@ nlohmann::json algebra_terms_json(const std::vector<QueryPhoto>& photos, const s
 /// What adding photos did: model, model_id, added, updated, unchanged, failed, failures, embedded,
 /// embed_seconds, images_per_second, seconds, and size (the gallery's photos now).
 nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery);
+
+/// What importing a job did: job, shards, missing_shards, rows, added, updated, unchanged, seconds,
+/// rows_per_second, and size (the gallery's photos now).
+nlohmann::json job_import_json(const JobImportReport& report, const std::string& job, const Gallery& gallery);
 
 /// path and top (index, id, name, probability, most probable first) of one photo's breeds.
 nlohmann::json prediction_json(const Prediction& prediction);
