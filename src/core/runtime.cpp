@@ -1,11 +1,10 @@
 #include "pupembed/core/runtime.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <thread>
 #include <limits>
 #include <malloc.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include "pupembed/core/error.hpp"
@@ -19,7 +18,8 @@ std::atomic<int> recorded_threads{0};  ///< 0 until set: one per core
 
 int thread_count() {
     const int threads = recorded_threads;
-    return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // Until set: OpenMP's own default (OMP_NUM_THREADS, else one per core).
+    return threads > 0 ? threads : omp_get_max_threads();
 }
 
 void record_thread_count(int threads) { recorded_threads = threads; }

@@ -18,7 +18,8 @@ void configure_process(char** argv);
 void configure_memory();
 
 /// The number of threads the process's parallel work uses: the network and the searches of many
-/// queries at once. One per core until set_thread_count (model/threads.hpp) sets it.
+/// queries at once. Until set_thread_count (model/threads.hpp) sets it, OpenMP's default
+/// (OMP_NUM_THREADS, else one per core).
 int thread_count();
 
 /// Records the count thread_count() gives (set_thread_count does this and applies it to LibTorch).
