@@ -34,7 +34,11 @@ py::dict job_dict(const EmbeddingJob& job) {
 
 py::dict PyModel::embed_job_shard(const std::string& folder, int64_t shard) {
     const EmbeddingJob job = read_embedding_job(folder);
-    require_job_model(job, path_);
+    // Hashing the model file once per job, not once per shard: a worker runs many of a job's shards.
+    if (checked_job_ != folder) {
+        require_job_model(job, path_);
+        checked_job_ = folder;
+    }
     model_.info.preprocessing.large_input_size = large_input_size_;
     job_model_settings(job, model_);
     ShardReport report;

@@ -114,6 +114,7 @@ private:
     Model model_;
     InferenceOptions options_;
     int large_input_size_ = 0;  ///< the model file's (a job may run without it)
+    std::string checked_job_;   ///< the job folder this model file was checked against (its SHA-256, read once)
 };
 
 

@@ -94,7 +94,7 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
             client.register_worker_plugin(ModelPlugin(model_path, _workers_by_host(client)), name=ModelPlugin.name)
             futures = client.map(_embed_shard, [summary["job"]] * len(shards), shards, retries=retries, pure=False)
             run_started = time.perf_counter()
-            done_photos = 0
+            done_photos = done_shards = 0
             line_end = "\r" if sys.stderr.isatty() else "\n"
             for future in as_completed(futures):
                 report = future.result()
@@ -102,12 +102,12 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
                 summary["photos_embedded"] += report["embedded"]
                 summary["photos_failed"] += report["failed"]
                 done_photos += report["embedded"] + report["failed"]
+                done_shards += 1
                 if progress:
                     elapsed = time.perf_counter() - run_started
                     rate = done_photos / elapsed if elapsed > 0 else 0
-                    left = sum(1 for f in futures if not f.done())
-                    eta = left * info["shard_size"] / rate if rate > 0 else 0
-                    print(f"shards {len(shards) - left}/{len(shards)} ({summary['shards_skipped']} done before), "
+                    eta = (len(shards) - done_shards) * info["shard_size"] / rate if rate > 0 else 0
+                    print(f"shards {done_shards}/{len(shards)} ({summary['shards_skipped']} done before), "
                           f"{rate:.0f} photos/s, ETA {_duration(eta)}  ", end=line_end, file=sys.stderr, flush=True)
             if progress and line_end == "\r":
                 print(file=sys.stderr)

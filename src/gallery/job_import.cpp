@@ -14,8 +14,6 @@ GalleryModel identity_of(const EmbeddingJob& job) {
 
 }  // namespace
 
-GalleryModel job_gallery_model(const std::string& folder) { return identity_of(read_embedding_job(folder)); }
-
 JobImportReport import_embedding_job(Gallery& gallery, const std::string& folder,
                                      const std::function<void(int64_t, int64_t)>& on_progress) {
     const auto start = Clock::now();

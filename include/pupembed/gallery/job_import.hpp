@@ -26,7 +26,4 @@ struct JobImportReport {
 JobImportReport import_embedding_job(Gallery& gallery, const std::string& folder,
                                      const std::function<void(int64_t, int64_t)>& on_progress = {});
 
-/// The identity a gallery records for the model a job was made with (see gallery_model_of).
-GalleryModel job_gallery_model(const std::string& folder);
-
 }  // namespace pupembed
