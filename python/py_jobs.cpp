@@ -26,6 +26,7 @@ py::dict job_dict(const EmbeddingJob& job) {
     out["photos"] = job.photos;
     out["shard_size"] = job.shard_size;
     out["shard_count"] = job.shard_count;
+    out["photos_added"] = job.added_photos;
     out["unfinished"] = job.unfinished_shards();
     return out;
 }

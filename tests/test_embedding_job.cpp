@@ -1,7 +1,7 @@
 // Job folders end to end: `pupembed embed --shard I/N` on real photos (four parts make the whole
 // job; a rerun skips finished shards without reading a photo; a bad photo is listed, not fatal;
-// another model or photo list is refused) and `pupembed index import`, which gives the gallery
-// `index add` gives.
+// more photos grow the job without moving a finished shard; another model is refused) and
+// `pupembed index import`, which gives the gallery `index add` gives.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -96,7 +96,7 @@ TEST_F(EmbeddingJobs, FourPartsMakeTheWholeJobAndARerunReadsNoPhoto) {
         EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
 }
 
-TEST_F(EmbeddingJobs, AKilledShardIsRedoneAndAnotherModelOrListIsRefused) {
+TEST_F(EmbeddingJobs, AKilledShardIsRedoneAndAnotherModelIsRefused) {
     ASSERT_EQ(run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 5 --threads 1").exit_code, 0);
     // What a run killed while writing shard 2 leaves: its temporary file, no .npy.
     fs::remove(dir_ / "j" / "shard-00002.npy");
@@ -107,14 +107,8 @@ TEST_F(EmbeddingJobs, AKilledShardIsRedoneAndAnotherModelOrListIsRefused) {
     EXPECT_FALSE(fs::exists(dir_ / "j" / "shard-00002.npy.tmp.99999"));
     EXPECT_TRUE(fs::exists(dir_ / "j" / "shard-00002.npy"));
 
-    // Another photo list, shard size or large-input setting: refused, saying what differs.
-    pupembed::write_file_atomically((dir_ / "photos" / "n02110958-pug" / "extra.jpg").string(),
-                                    bytes(shared_dir() / kVal / "n02110958-pug" / fs::directory_iterator(shared_dir() / kVal / "n02110958-pug")->path().filename()));
-    auto refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j"));
-    EXPECT_EQ(refused.exit_code, 1);
-    EXPECT_NE(refused.err.find("another list of photos"), std::string::npos) << refused.err;
-    fs::remove(dir_ / "photos" / "n02110958-pug" / "extra.jpg");
-    refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 6");
+    // Another shard size or large-input setting: refused, saying what differs.
+    auto refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 6");
     EXPECT_NE(refused.err.find("shards of 5 photos"), std::string::npos) << refused.err;
     refused = run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 5 --large-input off");
     EXPECT_NE(refused.err.find("large input"), std::string::npos) << refused.err;
@@ -180,4 +174,57 @@ TEST_F(EmbeddingJobs, ImportGivesTheGalleryIndexAddGives) {
     const json by_add = run_pupembed_json("search " + quote(b[3].path) + " -k 5 --db " + quote(added_db));
     ASSERT_EQ(by_import.at("results").size(), 5u);
     for (size_t r = 0; r < 5; ++r) EXPECT_EQ(by_import["results"][r]["path"], by_add["results"][r]["path"]);
+}
+
+TEST_F(EmbeddingJobs, MorePhotosGrowTheJobWithoutMovingAFinishedShard) {
+    ASSERT_EQ(run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("j") + " --shard-size 5 --threads 1").exit_code, 0);
+    std::vector<std::string> before;
+    std::vector<fs::file_time_type> written;
+    for (int shard = 0; shard < 5; ++shard) {
+        const fs::path name = dir_ / "j" / ("shard-0000" + std::to_string(shard));
+        before.push_back(bytes(name.string() + ".tsv") + bytes(name.string() + ".npy"));
+        written.push_back(fs::last_write_time(name.string() + ".npy"));
+    }
+    // Two new photos that sort into the middle of the listing (a folder's listing is sorted).
+    const fs::path pug = dir_ / "photos" / "n02110958-pug";
+    const fs::path chihuahua = dir_ / "photos" / "n02085620-Chihuahua";
+    for (const fs::path& folder : {pug, chihuahua}) {  // each breed's 8th photo (the job has its first 7)
+        std::vector<fs::path> photos;
+        for (const auto& entry : fs::directory_iterator(shared_dir() / kVal / folder.filename())) photos.push_back(entry.path());
+        std::sort(photos.begin(), photos.end());
+        fs::copy_file(photos.at(7), folder / "0-new.jpg");
+    }
+
+    // Part 0 of 2 grows the job by one shard (shard 5, part 1's) and finds its own shards done.
+    json grown = run_pupembed_json("embed --shard 0/2 " + photos_ + " -o " + job("j") + " --threads 1");
+    EXPECT_EQ(grown.at("photos_added_to_job"), 2);
+    EXPECT_EQ(grown.at("embedded_shards"), 0);
+    grown = run_pupembed_json("embed --shard 1/2 " + photos_ + " -o " + job("j") + " --threads 1");
+    EXPECT_EQ(grown.at("photos_added_to_job"), 0);
+    EXPECT_EQ(grown.at("embedded_shards"), 1);
+    EXPECT_EQ(grown.at("photos_embedded"), 2);
+    for (int shard = 0; shard < 5; ++shard) {
+        const fs::path name = dir_ / "j" / ("shard-0000" + std::to_string(shard));
+        EXPECT_EQ(bytes(name.string() + ".tsv") + bytes(name.string() + ".npy"), before[size_t(shard)]) << name;
+        EXPECT_EQ(fs::last_write_time(name.string() + ".npy"), written[size_t(shard)]) << name;
+    }
+    const std::string added = bytes(dir_ / "j" / "inputs" / "shard-00005.txt");
+    EXPECT_EQ(added, (chihuahua / "0-new.jpg").string() + "\n" + (pug / "0-new.jpg").string() + "\n");
+    const json manifest = json::parse(bytes(dir_ / "j" / "manifest.json"));
+    EXPECT_EQ(manifest.at("version"), 2);
+    EXPECT_EQ(manifest.at("photos"), 24);
+    EXPECT_EQ(manifest.at("shard_count"), 6);
+    EXPECT_EQ(manifest.at("segments"), json::array({22, 2}));
+
+    // The same list again, or a part of it: nothing added, nothing embedded.
+    json again = run_pupembed_json("embed --shard 0/1 " + photos_ + " -o " + job("j"));
+    EXPECT_EQ(again.at("photos_added_to_job"), 0);
+    EXPECT_EQ(again.at("skipped_shards"), 6);
+    again = run_pupembed_json("embed --shard 0/1 " + quote(pug.string()) + " -o " + job("j"));
+    EXPECT_EQ(again.at("photos_added_to_job"), 0);
+    EXPECT_EQ(again.at("skipped_shards"), 6);
+    // Every photo once in the gallery.
+    const json imported = run_pupembed_json("index import " + job("j") + " --db " + quote((dir_ / "g.db").string()));
+    EXPECT_EQ(imported.at("rows"), 23);
+    EXPECT_EQ(imported.at("size"), 23);
 }

@@ -59,10 +59,10 @@ void embed_shards(const EmbedOptions& o, const CLI::App& command) {
     int64_t mine = 0;
     for (int64_t shard = part; shard < job.shard_count; shard += parts) ++mine;
     FILE* out = o.json ? stderr : stdout;
-    std::fprintf(out, "%s: part %lld/%lld: %lld of its %lld shards to embed (%lld photos in %lld shards in all)\n",
+    std::fprintf(out, "%s: part %lld/%lld: %lld of its %lld shards to embed (%lld photos in %lld shards in all, %lld new)\n",
                  o.output.c_str(), static_cast<long long>(part), static_cast<long long>(parts),
                  static_cast<long long>(shards.size()), static_cast<long long>(mine), static_cast<long long>(job.photos),
-                 static_cast<long long>(job.shard_count));
+                 static_cast<long long>(job.shard_count), static_cast<long long>(job.added_photos));
     std::fflush(out);
     InferenceOptions inference = start_inference(o.runtime, "embed");
     inference.on_progress = nullptr;  // a line per shard instead
@@ -84,6 +84,7 @@ void embed_shards(const EmbedOptions& o, const CLI::App& command) {
                     {"part", part},
                     {"parts", parts},
                     {"shards", mine},
+                    {"photos_added_to_job", job.added_photos},
                     {"embedded_shards", shards.size()},
                     {"skipped_shards", mine - int64_t(shards.size())},
                     {"photos_embedded", embedded},
@@ -110,7 +111,8 @@ void register_embed(CLI::App& app) {
         "With --shard I/N, -o is a job folder and the photos go in shards of --shard-size (each a .npy and\n"
         "a .tsv, written whole or not at all): this run embeds the unfinished shards k with k mod N = I, so N\n"
         "runs (a Slurm array, a Kubernetes indexed job, GNU parallel) embed the whole job, a rerun skips\n"
-        "finished shards, and `pupembed index import JOB --db GALLERY` loads them. IMAGES may be left out\n"
+        "finished shards, and `pupembed index import JOB --db GALLERY` loads them. Photos the job lacks are\n"
+        "added to it as new shards after its last: finished shards never move. IMAGES may be left out\n"
         "when the job folder exists. python3 -m pupembed.distributed runs a job on a Dask cluster.");
     command->add_option("IMAGES", o->inputs, "Image files and folders");
     command->add_option("-m,--model", o->model, "Model file (default: $PUPEMBED_MODEL, else the shipped default model)");

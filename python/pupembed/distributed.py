@@ -68,8 +68,9 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
           retries=2):
     """Embeds `photos` (files and folders, searched as the command searches them) into the job folder
     `job` on a Dask cluster: `client` (a distributed.Client), else a LocalCluster of `local` worker
-    processes (default: one per core) made for the run. Finished shards are skipped. Returns a summary:
-    shards, shards_embedded, shards_skipped, photos, photos_embedded, photos_failed, workers, seconds
+    processes (default: one per core) made for the run. Finished shards are skipped; photos the job
+    lacks are added to it as new shards (finished ones never move). Returns a summary: shards,
+    shards_embedded, shards_skipped, photos, photos_added, photos_embedded, photos_failed, workers, seconds
     (all of it), run_seconds (from the first task submitted to the last done) and photos_per_second
     (over run_seconds, as `pupembed embed` counts its images/s)."""
     from distributed import Client, LocalCluster, as_completed  # noqa: F811
@@ -82,7 +83,8 @@ def embed(photos, job, client=None, model=None, shard_size=None, large_input=Non
         print(f"skipped {path}: a tab or newline in its name", file=sys.stderr)
     shards = info["unfinished"]
     summary = {"job": os.fsdecode(job), "shards": info["shard_count"], "shards_skipped": info["shard_count"] - len(shards),
-               "shards_embedded": 0, "photos": info["photos"], "photos_embedded": 0, "photos_failed": 0, "workers": 0}
+               "shards_embedded": 0, "photos": info["photos"], "photos_added": info["photos_added"], "photos_embedded": 0,
+               "photos_failed": 0, "workers": 0}
     own_cluster = None
     if shards and client is None:  # a finished job needs no cluster
         own_cluster = LocalCluster(n_workers=local or os.cpu_count() or 1, threads_per_worker=1, processes=True,

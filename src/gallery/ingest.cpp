@@ -1,15 +1,11 @@
 #include "pupembed/gallery/ingest.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <set>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
+#include "io/file_lock.hpp"
 #include "pupembed/core/clock.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/gallery_model.hpp"
@@ -21,32 +17,6 @@
 namespace fs = std::filesystem;
 
 namespace pupembed {
-namespace {
-
-/// An advisory lock on GALLERY.adding, held while photos are added, to tell whether another
-/// process is adding photos to the same gallery now. The kernel drops it when its process ends,
-/// however it ends. (A lock of its own file: a descriptor of the gallery file opened and closed
-/// beside SQLite's would drop SQLite's locks on it.)
-class AddingLock {
-public:
-    explicit AddingLock(const std::string& gallery_path) {
-        fd_ = ::open((gallery_path + ".adding").c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-        taken_by_another_ = fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    }
-    ~AddingLock() {
-        if (fd_ >= 0) ::close(fd_);  // releases the lock
-    }
-    AddingLock(const AddingLock&) = delete;
-    AddingLock& operator=(const AddingLock&) = delete;
-    /// Whether another process holds it (false too when the file could not be made).
-    bool taken_by_another() const { return taken_by_another_; }
-
-private:
-    int fd_ = -1;
-    bool taken_by_another_ = false;
-};
-
-}  // namespace
 
 IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryModel& identity,
                             const std::vector<std::string>& paths, const IngestOptions& options) {
@@ -73,8 +43,9 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
             if (std::error_code error; fs::exists(image.path, error)) consider(image.path);
     // A second process adding photos to this gallery now (a second `index add` of the same
     // folder) goes through them from the end: the two meet in the middle, each skipping what the
-    // other has committed, instead of embedding the same photos side by side.
-    const AddingLock adding(gallery.path());
+    // other has committed, instead of embedding the same photos side by side. GALLERY.adding is
+    // locked while photos are added, to tell.
+    const FileLock adding(gallery.path() + ".adding", FileLock::Wait::no);
     if (adding.taken_by_another()) std::reverse(candidates.begin(), candidates.end());
     // Each file is read once: its bytes are hashed, and only new or changed photos (all of them
     // with --reembed) are decoded and embedded. What the gallery holds for a photo is looked up

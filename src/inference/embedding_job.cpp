@@ -8,10 +8,12 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "core/json_input.hpp"
+#include "io/file_lock.hpp"
 #include "pupembed/core/clock.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/version.hpp"
@@ -39,6 +41,22 @@ std::string shard_name(int64_t shard) {
 
 std::string manifest_path(const std::string& folder) { return (fs::path(folder) / "manifest.json").string(); }
 
+std::string shard_inputs_path(const std::string& folder, int64_t shard) {
+    return (fs::path(folder) / "inputs" / (shard_name(shard) + ".txt")).string();
+}
+
+int64_t shards_for(int64_t photos, int64_t shard_size) { return (photos + shard_size - 1) / shard_size; }
+
+/// Writes the photos [begin, end) as shards of `shard_size` from shard `first` into folder/inputs.
+void write_shard_inputs(const std::string& folder, int64_t first, std::vector<std::string>::const_iterator begin,
+                        std::vector<std::string>::const_iterator end, int64_t shard_size) {
+    for (int64_t shard = first; begin != end; ++shard) {
+        std::string list;
+        for (int64_t i = 0; i < shard_size && begin != end; ++i, ++begin) list += *begin + "\n";
+        write_file_atomically(shard_inputs_path(folder, shard), list);
+    }
+}
+
 json manifest_json(const EmbeddingJob& job) {
     return {{"format", kJobFormat},
             {"version", kEmbeddingJobVersion},
@@ -56,7 +74,8 @@ json manifest_json(const EmbeddingJob& job) {
             {"photos", job.photos},
             {"photos_sha256", job.photos_sha256},
             {"shard_size", job.shard_size},
-            {"shard_count", job.shard_count}};
+            {"shard_count", job.shard_count},
+            {"segments", job.segments}};
 }
 
 EmbeddingJob job_from_json(const std::string& folder, const json& j) {
@@ -76,9 +95,19 @@ EmbeddingJob job_from_json(const std::string& folder, const json& j) {
     job.shard_size = j.at("shard_size");
     job.shard_count = j.at("shard_count");
     job.pupembed_version = j.at("pupembed");
-    if (job.shard_size < 1 || job.photos < 0 || job.shard_count != (job.photos + job.shard_size - 1) / job.shard_size ||
-        job.dimension < 1)
-        throw Error(manifest_path(folder), "damaged job manifest (shard size, count or dimension)");
+    if (j.contains("segments"))
+        job.segments = j.at("segments").get<std::vector<int64_t>>();
+    else if (job.photos > 0)
+        job.segments = {job.photos};  // version 1: one list
+    int64_t photos = 0, shards = 0;
+    bool valid = job.shard_size >= 1 && job.dimension >= 1;
+    for (const int64_t segment : job.segments) {
+        valid = valid && segment > 0;
+        photos += segment;
+        if (valid) shards += shards_for(segment, job.shard_size);
+    }
+    if (!valid || photos != job.photos || shards != job.shard_count)
+        throw Error(manifest_path(folder), "damaged job manifest (shard size, count, segments or dimension)");
     return job;
 }
 
@@ -87,9 +116,6 @@ std::string difference(const EmbeddingJob& found, const EmbeddingJob& wanted) {
     if (found.model_sha256 != wanted.model_sha256)
         return "was made with another model file (" + found.model_path + ", SHA-256 " + found.model_sha256.substr(0, 16) +
                "...) than " + wanted.model_path;
-    if (found.photos_sha256 != wanted.photos_sha256)
-        return "was made for another list of photos (" + std::to_string(found.photos) + " photos; now " +
-               std::to_string(wanted.photos) + ")";
     if (found.shard_size != wanted.shard_size)
         return "has shards of " + std::to_string(found.shard_size) + " photos, not " + std::to_string(wanted.shard_size);
     if (found.large_input != wanted.large_input)
@@ -109,12 +135,7 @@ bool create_job_folder(const std::string& folder, const EmbeddingJob& job, const
     if (!fs::create_directories(staging / "inputs", error) && error)
         throw Error(folder, "cannot make the job folder: " + error.message());
     try {
-        for (int64_t shard = 0; shard < job.shard_count; ++shard) {
-            std::string list;
-            const int64_t end = std::min(job.photos, (shard + 1) * job.shard_size);
-            for (int64_t i = shard * job.shard_size; i < end; ++i) list += photos[size_t(i)] + "\n";
-            write_file_atomically((staging / "inputs" / (shard_name(shard) + ".txt")).string(), list);
-        }
+        write_shard_inputs(staging.string(), 0, photos.begin(), photos.end(), job.shard_size);
         write_file_atomically((staging / "manifest.json").string(), manifest_json(job).dump(2) + "\n");
     } catch (...) {
         fs::remove_all(staging, error);
@@ -125,6 +146,38 @@ bool create_job_folder(const std::string& folder, const EmbeddingJob& job, const
     fs::remove_all(staging, error);
     if (reason == ENOTEMPTY || reason == EEXIST) return false;
     throw Error(folder, std::string("cannot make the job folder: ") + std::strerror(reason));
+}
+
+/// Adds to the job in `folder` the photos of `listed` it lacks, as new shards after its last, and
+/// returns the job as it is then. One process at a time (JOB/.grow.lock): a second finds the job
+/// grown and adds nothing.
+EmbeddingJob grow_job(const std::string& folder, const std::vector<std::string>& listed) {
+    const FileLock lock((fs::path(folder) / ".grow.lock").string(), FileLock::Wait::yes);
+    EmbeddingJob job = read_embedding_job(folder);
+    std::unordered_set<std::string> known;
+    known.reserve(size_t(job.photos));
+    std::string list;  // the job's photos, then the new ones
+    for (int64_t shard = 0; shard < job.shard_count; ++shard)
+        for (auto& photo : job.shard_photos(shard)) {
+            list += photo + "\n";
+            known.insert(std::move(photo));
+        }
+    std::vector<std::string> added;
+    for (const auto& photo : listed)
+        if (known.insert(photo).second) {
+            added.push_back(photo);
+            list += photo + "\n";
+        }
+    if (added.empty()) return job;
+    write_shard_inputs(folder, job.shard_count, added.begin(), added.end(), job.shard_size);
+    job.segments.push_back(int64_t(added.size()));
+    job.photos += int64_t(added.size());
+    job.shard_count += shards_for(int64_t(added.size()), job.shard_size);
+    job.photos_sha256 = sha256_hex(list);
+    job.added_photos = int64_t(added.size());
+    // Last: until the manifest names them, the new shards' inputs are not part of the job.
+    write_file_atomically(manifest_path(folder), manifest_json(job).dump(2) + "\n");
+    return job;
 }
 
 }  // namespace
@@ -148,13 +201,23 @@ std::vector<int64_t> EmbeddingJob::unfinished_shards(int64_t part, int64_t parts
     return shards;
 }
 
-std::vector<std::string> EmbeddingJob::shard_photos(int64_t shard) const {
+int64_t EmbeddingJob::shard_length(int64_t shard) const {
     if (shard < 0 || shard >= shard_count) throw Error("shard " + std::to_string(shard), "is not a shard of " + folder);
-    const std::string path = (fs::path(folder) / "inputs" / (shard_name(shard) + ".txt")).string();
+    int64_t first = 0;  // the segment's first shard
+    for (const int64_t segment : segments) {
+        const int64_t shards = shards_for(segment, shard_size);
+        if (shard < first + shards) return std::min(shard_size, segment - (shard - first) * shard_size);
+        first += shards;
+    }
+    throw Error(manifest_path(folder), "damaged job manifest (segments)");
+}
+
+std::vector<std::string> EmbeddingJob::shard_photos(int64_t shard) const {
+    const int64_t expected = shard_length(shard);
+    const std::string path = shard_inputs_path(folder, shard);
     std::istringstream in(read_file(path));
     std::vector<std::string> listed;
     for (std::string line; std::getline(in, line);) listed.push_back(line);
-    const int64_t expected = std::min(shard_size, photos - shard * shard_size);
     if (int64_t(listed.size()) != expected)
         throw Error(path, "damaged job: " + std::to_string(listed.size()) + " photos, expected " + std::to_string(expected));
     return listed;
@@ -185,6 +248,7 @@ EmbeddingJob open_embedding_job(const std::string& folder, const std::vector<std
     job.appearance_dimension = model.appearance_size();
     job.input_size = model.info.preprocessing.input_size;
     job.photos = int64_t(listed.size());
+    if (job.photos > 0) job.segments = {job.photos};
     job.photos_sha256 = sha256_hex(list);
     job.pupembed_version = version();
     std::error_code error;
@@ -202,7 +266,10 @@ EmbeddingJob open_embedding_job(const std::string& folder, const std::vector<std
 
     if (fs::is_directory(folder, error) && fs::is_empty(folder, error)) fs::remove(folder, error);  // made by the user
     if (!fs::exists(folder, error)) {
-        if (create_job_folder(folder, job, listed)) return job;
+        if (create_job_folder(folder, job, listed)) {
+            job.added_photos = job.photos;
+            return job;
+        }
         // Another process made it first: it must be the same job.
     } else if (!fs::exists(manifest_path(folder), error)) {
         throw Error(folder, "exists and is not a job folder (no manifest.json); give a new folder for the job",
@@ -211,9 +278,9 @@ EmbeddingJob open_embedding_job(const std::string& folder, const std::vector<std
     const EmbeddingJob found = read_embedding_job(folder);
     const std::string differs = difference(found, job);
     if (!differs.empty())
-        throw Error(folder, differs + "; give a new folder for this job (a job folder holds one model's embeddings of one list)",
+        throw Error(folder, differs + "; give a new folder for this job (a job folder holds one model's embeddings)",
                     ErrorKind::BadInput);
-    return found;
+    return found.photos_sha256 == job.photos_sha256 ? found : grow_job(folder, listed);
 }
 
 EmbeddingJob read_embedding_job(const std::string& folder) {

@@ -3,7 +3,7 @@
 // pupembed.distributed and `pupembed embed --shard I/N`).
 //
 //   JOB/manifest.json          the model file's SHA-256 and settings, the photo list's SHA-256,
-//                              shard size and count, pupembed's version ("pupembed-embedding-job", 1)
+//                              shard size and count, pupembed's version ("pupembed-embedding-job", 2)
 //   JOB/inputs/shard-NNNNN.txt the photos of each shard, one path a line, in the list's order
 //   JOB/shard-NNNNN.tsv        per photo embedded: path, SHA-256, bytes, width, height, breed, probability
 //   JOB/shard-NNNNN.failed.tsv per photo that could not be read: path, reason
@@ -11,6 +11,11 @@
 //
 // Each file is written under a temporary name and renamed, the .npy last: a shard whose .npy
 // exists is whole, and a rerun skips it without reading a photo.
+//
+// A job grows and never reshuffles: a list with photos the job lacks adds them as new shards after
+// the last, so the shards already made (and their place in --shard I/N: shard k is part k mod N)
+// stay as they are. The manifest keeps the size of each addition ("segments"), each cut into
+// shards of the job's shard size.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +30,7 @@ namespace pupembed {
 struct Model;
 class Embedder;
 
-constexpr int kEmbeddingJobVersion = 1;
+constexpr int kEmbeddingJobVersion = 2;  // 1: no "segments" (one list)
 constexpr int64_t kDefaultShardSize = 10000;
 
 /// How a job embeds: photos per shard, and whether photos with the pixels for it run at the
@@ -49,9 +54,14 @@ struct EmbeddingJob {
     int large_input_size = 0;   ///< as run: 0 when every photo ran at input_size
     bool large_input = true;
     int64_t photos = 0;
-    std::string photos_sha256;  ///< of the photo list, one path a line
+    std::string photos_sha256;  ///< of the job's photos in shard order, one path a line
     int64_t shard_size = 0, shard_count = 0;
+    /// The photos of the list that made the job, then of each list that grew it (each > 0).
+    std::vector<int64_t> segments;
     std::string pupembed_version;
+    /// Photos the open_embedding_job call that returned this added: all when it made the job, 0 when
+    /// it found the job as asked.
+    int64_t added_photos = 0;
 
     /// JOB/shard-NNNNN + `suffix` (".tsv", ".failed.tsv", ".npy").
     std::string shard_file(int64_t shard, const std::string& suffix) const;
@@ -61,12 +71,16 @@ struct EmbeddingJob {
     std::vector<int64_t> unfinished_shards(int64_t part = 0, int64_t parts = 1) const;
     /// The photos of shard `shard`, in the list's order.
     std::vector<std::string> shard_photos(int64_t shard) const;
+    /// How many photos shard `shard` has.
+    int64_t shard_length(int64_t shard) const;
 };
 
 /// Opens the job in `folder` for `photos` embedded by the model file `model_path` (`model`, ready
-/// for inference), making it when the folder is absent or empty. Two processes may do this at
-/// once: one makes it, the other finds it. Throws Error saying what differs when the folder holds
-/// a job of another model file, photo list, shard size or large-input setting, or something else.
+/// for inference), making it when the folder is absent or empty, and growing it by the photos of
+/// `photos` it lacks (in their order; see added_photos). Photos of the job that `photos` lacks stay
+/// in it. Processes may do this at once: one makes or grows the job, the others find it so. Throws
+/// Error saying what differs when the folder holds a job of another model file, shard size or
+/// large-input setting, or something else.
 /// A photo whose path holds a tab or a newline cannot be listed: it is left out and its path
 /// added to `refused`.
 EmbeddingJob open_embedding_job(const std::string& folder, const std::vector<std::string>& photos, const std::string& model_path,
