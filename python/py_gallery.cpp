@@ -24,6 +24,12 @@
 namespace pupembed::python {
 namespace {
 
+/// The gallery's warnings as Python warnings (UserWarning), which the caller may filter.
+void warn_python(const std::vector<std::string>& warnings) {
+    for (const auto& warning : warnings)
+        if (PyErr_WarnEx(PyExc_UserWarning, warning.c_str(), 2) != 0) throw py::error_already_set();
+}
+
 class PyGallery {
 public:
     PyGallery(const std::string& path, bool create, const std::optional<std::string>& model, const std::string& index,
@@ -55,6 +61,7 @@ public:
             BatchEmbedder embedder(model->model(), model->options());
             report = add_to_gallery(gallery_, embedder, identity, paths, options);
         }
+        warn_python(report.warnings);
         nlohmann::json out = ingest_json(report, identity, gallery_);
         out["gallery"] = gallery_.path();
         return to_python(out);
@@ -185,6 +192,7 @@ public:
             py::gil_scoped_release release;
             report = import_embedding_job(gallery_, job);
         }
+        warn_python(report.warnings);
         nlohmann::json out = job_import_json(report, job, gallery_);
         out["gallery"] = gallery_.path();
         return to_python(out);

@@ -1,6 +1,7 @@
 // Job folders end to end: `pupembed embed --shard I/N` on real photos (four parts make the whole
 // job; a rerun skips finished shards without reading a photo; a bad photo is listed, not fatal;
-// more photos grow the job without moving a finished shard; another model is refused) and
+// more photos grow the job without moving a finished shard; another model is refused; the
+// large-input setting is recorded and a gallery of two settings warned of) and
 // `pupembed index import`, which gives the gallery `index add` gives.
 #include <gtest/gtest.h>
 
@@ -227,4 +228,30 @@ TEST_F(EmbeddingJobs, MorePhotosGrowTheJobWithoutMovingAFinishedShard) {
     const json imported = run_pupembed_json("index import " + job("j") + " --db " + quote((dir_ / "g.db").string()));
     EXPECT_EQ(imported.at("rows"), 23);
     EXPECT_EQ(imported.at("size"), 23);
+}
+
+TEST_F(EmbeddingJobs, TwoInputSettingsInOneGalleryAreRecordedAndWarnedOf) {
+    const std::string db = quote((dir_ / "g.db").string());
+    const std::string pug = quote((dir_ / "photos" / "n02110958-pug").string());
+    ASSERT_EQ(run_pupembed("index add " + pug + " --db " + db + " --threads 1").exit_code, 0);
+    EXPECT_EQ(run_pupembed_json("index stats --db " + db).at("large_input"), 224);
+    // A job of all three breeds at the base input (its pugs are in the gallery already, unchanged).
+    ASSERT_EQ(run_pupembed("embed --shard 0/1 " + photos_ + " -o " + job("base") + " --large-input off --threads 1").exit_code, 0);
+    const json manifest = json::parse(bytes(dir_ / "base" / "manifest.json"));
+    EXPECT_EQ(manifest.at("large_input"), false);
+    EXPECT_EQ(manifest.at("model").at("large_input_size"), 0);
+    // Its other photos join the gallery: warned of, on stderr and in the JSON, and recorded.
+    const auto mixed = run_pupembed("index import " + job("base") + " --db " + db + " --json");
+    ASSERT_EQ(mixed.exit_code, 0) << mixed.err;
+    EXPECT_NE(mixed.err.find("warning: the gallery's photos ran at the large input (224 px) and these at the base input"),
+              std::string::npos)
+        << mixed.err;
+    EXPECT_EQ(json::parse(mixed.out).at("warnings").size(), 1u);
+    EXPECT_EQ(run_pupembed_json("index stats --db " + db).at("large_input"), "mixed");
+    EXPECT_NE(run_pupembed("index stats --db " + db).out.find("MIXED"), std::string::npos);
+    // A gallery of that job alone is of one setting.
+    const std::string base_db = quote((dir_ / "base.db").string());
+    const auto alone = run_pupembed("index import " + job("base") + " --db " + base_db);
+    EXPECT_EQ(alone.err.find("warning"), std::string::npos) << alone.err;
+    EXPECT_EQ(run_pupembed_json("index stats --db " + base_db).at("large_input"), 0);
 }

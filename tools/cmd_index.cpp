@@ -48,6 +48,7 @@ void register_add(CLI::App& index) {
         report.failures.insert(report.failures.begin(), passed_over.begin(), passed_over.end());
         finish_progress();
         for (const auto& failure : report.failures) std::fprintf(stderr, "skipped %s\n", failure.c_str());
+        for (const auto& warning : report.warnings) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
         if (o->json) {
             nlohmann::json out = ingest_json(report, identity, gallery);
             out["gallery"] = o->db;
@@ -81,6 +82,7 @@ void register_import(CLI::App& index) {
     command->callback([o] {
         Gallery gallery = Gallery::open(o->db, true);
         const JobImportReport report = import_embedding_job(gallery, o->job);
+        for (const auto& warning : report.warnings) std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
         if (o->json) {
             nlohmann::json out = job_import_json(report, o->job, gallery);
             out["gallery"] = o->db;
@@ -177,11 +179,17 @@ void register_stats(CLI::App& index) {
             print_json(out);
             return;
         }
+        const int input = stats.model.large_input_size;
+        const std::string ran = input > 0                                    ? "the large input (" + std::to_string(input) + " px) where a photo has the pixels"
+                                : input == 0                                 ? "the base input, every photo"
+                                : input == GalleryModel::kInputSizesMixed ? "MIXED: some at the large input, some at the base input"
+                                                                             : "(not recorded)";
         std::printf("%s\n  photos:     %lld (%lld whose file is gone: `pupembed index prune`)\n  model:      %s (id %s, %lld-d)\n"
-                    "  file size:  %.1f MB\n  breeds:     %zu guessed",
+                    "  ran at:     %s\n  file size:  %.1f MB\n  breeds:     %zu guessed",
                     o->db.c_str(), static_cast<long long>(stats.photos), static_cast<long long>(stats.missing_files),
                     stats.model.path.empty() ? "(none yet)" : stats.model.path.c_str(), stats.model.id.c_str(),
-                    static_cast<long long>(stats.model.dimension), double(stats.file_bytes) / 1e6, stats.breeds.size());
+                    static_cast<long long>(stats.model.dimension), ran.c_str(), double(stats.file_bytes) / 1e6,
+                    stats.breeds.size());
         const auto& ranked = stats.breeds;
         for (size_t i = 0; i < ranked.size() && i < 5; ++i)
             std::printf("%s %s %lld", i == 0 ? ";" : ",", ranked[i].first.c_str(), static_cast<long long>(ranked[i].second));

@@ -283,6 +283,7 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
     SqliteTransaction transaction(db);
     check_writable("add photos");  // under the write lock: the file cannot be swapped in between
     const GalleryModel current = model_record(db);
+    const bool was_empty = current.id != model.id || pragma(db, "SELECT count(*) FROM (SELECT 1 FROM images LIMIT 1)") == 0;
     if (current.id != model.id) {
         if (!replace_model) require_model(path(), current, model, "use it, or --reembed");
         db.execute("DELETE FROM images");
@@ -338,6 +339,10 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
     }
     if (result.added + result.updated > 0 || current.id != model.id)
         set_meta(db, "generation", std::to_string(generation_record(db) + 1));
+    if (result.added + result.updated > 0) {
+        std::string warning = record_input_size(db, current, model, was_empty);
+        if (!warning.empty()) state_->warnings.push_back(std::move(warning));
+    }
     transaction.commit();
     return result;
 }

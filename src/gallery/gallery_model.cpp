@@ -32,6 +32,7 @@ GalleryModel gallery_model_of(const std::string& model_path, const Model& model)
     identity.path = fs::absolute(model_path).lexically_normal().string();
     identity.dimension = model.embedding_size();
     identity.appearance_dimension = model.appearance_size();
+    identity.large_input_size = model.info.preprocessing.large_input_size;
     return identity;
 }
 

@@ -59,7 +59,37 @@ GalleryModel model_record(const SqliteDb& db) {
         if (model.appearance_dimension < 0 || model.appearance_dimension >= std::max<int64_t>(model.dimension, 1))
             throw Error(db.path(), "damaged gallery (appearance dimension record \"" + appearance.substr(0, 40) + "\")");
     }
+    const std::string input = meta_value(db, "large_input_size");
+    if (input == "mixed")
+        model.large_input_size = GalleryModel::kInputSizesMixed;
+    else if (!input.empty() && (model.large_input_size = int(count_record(input))) < 0)
+        throw Error(db.path(), "damaged gallery (large input record \"" + input.substr(0, 40) + "\")");
     return model;
+}
+
+namespace {
+
+std::string input_setting(int large_input_size) {
+    return large_input_size > 0 ? "the large input (" + std::to_string(large_input_size) + " px)" : "the base input";
+}
+
+}  // namespace
+
+std::string record_input_size(const SqliteDb& db, const GalleryModel& before, const GalleryModel& written, bool was_empty) {
+    const int setting = written.large_input_size;
+    if (setting < 0) return "";  // not known: the record stays as it is
+    if (was_empty) {
+        set_meta(db, "large_input_size", std::to_string(setting));
+        return "";
+    }
+    // Rows of an unrecorded setting stay unrecorded; a mix is said once, when it begins.
+    if (before.large_input_size == GalleryModel::kInputSizeUnrecorded || before.large_input_size == GalleryModel::kInputSizesMixed ||
+        before.large_input_size == setting)
+        return "";
+    set_meta(db, "large_input_size", "mixed");
+    return "the gallery's photos ran at " + input_setting(before.large_input_size) + " and these at " + input_setting(setting) +
+           ": the vectors of large photos differ between the two, so searches mix them; embed them all one way "
+           "(`pupembed index add --reembed`, or a job with the gallery's --large-input setting)";
 }
 
 int64_t generation_record(const SqliteDb& db) {

@@ -28,6 +28,11 @@ int64_t count_record(const std::string& value);
 /// The model the vectors come from; throws Error naming the file for a damaged record.
 GalleryModel model_record(const SqliteDb& db);
 
+/// Records how the rows a put wrote ran (`written.large_input_size`) beside the gallery's rows
+/// before it (recorded as `before`; `was_empty`: there were none). Returns a warning when the
+/// gallery now mixes the two settings, else "".
+std::string record_input_size(const SqliteDb& db, const GalleryModel& before, const GalleryModel& written, bool was_empty);
+
 /// The generation counter; throws Error naming the file for a damaged record.
 int64_t generation_record(const SqliteDb& db);
 

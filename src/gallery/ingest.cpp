@@ -99,6 +99,7 @@ IngestReport add_to_gallery(Gallery& gallery, Embedder& embedder, const GalleryM
     report.unchanged += int64_t(std::count(unchanged.begin(), unchanged.end(), 1));
     report.embed_seconds = seconds_since(embed_start);
     report.seconds = seconds_since(start);
+    report.warnings = gallery.take_warnings();
     return report;
 }
 

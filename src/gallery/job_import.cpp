@@ -9,7 +9,8 @@ namespace {
 
 GalleryModel identity_of(const EmbeddingJob& job) {
     // As gallery_model_of makes it from the model file: the job holds the file's SHA-256.
-    return GalleryModel{job.model_sha256.substr(0, 16), job.model_path, job.dimension, job.appearance_dimension};
+    return GalleryModel{job.model_sha256.substr(0, 16), job.model_path, job.dimension, job.appearance_dimension,
+                        job.large_input_size};
 }
 
 }  // namespace
@@ -54,6 +55,7 @@ JobImportReport import_embedding_job(Gallery& gallery, const std::string& folder
         if (on_progress) on_progress(shard + 1, job.shard_count);
     }
     report.seconds = seconds_since(start);
+    report.warnings = gallery.take_warnings();
     return report;
 }
 

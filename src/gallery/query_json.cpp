@@ -98,7 +98,8 @@ nlohmann::json job_import_json(const JobImportReport& report, const std::string&
                           {"unchanged", report.unchanged},
                           {"seconds", report.seconds},
                           {"rows_per_second", double(report.rows) / std::max(report.seconds, 1e-9)},
-                          {"size", gallery.size()}};
+                          {"size", gallery.size()},
+                          {"warnings", report.warnings}};
     set_text(out, "job", job);
     return out;
 }
@@ -110,7 +111,8 @@ nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model
             {"unchanged", report.unchanged}, {"failed", report.failures.size()},
             {"failures", report.failures},  {"embedded", report.embedded},
             {"embed_seconds", report.embed_seconds}, {"images_per_second", rate},
-            {"seconds", report.seconds},    {"size", gallery.size()}};
+            {"seconds", report.seconds},    {"size", gallery.size()},
+            {"warnings", report.warnings}};
 }
 
 nlohmann::json prediction_json(const Prediction& prediction) {
@@ -133,12 +135,24 @@ nlohmann::json duplicate_groups_json(const Gallery& gallery, const std::vector<s
     return out;
 }
 
+namespace {
+
+/// How a gallery's photos ran, for stats: the large input's size, 0 (the base input), "mixed", or null.
+nlohmann::json large_input_json(int large_input_size) {
+    if (large_input_size == GalleryModel::kInputSizesMixed) return "mixed";
+    if (large_input_size == GalleryModel::kInputSizeUnrecorded) return nullptr;
+    return large_input_size;
+}
+
+}  // namespace
+
 nlohmann::json stats_json(const GalleryStats& stats) {
     nlohmann::json by_breed = nlohmann::json::object();
     for (const auto& [breed, count] : stats.breeds) by_breed[breed] = count;
     return {{"photos", stats.photos},         {"missing_files", stats.missing_files}, {"model", stats.model.path},
             {"model_id", stats.model.id},     {"dimension", stats.model.dimension},   {"generation", stats.generation},
-            {"file_bytes", stats.file_bytes}, {"breeds", by_breed}};
+            {"file_bytes", stats.file_bytes}, {"breeds", by_breed},
+            {"large_input", large_input_json(stats.model.large_input_size)}};
 }
 
 }  // namespace pupembed

@@ -308,7 +308,8 @@ json GalleryService::add_image(const Upload& upload, bool& created) {
     created = !gallery_.find_path(path).has_value();
     IngestOptions ingest;
     ingest.skip_bad = false;
-    add_to_gallery(gallery_, *inference_, identity_, {path}, ingest);
+    for (const auto& warning : add_to_gallery(gallery_, *inference_, identity_, {path}, ingest).warnings)
+        std::fprintf(stderr, "pupembed: warning: %s\n", warning.c_str());
     const auto image = gallery_.find_path(path);
     if (!image) throw Error(path, "was not added to the gallery");
     json out = image_json(*image);

@@ -48,6 +48,12 @@ struct GalleryModel {
     /// The leading columns that describe the photo itself (the embedding head's, ahead of a breed
     /// posterior the model appends); 0: all of them. Near-duplicates are judged on these alone.
     int64_t appearance_dimension = 0;
+    /// How photos ran: the model's large input their pixels allowed (its size), or every photo at
+    /// the base input (0); kInputSizeUnrecorded when not known (galleries and callers before it
+    /// was recorded), kInputSizesMixed once rows of both settings are in one gallery.
+    int large_input_size = kInputSizeUnrecorded;
+    static constexpr int kInputSizeUnrecorded = -1;
+    static constexpr int kInputSizesMixed = -2;
 };
 
 /// The order of Gallery::images(offset, limit, order): the latest added first (ids descending), or

@@ -25,6 +25,7 @@ struct IngestReport {
     int64_t embedded = 0;               ///< photos run through the network
     double embed_seconds = 0;           ///< wall time of decoding, the network and the writes
     double seconds = 0;                 ///< all of it, hashing included
+    std::vector<std::string> warnings;  ///< the gallery's (Gallery::take_warnings), e.g. two input settings mixed
 };
 
 /// Adds the photos `paths` to `gallery`, embedded by `embedder` (whose model `identity` names),

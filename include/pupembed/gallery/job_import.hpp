@@ -16,6 +16,7 @@ struct JobImportReport {
     int64_t rows = 0;            ///< photos read from the shards
     int64_t added = 0, updated = 0, unchanged = 0;
     double seconds = 0;
+    std::vector<std::string> warnings;  ///< the gallery's (Gallery::take_warnings), e.g. two input settings mixed
 };
 
 /// Puts the photos of every finished shard of the job in `folder` into `gallery`, one transaction

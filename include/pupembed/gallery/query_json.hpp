@@ -37,11 +37,11 @@ nlohmann::json photo_json(const QueryPhoto& photo);
 nlohmann::json algebra_terms_json(const std::vector<QueryPhoto>& photos, const std::vector<double>& weights);
 
 /// What adding photos did: model, model_id, added, updated, unchanged, failed, failures, embedded,
-/// embed_seconds, images_per_second, seconds, and size (the gallery's photos now).
+/// embed_seconds, images_per_second, seconds, size (the gallery's photos now) and warnings.
 nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery);
 
 /// What importing a job did: job, shards, missing_shards, rows, added, updated, unchanged, seconds,
-/// rows_per_second, and size (the gallery's photos now).
+/// rows_per_second, size (the gallery's photos now) and warnings.
 nlohmann::json job_import_json(const JobImportReport& report, const std::string& job, const Gallery& gallery);
 
 /// path and top (index, id, name, probability, most probable first) of one photo's breeds.
@@ -50,7 +50,9 @@ nlohmann::json prediction_json(const Prediction& prediction);
 /// Each group of near-duplicates (find_duplicates) as the image_json of its members.
 nlohmann::json duplicate_groups_json(const Gallery& gallery, const std::vector<std::vector<int64_t>>& groups);
 
-/// photos, missing_files, model, model_id, dimension, generation, file_bytes and breeds (photos per breed).
+/// photos, missing_files, model, model_id, dimension, generation, file_bytes, breeds (photos per
+/// breed) and large_input (the large input's size photos ran at, 0 for the base input, "mixed", or
+/// null when not recorded).
 nlohmann::json stats_json(const GalleryStats& stats);
 
 }  // namespace pupembed
