@@ -32,6 +32,7 @@ namespace {
 
 const char kJobFormat[] = "pupembed-embedding-job";
 const char kShardTableHeader[] = "# pupembed shard v1\tpath\tsha256\tbytes\twidth\theight\tbreed\tbreed_probability";
+const char kFailureTableHeader[] = "# pupembed failures v1\tpath\treason";
 
 std::string shard_name(int64_t shard) {
     char name[32];
@@ -323,60 +324,87 @@ ShardReport embed_job_shard(const EmbeddingJob& job, int64_t shard, Embedder& em
         const std::string name = entry.path().filename().string();
         if (name.rfind(shard_name(shard) + ".", 0) == 0 && name.find(".tmp.") != std::string::npos) fs::remove(entry.path(), error);
     }
-    std::vector<std::string> hashes(photos.size());
-    std::vector<int64_t> sizes(photos.size(), 0);
+    const size_t n = photos.size();
+    std::vector<std::string> hashes(n), breeds(n);
+    std::vector<int64_t> sizes(n, 0);
+    std::vector<int> widths(n, 0), heights(n, 0);
+    std::vector<double> probabilities(n, 0);
     const FileFilter admit = [&](size_t i, const std::string& bytes) {
         hashes[i] = sha256_hex(bytes);
         sizes[i] = int64_t(bytes.size());
         return true;
     };
-    // Rows by position in the shard, written in that order.
-    std::vector<std::string> lines(photos.size());
-    std::vector<char> embedded(photos.size(), 0);
-    std::vector<float> rows(photos.size() * size_t(job.dimension));
-    std::string failures;
+    // Rows by position in the shard, kept in that order.
+    std::vector<char> embedded(n, 0);
+    std::vector<float> rows(n * size_t(job.dimension));
+    JobShard out;
     embedder.embed_files(photos, true, [&](const EmbeddedBatch& batch) {
         for (const auto& failure : batch.failures) {
             const size_t colon = failure.find(": ");
-            failures += failure.substr(0, colon) + "\t" + (colon == std::string::npos ? "unreadable" : failure.substr(colon + 2)) + "\n";
-            ++report.failed;
+            out.failures.push_back({failure.substr(0, colon), colon == std::string::npos ? "unreadable" : failure.substr(colon + 2)});
         }
         if (batch.embeddings.columns != job.dimension && !batch.indices.empty())
             throw Error(job.folder, "the model gives " + std::to_string(batch.embeddings.columns) + "-d embeddings, the job " +
                                         std::to_string(job.dimension));
         for (size_t r = 0; r < batch.indices.size(); ++r) {
             const size_t i = batch.indices[r];
-            std::string breed;
-            double probability = 0;
             if (!batch.probabilities.empty()) {
                 const auto top = top_classes(embedder.model(), batch.probabilities.row_vector(int64_t(r)), 1);
-                breed = top.at(0).name;
-                probability = top.at(0).probability;
+                breeds[i] = top.at(0).name;
+                probabilities[i] = top.at(0).probability;
             }
-            char numbers[96];
-            std::snprintf(numbers, sizeof(numbers), "%lld\t%d\t%d\t", static_cast<long long>(sizes[i]), batch.sizes[r][0],
-                          batch.sizes[r][1]);
-            char chance[32];
-            std::snprintf(chance, sizeof(chance), "\t%.17g", probability);
-            lines[i] = photos[i] + "\t" + hashes[i] + "\t" + numbers + breed + chance + "\n";
+            widths[i] = batch.sizes[r][0];
+            heights[i] = batch.sizes[r][1];
             std::copy_n(batch.embeddings.row(int64_t(r)), job.dimension, rows.begin() + long(i) * job.dimension);
             embedded[i] = 1;
         }
     }, admit);
-    std::string table = std::string(kShardTableHeader) + "\n";
-    NpyArray array;
-    for (size_t i = 0; i < photos.size(); ++i) {
+    out.vectors.columns = job.dimension;
+    for (size_t i = 0; i < n; ++i) {
         if (!embedded[i]) continue;
-        table += lines[i];
-        array.data.insert(array.data.end(), rows.begin() + long(i) * job.dimension, rows.begin() + long(i + 1) * job.dimension);
-        ++report.embedded;
+        out.paths.push_back(photos[i]);
+        out.sha256s.push_back(std::move(hashes[i]));
+        out.file_sizes.push_back(sizes[i]);
+        out.widths.push_back(widths[i]);
+        out.heights.push_back(heights[i]);
+        out.breeds.push_back(std::move(breeds[i]));
+        out.breed_probabilities.push_back(probabilities[i]);
+        out.vectors.values.insert(out.vectors.values.end(), rows.begin() + long(i) * job.dimension,
+                                  rows.begin() + long(i + 1) * job.dimension);
     }
-    array.shape = {report.embedded, job.dimension};
-    write_file_atomically(job.shard_file(shard, ".tsv"), table);
-    write_file_atomically(job.shard_file(shard, ".failed.tsv"), "# pupembed failures v1\tpath\treason\n" + failures);
-    write_npy(job.shard_file(shard, ".npy"), array);  // last: the shard is done
+    out.vectors.rows = int64_t(out.paths.size());
+    write_job_shard(job, shard, out);
+    report.embedded = out.vectors.rows;
+    report.failed = int64_t(out.failures.size());
     report.seconds = seconds_since(start);
     return report;
+}
+
+void write_job_shard(const EmbeddingJob& job, int64_t shard, const JobShard& rows) {
+    const size_t n = rows.paths.size();
+    const std::string where = job.shard_file(shard, "");
+    if (rows.sha256s.size() != n || rows.file_sizes.size() != n || rows.widths.size() != n || rows.heights.size() != n ||
+        rows.breeds.size() != n || rows.breed_probabilities.size() != n || rows.vectors.rows != int64_t(n) ||
+        rows.vectors.columns != job.dimension || rows.vectors.values.size() != n * size_t(job.dimension))
+        throw Error(where, "a shard needs one vector of " + std::to_string(job.dimension) + " values and one of each field per photo");
+    const auto plain = [&](const std::string& text) {
+        if (text.find_first_of("\t\n") != std::string::npos) throw Error(where, "a tab or newline in \"" + text + "\"");
+        return text;
+    };
+    std::string table = std::string(kShardTableHeader) + "\n";
+    for (size_t i = 0; i < n; ++i) {
+        char numbers[128];
+        std::snprintf(numbers, sizeof(numbers), "\t%lld\t%d\t%d\t", static_cast<long long>(rows.file_sizes[i]), rows.widths[i],
+                      rows.heights[i]);
+        char chance[32];
+        std::snprintf(chance, sizeof(chance), "\t%.17g\n", rows.breed_probabilities[i]);
+        table += plain(rows.paths[i]) + "\t" + plain(rows.sha256s[i]) + numbers + plain(rows.breeds[i]) + chance;
+    }
+    std::string failures = kFailureTableHeader + std::string("\n");
+    for (const auto& failure : rows.failures) failures += plain(failure.path) + "\t" + plain(failure.reason) + "\n";
+    write_file_atomically(job.shard_file(shard, ".tsv"), table);
+    write_file_atomically(job.shard_file(shard, ".failed.tsv"), failures);
+    write_npy(job.shard_file(shard, ".npy"), NpyArray{{int64_t(n), job.dimension}, rows.vectors.values});  // last: the shard is done
 }
 
 JobShard read_job_shard(const EmbeddingJob& job, int64_t shard) {
@@ -410,6 +438,15 @@ JobShard read_job_shard(const EmbeddingJob& job, int64_t shard) {
     if (array.shape.size() != 2 || array.shape[0] != rows || array.shape[1] != job.dimension)
         throw Error(npy_path, "does not match its table (" + std::to_string(rows) + " x " + std::to_string(job.dimension) + ")");
     out.vectors = FloatRows{rows, job.dimension, std::move(array.data)};
+    const std::string failures_path = job.shard_file(shard, ".failed.tsv");
+    std::istringstream failures(read_file(failures_path));
+    if (!std::getline(failures, line) || line != kFailureTableHeader)
+        throw Error(failures_path, "not a pupembed failure table (its first line)");
+    while (std::getline(failures, line)) {
+        const size_t tab = line.find('\t');
+        if (tab == std::string::npos) throw Error(failures_path, "damaged failure table: a row without a reason");
+        out.failures.push_back({line.substr(0, tab), line.substr(tab + 1)});
+    }
     return out;
 }
 

@@ -108,17 +108,26 @@ ShardReport embed_job_shard(const EmbeddingJob& job, int64_t shard, Embedder& em
 /// Applies the job's large-input setting to a model loaded for it.
 void job_model_settings(const EmbeddingJob& job, Model& model);
 
-/// A finished shard read back.
+/// A shard's contents: the photos embedded (one row of `vectors` each) and those that failed.
 struct JobShard {
     std::vector<std::string> paths, sha256s, breeds;
     std::vector<int64_t> file_sizes;
     std::vector<int> widths, heights;
     std::vector<double> breed_probabilities;
     FloatRows vectors;  ///< one row per path
+    struct Failure {
+        std::string path, reason;
+    };
+    std::vector<Failure> failures;
 };
 
-/// Reads finished shard `shard`; throws Error naming the file when a file is missing or damaged,
-/// or the .tsv and the .npy disagree.
+/// Writes shard `shard` of `job`: its .tsv, its .failed.tsv, then its .npy (each under a temporary
+/// name, renamed): done once this returns. Throws Error when `rows` is not one vector of the job's
+/// dimension per photo, or a path or reason holds a tab or a newline.
+void write_job_shard(const EmbeddingJob& job, int64_t shard, const JobShard& rows);
+
+/// Reads finished shard `shard` (its failures too); throws Error naming the file when a file is
+/// missing or damaged, or the .tsv and the .npy disagree.
 JobShard read_job_shard(const EmbeddingJob& job, int64_t shard);
 
 /// Removes the temporary files that runs killed while writing left in the job folder. Only for
