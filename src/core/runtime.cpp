@@ -41,6 +41,9 @@ void configure_memory() {
     // grows by about one input batch per batch (seen: 24 GB, killed, extracting 96,000 crops).
     ::mallopt(M_MMAP_MAX, 0);
     ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    // Threads made before this call keep the arena they have (a Python process's): see
+    // runtime.hpp. Threads that first allocate after it share the main one.
+    ::mallopt(M_ARENA_MAX, 1);
 }
 
 }  // namespace pupembed
