@@ -20,43 +20,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_vectors.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/search.hpp"
 #include "pupembed/model/threads.hpp"
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-const char* argument(int argc, char** argv, const char* name, const char* fallback) {
-    for (int i = 1; i + 1 < argc; ++i)
-        if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-    return fallback;
-}
-
-/// `count` unit vectors, each a breed centre (one of 120) plus noise.
-std::vector<float> embedding_like(int64_t count, int64_t d, const std::vector<float>& centres, std::mt19937_64& rng) {
-    std::normal_distribution<float> noise(0.f, 0.6f / std::sqrt(float(d)));
-    std::uniform_int_distribution<int64_t> breed(0, int64_t(centres.size()) / d - 1);
-    std::vector<float> values(size_t(count * d));
-    for (int64_t i = 0; i < count; ++i) {
-        const float* centre = centres.data() + breed(rng) * d;
-        float* row = values.data() + i * d;
-        double norm = 0;
-        for (int64_t j = 0; j < d; ++j) {
-            row[j] = centre[j] + noise(rng);
-            norm += double(row[j]) * row[j];
-        }
-        for (int64_t j = 0; j < d; ++j) row[j] = float(row[j] / std::sqrt(norm));
-    }
-    return values;
-}
-
-double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-}  // namespace
+using pupembed::bench::argument;
+using pupembed::bench::Clock;
+using pupembed::bench::embedding_like;
+using pupembed::bench::seconds;
 
 int main(int argc, char** argv) try {
     pupembed::configure_process(argv);
@@ -67,14 +41,11 @@ int main(int argc, char** argv) try {
     const int rounds = std::atoi(argument(argc, argv, "--rounds", "3"));
     const std::string index = argument(argc, argv, "--index", "exact");
     const std::string keep = argument(argc, argv, "--keep", "");
-    bool json = false;
-    for (int i = 1; i < argc; ++i) json = json || std::strcmp(argv[i], "--json") == 0;
+    const bool json = pupembed::bench::flag(argc, argv, "--json");
     if (photos < 1 || queries < 1 || d < 1 || k < 1 || rounds < 1) throw pupembed::Error("every count must be positive");
 
     std::mt19937_64 rng(7);
-    std::normal_distribution<float> normal;
-    std::vector<float> centres(size_t(120 * d));
-    for (float& value : centres) value = normal(rng) / std::sqrt(float(d));
+    const std::vector<float> centres = pupembed::bench::breed_centres(d, rng);
     const std::string path =
         keep.empty() ? (std::filesystem::temp_directory_path() / ("bench_batch_search_" + std::to_string(::getpid()) + ".db")).string()
                      : keep;
