@@ -168,7 +168,8 @@ def _main(argv=None):
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{summary['job']}: {summary['shards_embedded']} shards embedded, {summary['shards_skipped']} done before "
+        added = f", {summary['photos_added']} photos new to the job" if 0 < summary["photos_added"] < summary["photos"] else ""
+        print(f"{summary['job']}: {summary['shards_embedded']} shards embedded, {summary['shards_skipped']} done before{added} "
               f"(of {summary['shards']}); {summary['photos_embedded']} photos, {summary['photos_failed']} failed "
               f"(see shard-*.failed.tsv), {summary['photos_per_second']:.0f} photos/s on {summary['workers']} workers "
               f"in {_duration(summary['seconds'])}")

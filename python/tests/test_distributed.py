@@ -90,6 +90,17 @@ def test_a_job_equals_embed_and_a_rerun_skips_it(photos, client, tmp_path):
     gallery = pupembed.Gallery(str(tmp_path / "g.db"), create=True)
     imported = gallery.import_job(str(job))
     assert imported["rows"] == imported["added"] == len(gallery) == count
+    # One more photo: a new shard after the last; the finished ones are not touched.
+    finished = {p.name: p.stat().st_mtime_ns for p in job.glob("shard-*.npy")}
+    shutil.copy(sorted((VAL / BREEDS[1]).iterdir())[40], photos / BREEDS[1] / "0-new.jpg")
+    try:
+        grown = pupembed.distributed.embed([str(photos)], job, client=client, shard_size=50, progress=False)
+    finally:
+        (photos / BREEDS[1] / "0-new.jpg").unlink()
+    assert grown["photos_added"] == 1 and grown["shards"] == shards + 1 and grown["shards_embedded"] == 1
+    assert {p.name: p.stat().st_mtime_ns for p in job.glob("shard-*.npy") if p.name in finished} == finished
+    imported = gallery.import_job(str(job))
+    assert imported["added"] == 1 and len(gallery) == count + 1
     # Another model is refused, saying so.
     if WEIGHTS.is_dir():
         other = tmp_path / "other.pt"
