@@ -32,6 +32,8 @@ void BM_SqueezeNetTrunk_ChannelsLast(benchmark::State& state) { run_trunk(state,
 void BM_SqueezeNetTrunk_NCHW(benchmark::State& state) { run_trunk(state, "squeezenet1.1", false); }
 void BM_MobileNetV2Trunk_ChannelsLast(benchmark::State& state) { run_trunk(state, "mobilenetv2", true); }
 void BM_MobileNetV2Trunk_NCHW(benchmark::State& state) { run_trunk(state, "mobilenetv2", false); }
+void BM_ResNet50Trunk_ChannelsLast(benchmark::State& state) { run_trunk(state, "resnet50", true); }
+void BM_ResNet50Trunk_NCHW(benchmark::State& state) { run_trunk(state, "resnet50", false); }
 
 }  // namespace
 
@@ -41,3 +43,5 @@ BENCHMARK(BM_MobileNetV2Trunk_ChannelsLast)
     ->Args({0, 128})->Args({0, 160})->Args({0, 192})->Args({0, 224})->Args({1, 160})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MobileNetV2Trunk_NCHW)->Args({0, 160})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ResNet50Trunk_ChannelsLast)->Args({0, 160})->Args({0, 224})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ResNet50Trunk_NCHW)->Args({0, 224})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -37,6 +37,14 @@ bash -n scripts/make-base-image.sh     # debootstrap and Docker: not part of the
 bash -n scripts/test-container.sh      # builds the container image (10 minutes): run by hand
 sh -n scripts/container-start.sh       # the container's start (POSIX sh)
 python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' scripts/stress-gallery.py  # minutes of stress: by hand
+bash -n scripts/test-slurm.sh          # starts Slurm's daemons as root: run by hand
+bash -n scripts/bench-distributed.sh   # minutes of timing: not part of the tests
+bash -n examples/slurm/embed-array.sbatch
+for script in examples/dask/*.sh; do bash -n "$script"; done  # try-here.sh runs them: by hand
+python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' scripts/resnet50-reference.py  # wrote tests/data/resnet50-*
+# Keras's ResNet-50 from npm (95 MB, cached outside the tree) for tests/test_resnet50.cpp; the
+# test skips, saying so, where npm's registry cannot be reached.
+scripts/get-resnet50.sh > /dev/null || echo "test.sh: could not fetch ResNet-50 from npm: its tests will skip" >&2
 status=0
 started=$SECONDS
 took() { echo "test.sh: $1 took $((SECONDS - $2)) s" >&2; }

@@ -62,7 +62,7 @@ void register_train_classifier(CLI::App& app) {
     command->add_flag("--no-flip", o->no_flip, "No random horizontal flips");
     command->add_option("--freeze-until", t.freeze_until,
                         "Keep the trunk's layers up to and including this one at --init's weights (MobileNetV2: stem, "
-                        "block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9)");
+                        "block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9; ResNet-50: stem, res2a ... res5c)");
     command->add_option("--seed", t.seed, "Random seed")->capture_default_str();
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads))->capture_default_str();
     command->add_flag("--strict", t.strict, "Fail on an unreadable image instead of skipping it");

@@ -91,7 +91,7 @@ void register_train_siamese(CLI::App& app) {
         ->check(CLI::Range(0.0, 0.99999))->capture_default_str();
     command->add_option("--freeze-until", f.freeze_until,
                         "--finetune-trunk: keep the trunk's layers up to and including this one at --init's weights "
-                        "(MobileNetV2: stem, block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9)");
+                        "(MobileNetV2: stem, block1 ... block17, last; SqueezeNet: conv1, fire2 ... fire9; ResNet-50: stem, res2a ... res5c)");
     command->add_option("--stop-after", t.stop_after_steps, "Stop after this many steps, resumable")->check(CLI::NonNegativeNumber);
     command->add_option("--threads", o->threads, "Threads (0: one per core)")->check(CLI::Range(0, kMaxThreads));
     command->add_flag("--json", o->json, "Print the outcome as JSON");

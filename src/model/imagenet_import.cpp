@@ -115,7 +115,8 @@ Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& p
 Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing) {
     if (backbone == "squeezenet1.1") return import_imagenet_squeezenet(dir, preprocessing);
     if (backbone == "mobilenetv2") return import_imagenet_mobilenetv2(dir, preprocessing);
-    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2)");
+    if (backbone == "resnet50") return import_imagenet_resnet50(dir, preprocessing);
+    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2, resnet50)");
 }
 
 }  // namespace pupembed

@@ -96,23 +96,24 @@ torch::Tensor ConvClassifierHeadImpl::forward(torch::Tensor feature_map) {
     return global_average_pool(torch::relu(conv->forward(dropout->forward(feature_map))));
 }
 
+torch::nn::Conv2d padded_conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups) {
+    return torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(true));
+}
+
 namespace {
 
 torch::Tensor relu6_(torch::Tensor x) { return x.clamp_(0, 6); }
 
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t groups = 1) {
-    return torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).groups(groups).bias(true));
-}
 
 }  // namespace
 
 InvertedResidualImpl::InvertedResidualImpl(int64_t in_channels, int64_t out_channels, int64_t stride,
                                            int64_t expand_ratio) {
     const int64_t hidden = in_channels * expand_ratio;
-    if (expand_ratio != 1) expand = register_module("expand", conv(in_channels, hidden, 1));
-    depthwise = register_module("depthwise", conv(hidden, hidden, 3, stride, hidden));
-    project = register_module("project", conv(hidden, out_channels, 1));
+    if (expand_ratio != 1) expand = register_module("expand", padded_conv(in_channels, hidden, 1));
+    depthwise = register_module("depthwise", padded_conv(hidden, hidden, 3, stride, hidden));
+    project = register_module("project", padded_conv(hidden, out_channels, 1));
     residual = stride == 1 && in_channels == out_channels;
 }
 
@@ -123,7 +124,7 @@ torch::Tensor InvertedResidualImpl::forward(torch::Tensor x) {
 }
 
 MobileNetV2TrunkImpl::MobileNetV2TrunkImpl() {
-    stem = register_module("stem", conv(3, 32, 3, 2));
+    stem = register_module("stem", padded_conv(3, 32, 3, 2));
     // (expansion t, channels c, repeats n, first stride s), as in the MobileNetV2 paper.
     const int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
                                     {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
@@ -136,7 +137,7 @@ MobileNetV2TrunkImpl::MobileNetV2TrunkImpl() {
             channels = setting[1];
         }
     }
-    last = register_module("last", conv(channels, 1280, 1));
+    last = register_module("last", padded_conv(channels, 1280, 1));
     // As torchvision: He (fan-out) normal for the convolutions, zero biases.
     torch::NoGradGuard no_grad;
     for (auto& c : convolutions()) {
@@ -177,14 +178,17 @@ torch::Tensor MobileNetV2TrunkImpl::forward_until(torch::Tensor images, const st
     return x;
 }
 
-std::vector<std::string> known_backbones() { return {"squeezenet1.1", "mobilenetv2"}; }
+std::vector<std::string> known_backbones() { return {"squeezenet1.1", "mobilenetv2", "resnet50"}; }
 
-int default_input_size(const std::string& backbone) { return backbone == "mobilenetv2" ? 160 : 128; }
+int default_input_size(const std::string& backbone) {
+    return backbone == "resnet50" ? 224 : backbone == "mobilenetv2" ? 160 : 128;
+}
 
 std::shared_ptr<TrunkImpl> make_trunk(const std::string& backbone) {
     if (backbone == "squeezenet1.1") return std::make_shared<SqueezeNetTrunkImpl>();
     if (backbone == "mobilenetv2") return std::make_shared<MobileNetV2TrunkImpl>();
-    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2)");
+    if (backbone == "resnet50") return std::make_shared<ResNet50TrunkImpl>();
+    throw Error("backbone \"" + backbone + "\"", "unknown (known: squeezenet1.1, mobilenetv2, resnet50)");
 }
 
 LinearClassifierHeadImpl::LinearClassifierHeadImpl(int64_t in_channels, int64_t classes, double dropout_rate) {
@@ -215,8 +219,10 @@ torch::Tensor EmbeddingHeadImpl::forward(torch::Tensor pooled) {
 std::shared_ptr<HeadImpl> make_classifier_head(const std::string& kind, int64_t in_channels, int64_t classes) {
     if (kind == ConvClassifierHeadImpl::kKind) return std::make_shared<ConvClassifierHeadImpl>(in_channels, classes);
     if (kind == LinearClassifierHeadImpl::kKind) return std::make_shared<LinearClassifierHeadImpl>(in_channels, classes);
-    throw Error("classifier head \"" + kind + "\"", std::string("unknown (known: ") + ConvClassifierHeadImpl::kKind +
-                                                       ", " + LinearClassifierHeadImpl::kKind + ")");
+    if (kind == PooledLinearClassifierHeadImpl::kKind) return std::make_shared<PooledLinearClassifierHeadImpl>(in_channels, classes);
+    throw Error("classifier head \"" + kind + "\"", std::string("unknown (known: ") + ConvClassifierHeadImpl::kKind + ", " +
+                                                       LinearClassifierHeadImpl::kKind + ", " +
+                                                       PooledLinearClassifierHeadImpl::kKind + ")");
 }
 
 void to_channels_last(torch::nn::Module& module) {

@@ -36,6 +36,10 @@ public:
     virtual std::string backbone() const = 0;
 };
 
+/// A convolution with a bias, zero-padded by kernel / 2 on each side (the spatial size is kept at
+/// stride 1), as the trunks use them.
+torch::nn::Conv2d padded_conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t groups = 1);
+
 /// A SqueezeNet fire module: 1x1 squeeze, ReLU, then 1x1 and 3x3 expansions, ReLU, concatenated.
 class FireImpl : public torch::nn::Module {
 public:
@@ -95,6 +99,37 @@ public:
     std::vector<InvertedResidual> blocks;
 };
 
+/// A ResNet bottleneck block as Keras's ResNet50 (v1) builds it: 1x1 reduction (with the block's
+/// stride), 3x3, 1x1 expansion, each + ReLU but the last, added to the input (or to a strided 1x1
+/// projection of it in the first block of a stage), then ReLU. Batch norm is folded into the
+/// convolutions' weights and biases at import.
+class BottleneckImpl : public torch::nn::Module {
+public:
+    BottleneckImpl(int64_t in_channels, int64_t middle, int64_t out_channels, int64_t stride, bool project);
+    torch::Tensor forward(torch::Tensor x);
+
+    torch::nn::Conv2d reduce{nullptr}, spatial{nullptr}, expand{nullptr};
+    torch::nn::Conv2d shortcut{nullptr};  ///< null when the input is added as it is
+};
+TORCH_MODULE(Bottleneck);
+
+/// ResNet-50 v1 up to its last block: 2048 channels at 1/32 of the input size, e.g. 7 x 7 for
+/// 224 x 224 input.
+class ResNet50TrunkImpl : public TrunkImpl {
+public:
+    ResNet50TrunkImpl();
+    torch::Tensor forward(torch::Tensor images) override;
+    /// Layers as Keras names the blocks: stem (conv1 and the max pool), res2a ... res2c, res3a ...
+    /// res3d, res4a ... res4f, res5a ... res5c.
+    torch::Tensor forward_until(torch::Tensor images, const std::string& layer) override;
+    std::vector<std::string> layer_names() const override;
+    int64_t out_channels() const override { return 2048; }
+    std::string backbone() const override { return "resnet50"; }
+
+    torch::nn::Conv2d stem{nullptr};
+    std::vector<Bottleneck> blocks;
+};
+
 /// A head: takes the trunk's (N, C, h, w) feature map, gives an (N, D) output.
 class HeadImpl : public torch::nn::Module {
 public:
@@ -131,6 +166,17 @@ public:
 
     torch::nn::BatchNorm1d norm{nullptr};
     torch::nn::Dropout dropout{nullptr};
+    torch::nn::Linear linear{nullptr};
+};
+
+/// An ImageNet classifier as Keras's ResNet50 has it: global average pooling, then a linear layer.
+class PooledLinearClassifierHeadImpl : public HeadImpl {
+public:
+    static constexpr const char* kKind = "pool-linear";
+    PooledLinearClassifierHeadImpl(int64_t in_channels, int64_t classes);
+    torch::Tensor forward(torch::Tensor feature_map) override;
+    std::string kind() const override { return kKind; }
+
     torch::nn::Linear linear{nullptr};
 };
 

@@ -7,11 +7,12 @@
 
 namespace pupembed {
 
-/// "squeezenet1.1" (the original's) and "mobilenetv2", in the order `--help` lists them.
+/// "squeezenet1.1" (the original's), "mobilenetv2" and "resnet50", in the order `--help` lists them.
 std::vector<std::string> known_backbones();
 
 /// The input size a backbone's ImageNet import records by default: 128 for SqueezeNet, 160 for
-/// MobileNetV2 (what measured best for each on the 64 px Stanford Dogs crops).
+/// MobileNetV2 (what measured best for each on the 64 px Stanford Dogs crops), 224 for ResNet-50
+/// (its ImageNet size).
 int default_input_size(const std::string& backbone);
 
 }  // namespace pupembed

