@@ -8,6 +8,7 @@
 
 #include "model/network.hpp"
 #include "pupembed/core/error.hpp"
+#include "pupembed/io/npy.hpp"
 #include "pupembed/model/threads.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/train/features.hpp"
@@ -228,4 +229,53 @@ TEST(TrainSiamese, CommandFinetunesTheTrunkOnPhotos) {
     EXPECT_NE(no_flag.err.find("--init needs --finetune-trunk"), std::string::npos) << no_flag.err;
     const auto contrastive = pupembed::testing::run_pupembed(common + " --loss contrastive --out " + quote((dir / "c").string()));
     EXPECT_EQ(contrastive.exit_code, 2) << contrastive.err;
+}
+
+// --teacher: another model's embeddings of the training photos are computed once (RUN/teacher.npy,
+// one unit row per photo), kept through a stop and a resume, and need --distill-similarity.
+TEST(TrainSiamese, ATeachersEmbeddingsAreComputedOnceAndKept) {
+    PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/train");
+    PUPEMBED_REQUIRE_SHARED("weights/squeezenet1.1-imagenet");
+    TempDir dir;
+    const fs::path train = pupembed::testing::shared_dir() / "data/stanford-dogs-64/train";
+    for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug"}) {
+        std::vector<fs::path> photos;
+        for (const auto& entry : fs::directory_iterator(train / breed)) photos.push_back(entry.path());
+        std::sort(photos.begin(), photos.end());
+        for (const char* part : {"train", "val"}) fs::create_directories(dir / part / breed);
+        for (size_t i = 0; i < 8; ++i)
+            fs::copy_file(photos.at(i), dir / (i < 6 ? "train" : "val") / breed / photos[i].filename());
+    }
+    const std::string teacher = (dir / "teacher.pt").string();
+    ASSERT_EQ(pupembed::testing::run_pupembed("import-imagenet " +
+                                              quote((pupembed::testing::shared_dir() / "weights/squeezenet1.1-imagenet").string()) +
+                                              " -o " + quote(teacher))
+                  .exit_code,
+              0);
+    const std::string run = (dir / "run").string();
+    const std::string common = "train-siamese --finetune-trunk " + quote((dir / "train").string()) + " --val " +
+                               quote((dir / "val").string()) + " --init none --cache-dir " + quote((dir / "cache").string()) +
+                               " --input-size 56 --resize 64 --batch 4 --dim 8 --hidden 16 --warmup-epochs 0 --epochs 2 --threads 1";
+    const auto stopped = pupembed::testing::run_pupembed(common + " --teacher " + quote(teacher) +
+                                                         " --distill-similarity 1 --stop-after 2 --out " + quote(run));
+    EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+    EXPECT_NE(stopped.err.find("teacher: 12 embeddings of 512 values"), std::string::npos) << stopped.err;
+    const fs::path rows_file = dir / "run" / "teacher.npy";
+    const pupembed::NpyArray rows = pupembed::read_npy(rows_file.string());
+    ASSERT_EQ(rows.shape, (std::vector<int64_t>{12, 512}));
+    for (int64_t r = 0; r < 12; ++r) {
+        double norm = 0;
+        for (int64_t c = 0; c < 512; ++c) norm += double(rows.data[size_t(r * 512 + c)]) * rows.data[size_t(r * 512 + c)];
+        EXPECT_NEAR(norm, 1.0, 1e-4) << r;
+    }
+    const auto written = fs::last_write_time(rows_file);
+    const auto resumed = pupembed::testing::run_pupembed("train-siamese --resume " + quote(run));
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_EQ(resumed.err.find("teacher:"), std::string::npos) << "computed again: " << resumed.err;
+    EXPECT_EQ(fs::last_write_time(rows_file), written);
+
+    const auto alone = pupembed::testing::run_pupembed(common + " --teacher " + quote(teacher) + " --out " +
+                                                       quote((dir / "alone").string()));
+    EXPECT_NE(alone.exit_code, 0);
+    EXPECT_NE(alone.err.find("--teacher: needs --distill-similarity"), std::string::npos) << alone.err;
 }

@@ -83,6 +83,10 @@ void register_train_siamese(CLI::App& app) {
                         "--finetune-trunk: weight of KL(each photo's neighbours in the batch by --init's pooled features "
                         "|| by the embedding), so the embedding keeps the trunk's neighbourhoods")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
+    command->add_option("--teacher", f.teacher,
+                        "--distill-similarity: take the neighbourhoods from this model's embeddings of the training photos\n"
+                        "(e.g. a ResNet-50 model teaching MobileNetV2), computed once, instead of --init's pooled features")
+        ->check(CLI::ExistingFile);
     command->add_option("--distill-temperature", f.similarity_temperature,
                         "--distill-similarity: the softmaxes' temperature over cosines")
         ->check(CLI::PositiveNumber)->capture_default_str();

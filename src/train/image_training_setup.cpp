@@ -137,10 +137,13 @@ void check_options(const ImageTrainingOptions& o) {
     if (o.init.empty()) throw Error("--init", "give a model file, or \"none\" to train from scratch");
     if (!o.embedding_loss.empty() && o.embedding_loss != "proxy")
         throw Error("embedding loss \"" + o.embedding_loss + "\"", "unknown (training on images supports proxy)");
-    if ((o.l2sp > 0 || o.distill > 0 || o.similarity_distill > 0) && o.init == "none")
-        throw Error("--l2sp, --distill and --distill-similarity", "need --init: they hold the model near its starting weights");
+    if ((o.l2sp > 0 || o.distill > 0 || (o.similarity_distill > 0 && o.teacher.empty())) && o.init == "none")
+        throw Error("--l2sp, --distill and --distill-similarity (without --teacher)",
+                    "need --init: they hold the model near its starting weights");
     if (o.l2sp < 0 || o.distill < 0 || o.similarity_distill < 0 || o.ema < 0 || o.ema >= 1)
         throw Error("--l2sp, --distill and --distill-similarity must be at least 0 and --ema in [0, 1)");
+    if (!o.teacher.empty() && !(o.similarity_distill > 0))
+        throw Error("--teacher", "needs --distill-similarity: the teacher's neighbourhoods are what is distilled");
     if (o.similarity_distill > 0 && o.embedding_loss.empty())
         throw Error("--distill-similarity", "needs an embedding loss (it shapes the embedding head)");
     if (!(o.similarity_temperature > 0))

@@ -312,6 +312,7 @@ ImageTrainingOptions end_to_end_training_options(const EmbeddingHeadTrainingOpti
     run.freeze_until = f.freeze_until;
     run.similarity_distill = f.similarity_distill;
     run.similarity_temperature = f.similarity_temperature;
+    run.teacher = f.teacher;
     return run;
 }
 

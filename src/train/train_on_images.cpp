@@ -20,6 +20,7 @@
 #include "train/augment.hpp"
 #include "train/image_cache.hpp"
 #include "train/losses.hpp"
+#include "train/teacher_features.hpp"
 #include "train/training_run.hpp"
 #include "train/image_training_data.hpp"
 #include "train/image_training_setup.hpp"
@@ -56,15 +57,17 @@ public:
             proxies_ = (torch::randn({int64_t(data_.train_set.class_names.size()), o_.embedding_dim}) /
                         std::sqrt(double(o_.embedding_dim)))
                            .requires_grad_();
-        if (o_.l2sp > 0 || o_.distill > 0 || o_.similarity_distill > 0) {
-            teacher_ = load_model(o_.init);
-            to_channels_last(*teacher_.network);
-            teacher_.network->eval();
-            for (const auto& weight : teacher_.network->trunk->parameters()) {
+        if (o_.l2sp > 0 || o_.distill > 0 || (o_.similarity_distill > 0 && o_.teacher.empty())) {
+            starting_model_ = load_model(o_.init);
+            to_channels_last(*starting_model_.network);
+            starting_model_.network->eval();
+            for (const auto& weight : starting_model_.network->trunk->parameters()) {
                 weight.requires_grad_(false);
                 anchors_.push_back(weight);
             }
         }
+        if (!o_.teacher.empty())
+            teacher_rows_ = teacher_embeddings(o_.teacher, data_.train, files_.teacher(), callbacks_.on_message);
         if (o_.ema > 0) {
             ema_model_ = create_model(model_.info);
             to_channels_last(*ema_model_.network);
@@ -127,7 +130,7 @@ public:
             embedded = model_.network->embedding->forward(pooled);
             loss = loss * o_.classifier_weight + proxy_softmax_loss(embedded, proxies_, targets, o_.proxy_scale);
         }
-        loss = loss + held_near_start(x, pooled, embedded);
+        loss = loss + held_near_start(x, pooled, embedded, indices);
         optimizer_->zero_grad();
         loss.backward();
         optimizer_->step();
@@ -237,22 +240,29 @@ private:
 
     /// What keeps the model near its starting (ImageNet) trunk: while fine-tuning, L2-SP on the
     /// trunk's weights and distillation of its pooled features from the frozen starting trunk's;
-    /// in both phases, the embedding's neighbourhoods distilled from the starting trunk's.
-    torch::Tensor held_near_start(const torch::Tensor& x, const torch::Tensor& pooled, const torch::Tensor& embedded) {
+    /// in both phases, the embedding's neighbourhoods distilled from the starting trunk's, or from
+    /// the teacher's embeddings of the training images `indices` with a teacher.
+    torch::Tensor held_near_start(const torch::Tensor& x, const torch::Tensor& pooled, const torch::Tensor& embedded,
+                                  const int64_t* indices) {
         torch::Tensor extra = torch::zeros({});
         const bool finetune = phase_ == Phase::Finetune;
         if (!finetune && o_.similarity_distill == 0) return extra;
-        torch::Tensor teacher;
+        torch::Tensor start;  // the starting trunk's pooled features of x
         if (!finetune) {
-            teacher = pooled.detach();  // the trunk is still the starting one, frozen
-        } else if (o_.distill > 0 || o_.similarity_distill > 0) {
+            start = pooled.detach();  // the trunk is still the starting one, frozen
+        } else if (o_.distill > 0 || (o_.similarity_distill > 0 && !teacher_rows_.defined())) {
             torch::NoGradGuard frozen;
-            teacher = global_average_pool(teacher_.network->trunk->forward(x));
+            start = global_average_pool(starting_model_.network->trunk->forward(x));
         }
         if (finetune && o_.l2sp > 0) extra = extra + l2_sp_penalty(model_.network->trunk->parameters(), anchors_, o_.l2sp);
-        if (finetune && o_.distill > 0) extra = extra + o_.distill * feature_distillation_loss(pooled, teacher);
-        if (o_.similarity_distill > 0)
-            extra = extra + o_.similarity_distill * similarity_distillation_loss(embedded, teacher, o_.similarity_temperature);
+        if (finetune && o_.distill > 0) extra = extra + o_.distill * feature_distillation_loss(pooled, start);
+        if (o_.similarity_distill > 0) {
+            const torch::Tensor neighbours =
+                teacher_rows_.defined()
+                    ? teacher_rows_.index_select(0, torch::from_blob(const_cast<int64_t*>(indices), {batch_}, torch::kInt64))
+                    : start;
+            extra = extra + o_.similarity_distill * similarity_distillation_loss(embedded, neighbours, o_.similarity_temperature);
+        }
         return extra;
     }
 
@@ -264,8 +274,9 @@ private:
     LinearClassifierHeadImpl& head_;
     const bool embedding_;
     torch::Tensor proxies_;
-    Model teacher_;                        ///< the starting weights, frozen (with l2sp or a distillation)
+    Model starting_model_;                 ///< the starting weights, frozen (with l2sp or a distillation)
     std::vector<torch::Tensor> anchors_;   ///< its trunk's weights, L2-SP's anchors
+    torch::Tensor teacher_rows_;           ///< the teacher's embedding of each training image (with a teacher)
     Model ema_model_;                      ///< the moving average (with ema)
     int64_t count_ = 0, batch_ = 0, warmup_steps_ = 0, finetune_steps_ = 0;
     std::unique_ptr<torch::optim::AdamW> optimizer_;

@@ -93,6 +93,7 @@ struct RunFiles {
     std::string metrics() const { return (dir / "metrics.jsonl").string(); }
     std::string best() const { return (dir / "best.pt").string(); }
     std::string final_model() const { return (dir / "final.pt").string(); }
+    std::string teacher() const { return (dir / "teacher.npy").string(); }
 };
 
 /// What a run reports and how it can be stopped.

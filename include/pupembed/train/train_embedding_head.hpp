@@ -54,6 +54,7 @@ struct EndToEndOptions {
     std::vector<int> train_sizes;
     double l2sp = 0, distill = 0, ema = 0;
     double similarity_distill = 0, similarity_temperature = 0.1;
+    std::string teacher;  ///< see ImageTrainingOptions::teacher
     std::string freeze_until;
 };
 

@@ -67,6 +67,11 @@ struct ImageTrainingOptions {
     /// features (KL of softmaxes at similarity_temperature), so the head keeps what the trunk knows.
     double similarity_distill = 0;
     double similarity_temperature = 0.1;
+    /// A model file whose embeddings (its embedding head's, else its L2-normalised pooled
+    /// features) of the training images, each at its own input size and normalisation, are the
+    /// neighbourhoods similarity_distill pulls toward instead of the starting trunk's: a larger
+    /// network teaching a smaller one. Computed once per run (RUN/teacher.npy); "" for none.
+    std::string teacher;
 };
 
 /// The options as JSON (a run's config.json) and back; a missing field keeps its default.
@@ -74,7 +79,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(
     ImageTrainingOptions, train_data, val_data, val_fraction, init, run_dir, cache_dir, backbone, input_size, resize,
     warmup_epochs, epochs, batch, warmup_lr, head_lr, trunk_lr, weight_decay, label_smoothing, dropout, flip, photo_augment,
     photo, train_sizes, l2sp, distill, ema, freeze_until, seed, strict, max_pixels, stop_after_steps, embedding_loss,
-    embedding_dim, embedding_hidden, proxy_lr, proxy_scale, classifier_weight, similarity_distill, similarity_temperature)
+    embedding_dim, embedding_hidden, proxy_lr, proxy_scale, classifier_weight, similarity_distill, similarity_temperature,
+    teacher)
 
 /// Starts a run in options.run_dir (which must not hold one already). Checks all input before
 /// training: an empty class folder, fewer than two classes, a list naming a missing file,
