@@ -191,11 +191,10 @@ TEST(Extract, CommandWritesFeaturesOfRealPhotos) {
     EXPECT_LT((direct[0] - extracted).abs().max().item<double>(), 1e-3);
 }
 
-// train-siamese --finetune-trunk from the command: photos in, a model with an embedding head out,
-// stoppable and resumable by the same command; its options need the flag.
-TEST(TrainSiamese, CommandFinetunesTheTrunkOnPhotos) {
-    PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/train");
-    TempDir dir;
+namespace {
+
+/// 8 training photos of each of two breeds into `dir`: 6 in train/, 2 in val/.
+void copy_two_breeds(const fs::path& dir) {
     const fs::path train = pupembed::testing::shared_dir() / "data/stanford-dogs-64/train";
     for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug"}) {
         std::vector<fs::path> photos;
@@ -205,6 +204,16 @@ TEST(TrainSiamese, CommandFinetunesTheTrunkOnPhotos) {
         for (size_t i = 0; i < 8; ++i)
             fs::copy_file(photos.at(i), dir / (i < 6 ? "train" : "val") / breed / photos[i].filename());
     }
+}
+
+}  // namespace
+
+// train-siamese --finetune-trunk from the command: photos in, a model with an embedding head out,
+// stoppable and resumable by the same command; its options need the flag.
+TEST(TrainSiamese, CommandFinetunesTheTrunkOnPhotos) {
+    PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/train");
+    TempDir dir;
+    copy_two_breeds(dir.path());
     const std::string run = (dir / "run").string();
     const std::string common = "train-siamese --finetune-trunk " + quote((dir / "train").string()) + " --val " +
                                quote((dir / "val").string()) + " --init none --cache-dir " +
@@ -237,15 +246,7 @@ TEST(TrainSiamese, ATeachersEmbeddingsAreComputedOnceAndKept) {
     PUPEMBED_REQUIRE_SHARED("data/stanford-dogs-64/train");
     PUPEMBED_REQUIRE_SHARED("weights/squeezenet1.1-imagenet");
     TempDir dir;
-    const fs::path train = pupembed::testing::shared_dir() / "data/stanford-dogs-64/train";
-    for (const char* breed : {"n02085620-Chihuahua", "n02110958-pug"}) {
-        std::vector<fs::path> photos;
-        for (const auto& entry : fs::directory_iterator(train / breed)) photos.push_back(entry.path());
-        std::sort(photos.begin(), photos.end());
-        for (const char* part : {"train", "val"}) fs::create_directories(dir / part / breed);
-        for (size_t i = 0; i < 8; ++i)
-            fs::copy_file(photos.at(i), dir / (i < 6 ? "train" : "val") / breed / photos[i].filename());
-    }
+    copy_two_breeds(dir.path());
     const std::string teacher = (dir / "teacher.pt").string();
     ASSERT_EQ(pupembed::testing::run_pupembed("import-imagenet " +
                                               quote((pupembed::testing::shared_dir() / "weights/squeezenet1.1-imagenet").string()) +
