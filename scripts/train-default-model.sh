@@ -2,6 +2,9 @@
 # The shipped default model's recipe, from the ImageNet MobileNetV2 weights to one float16 model
 # file and its evaluation on val and on the real-world photos (under 60 minutes on 2 idle cores):
 #   scripts/train-default-model.sh [OUT_DIR]        (default OUT_DIR: runs/default)
+#   TEACHER=runs/large/pupembed-large.pt scripts/train-default-model.sh runs/v5
+#       the same with the neighbourhoods distilled from a larger model's embeddings instead of the
+#       ImageNet trunk's (--teacher; scripts/train-large-model.sh makes that model)
 # Stage 1 (the breed classifier) and stage 2 (the embedding head) train together from photos
 # (`train-siamese --finetune-trunk`): 2 epochs of the heads on the frozen trunk, then 10 epochs of
 # all but the trunk's first three stages (kept at the ImageNet weights: --freeze-until block6),
@@ -26,7 +29,8 @@ step import "$pupembed" import-imagenet --backbone mobilenetv2 "$shared/weights/
   --large-input 224 -o "$out/mobilenetv2-imagenet.pt"
 step train "$pupembed" train-siamese --finetune-trunk "$train" --val "$val" --init "$out/mobilenetv2-imagenet.pt" \
   --epochs 10 --trunk-lr 1e-4 --photo-augment --train-sizes 128,160,192 --l2sp 0.01 --distill 1 --ema 0.998 \
-  --distill-similarity 1 --distill-temperature 0.1 --freeze-until block6 --out "$out/train"
+  --distill-similarity 1 --distill-temperature 0.1 --freeze-until block6 ${TEACHER:+--teacher "$TEACHER"} \
+  --out "$out/train"
 step export "$pupembed" export "$out/train/best.pt" --float16 --large-input 224 --tune-posterior "$val" \
   -o "$out/pupembed-default.pt"
 step eval "$pupembed" eval -m "$out/mobilenetv2-imagenet.pt" -m "$out/pupembed-default.pt" "$val" "$real_photos" \
