@@ -2,7 +2,7 @@
 // not fetched): the pooled features and classifier scores agree with an implementation of its own
 // (scripts/resnet50-reference.py: NumPy, NHWC, batch norm unfolded; its outputs are
 // tests/data/resnet50-*.npy), in both memory layouts; real dog photos get their own ImageNet class;
-// a damaged download is refused with the file named.
+// a damaged download or a crafted manifest is refused with the file named.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -138,6 +138,20 @@ TEST(ResNet50, ADamagedDownloadIsRefusedNamingTheFile) {
         FAIL() << "a truncated shard was accepted";
     } catch (const pupembed::Error& e) {
         EXPECT_NE(std::string(e.what()).find("model.json"), std::string::npos) << e.what();
+    }
+    // A crafted shape whose count would overflow: refused before anything is read with it.
+    const std::string manifest = pupembed::read_file((dir / "ResNet50" / "model.json").string());
+    const std::string shape = "\"name\": \"conv1/kernel\", \"shape\": [7, 7, 3, 64]";
+    ASSERT_NE(manifest.find(shape), std::string::npos);
+    std::string crafted = manifest;
+    crafted.replace(crafted.find(shape), shape.size(),
+                    "\"name\": \"conv1/kernel\", \"shape\": [4294967296, 4294967296, 4294967296, 64]");
+    pupembed::write_file_atomically((dir / "ResNet50" / "model.json").string(), crafted);
+    try {
+        pupembed::import_imagenet_resnet50(dir.path().string(), pupembed::Preprocessing{});
+        FAIL() << "a crafted shape was accepted";
+    } catch (const pupembed::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("conv1/kernel has a shape its shards cannot hold"), std::string::npos) << e.what();
     }
     fs::remove_all(dir / "ResNet50");
     try {

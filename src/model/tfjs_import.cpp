@@ -47,7 +47,9 @@ public:
                     std::vector<int64_t> shape = weight.at("shape").get<std::vector<int64_t>>();
                     int64_t count = 1;
                     for (const int64_t side : shape) {
-                        if (side < 1 || side > (int64_t{1} << 24)) throw Error(model_json_, "a weight of a bad shape");
+                        // Checked before it grows: a crafted shape must not overflow the count.
+                        if (side < 1 || count > int64_t(bytes.size() / sizeof(float)) / side)
+                            throw Error(model_json_, "weight " + weight.value("name", "?") + " has a shape its shards cannot hold");
                         count *= side;
                     }
                     if (offset + size_t(count) * sizeof(float) > bytes.size())
