@@ -33,12 +33,12 @@ torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
 
 ResNet50TrunkImpl::ResNet50TrunkImpl() {
     stem = register_module("stem", padded_conv(3, 64, 7, 2));
+    const std::vector<std::string> names = layer_names();  // "stem", then one per block
     int64_t channels = 64;
-    for (int stage = 0; stage < 4; ++stage) {
-        const auto [count, middle, stride] = std::tuple{kStages[stage][0], kStages[stage][1], kStages[stage][2]};
+    for (const auto& [count, middle, stride] : kStages) {
         for (int64_t i = 0; i < count; ++i) {
-            const std::string name = "res" + std::to_string(stage + 2) + char('a' + i);
-            blocks.push_back(register_module(name, Bottleneck(channels, middle, middle * 4, i == 0 ? stride : 1, i == 0)));
+            blocks.push_back(register_module(names[blocks.size() + 1],
+                                             Bottleneck(channels, middle, middle * 4, i == 0 ? stride : 1, i == 0)));
             channels = middle * 4;
         }
     }

@@ -141,8 +141,9 @@ Model import_imagenet_resnet50(const std::string& dir, const Preprocessing& prep
         torch::NoGradGuard no_grad;
         trunk.stem->weight.copy_(trunk.stem->weight.flip({1}));  // BGR to RGB input
     }
+    const std::vector<std::string> layers = trunk.layer_names();  // "stem", then "res2a" ... "res5c"
     for (size_t i = 0; i < trunk.blocks.size(); ++i) {
-        const std::string name = trunk.layer_names()[i + 1].substr(3);  // "2a" of "res2a"
+        const std::string name = layers[i + 1].substr(3);  // "2a" of "res2a"
         auto& block = *trunk.blocks[i];
         weights.load_conv("res" + name + "_branch2a", "bn" + name + "_branch2a", block.reduce);
         weights.load_conv("res" + name + "_branch2b", "bn" + name + "_branch2b", block.spatial);
