@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "gallery/half_vector_file.hpp"
+#include "gallery/ivf_pq_index.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/vector_index.hpp"
@@ -159,6 +161,20 @@ void gallery_and_index_seeds(const fs::path& scratch) {
     }
 }
 
+/// A small IVF-PQ index's payload (8-d rows, 4 lists, 2 bytes a code) and a float16 vector file.
+void ivf_seeds(const fs::path& scratch) {
+    const std::vector<float> vectors = unit_vectors(300, 8);
+    pupembed::IvfPqIndex index = pupembed::IvfPqIndex::train(8, vectors.data(), 300, 4, 2);
+    index.add(vectors.data(), 0, 300);
+    seed("fuzz_ivf_index", "payload", std::string(1, '\0') + index.serialise());
+    const std::string path = (scratch / "g.vectors").string();
+    pupembed::HalfVectorFileWriter writer(path, 8, "{\"rows\": 5}");
+    std::vector<int64_t> ids = {1, 2, 5, 9, 10};
+    writer.add(ids.data(), vectors.data(), 5);
+    writer.commit();
+    seed("fuzz_ivf_index", "vectors", std::string(1, '\1') + pupembed::read_file(path));
+}
+
 void npy_seeds(const fs::path& scratch) {
     const std::string path = (scratch / "a.npy").string();
     for (const auto& shape : std::vector<std::vector<int64_t>>{{}, {3}, {2, 4}, {1, 2, 3}, {0, 5}}) {
@@ -241,6 +257,7 @@ int main(int argc, char** argv) try {
     fs::create_directories(scratch);
     image_seeds(shared);
     gallery_and_index_seeds(scratch);
+    ivf_seeds(scratch);
     npy_seeds(scratch);
     text_seeds(PUPEMBED_SOURCE_DIR);
     fs::remove_all(scratch);

@@ -298,7 +298,7 @@ void bind_gallery(py::module_& m) {
                           "Gallery(path, create=False, model=None, index='auto', batch=64)\n"
                           "  create: make an empty gallery when the file is absent. model: the model file for new photos\n"
                           "  and queries (default: the gallery's own model, else the shipped default). index: 'auto',\n"
-                          "  'exact' or 'hnsw'. A photo is a path, a gallery id (12 or '#12') or an H x W x 3 uint8 array.\n"
+                          "  'exact', 'hnsw' or 'ivfpq'. A photo is a path, a gallery id (12 or '#12') or an H x W x 3 uint8 array.\n"
                           "Searches answer as faiss does, (D, I) arrays; reports (add, stats, duplicates) are the\n"
                           "dictionaries the command prints with --json. One Gallery may be used from several threads at\n"
                           "once; a gallery whose file or folder is read-only answers queries, and add() and remove()\n"

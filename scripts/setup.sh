@@ -22,6 +22,7 @@ packages=(
   libpng-dev                        # strict, silent PNG decoding (OpenCV lets libpng print on stderr)
   libopenblas0-openmp libopenblas-openmp-dev  # fast BLAS that shares OpenMP threads with LibTorch
   libhnswlib-dev                    # approximate vector search (HNSW) for large galleries
+  libfaiss-dev                      # compressed IVF-PQ index for galleries of tens of millions
   libcpp-httplib-dev                # `pupembed serve`: HTTP server (and the tests' client)
   chromium                          # the browser test of the web page (headless, driven by Playwright)
   libsqlite3-dev                    # gallery metadata

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -390,4 +392,74 @@ TEST_F(GalleryCommands, ASecondAdderGoesThroughThePhotosFromTheEnd) {
     const auto after = gallery.images();
     ASSERT_EQ(after.size(), 5u);
     EXPECT_LT(after[3].path, after[4].path);
+}
+
+namespace {
+
+/// A gallery of `count` unit vectors of 248 values around 30 centres, made through the library.
+void make_vector_gallery(const std::string& path, int64_t count) {
+    std::mt19937_64 rng(11);
+    std::normal_distribution<float> normal;
+    std::vector<float> centres(30 * 248), values(size_t(count) * 248);
+    for (auto& value : centres) value = normal(rng);
+    std::vector<pupembed::GalleryImage> images;
+    for (int64_t i = 0; i < count; ++i) {
+        float* row = values.data() + i * 248;
+        const float* centre = centres.data() + (rng() % 30) * 248;
+        double norm = 0;
+        for (int j = 0; j < 248; ++j) {
+            row[j] = centre[j] + normal(rng);
+            norm += double(row[j]) * row[j];
+        }
+        for (int j = 0; j < 248; ++j) row[j] = float(row[j] / std::sqrt(norm));
+        images.push_back(pupembed::testing::gallery_row("/v/" + std::to_string(i) + ".jpg"));
+    }
+    pupembed::GalleryModel model;
+    model.id = "vectors";
+    model.path = "vectors.pt";
+    model.dimension = 248;
+    pupembed::Gallery::open(path, true).put(model, images, values.data());
+}
+
+}  // namespace
+
+TEST(IndexBuild, ChoosesBuildsAndRecordsTheIndexThatSearchesThenUse) {
+    TempDir dir;
+    const std::string db = (dir.path() / "g.pupembed").string();
+    make_vector_gallery(db, 3000);
+
+    // The rule for 3,000 photos: exact, and nothing written beside the gallery.
+    json built = run_pupembed_json("index build --db " + quote(db));
+    EXPECT_EQ(built["index"], "exact");
+    EXPECT_EQ(built["files"].size(), 0u);
+
+    // Asked for IVF-PQ: built, recorded, used by searches with --index auto.
+    built = run_pupembed_json("index build --db " + quote(db) + " --index ivfpq");
+    EXPECT_EQ(built["index"], "ivfpq");
+    EXPECT_EQ(built["photos"], 3000);
+    EXPECT_EQ(built["files"].size(), 2u);
+    EXPECT_EQ(built["how"].get<std::string>().rfind("built: 64 lists, 62 bytes a code", 0), 0u) << built.dump();
+    EXPECT_LT(built["memory_bytes"].get<int64_t>(), 3000 * 70 + (64 + 256) * 248 * 4 + 1);
+    const json stats = run_pupembed_json("index stats --db " + quote(db));
+    EXPECT_EQ(stats["index"], "ivfpq");
+    EXPECT_EQ(stats["index_chosen"], true);
+    EXPECT_EQ(stats["index_files"].size(), 2u);
+    for (const char* id : {"#1", "#17", "#2999"}) {
+        const json automatic = run_pupembed_json(std::string("search '") + id + "' -k 3 --db " + quote(db));
+        const json exact = run_pupembed_json(std::string("search '") + id + "' -k 3 --db " + quote(db) + " --index exact");
+        ASSERT_EQ(automatic["results"].size(), 3u);
+        EXPECT_EQ(automatic["results"][0]["id"], exact["results"][0]["id"]) << id;
+        EXPECT_NEAR(automatic["results"][0]["similarity"].get<double>(), exact["results"][0]["similarity"].get<double>(), 2e-3);
+    }
+
+    // A budget nothing fits: one clear line, exit status 1.
+    const auto refused = run_pupembed("index build --db " + quote(db) + " --memory-budget 100K");
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.err.find("--memory-budget: no index of 3000 photos fits in 0.1 MB"), std::string::npos) << refused.err;
+    // Too few photos for IVF-PQ: said so, not a crash.
+    const std::string small = (dir.path() / "small.pupembed").string();
+    make_vector_gallery(small, 100);
+    const auto too_small = run_pupembed("index build --db " + quote(small) + " --index ivfpq");
+    EXPECT_EQ(too_small.exit_code, 1);
+    EXPECT_NE(too_small.err.find("needs at least 256 photos"), std::string::npos) << too_small.err;
 }

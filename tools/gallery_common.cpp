@@ -12,9 +12,10 @@ void add_gallery_options(CLI::App& command, GalleryOptions& options, bool db_req
     command.add_option("-m,--model", options.model,
                        "Model file (default: the gallery's own model, else the shipped default model)");
     command.add_option("--index", options.index,
-                       "Search index: exact, hnsw (approximate, for large galleries) or auto (hnsw from " +
+                       "Search index: exact, hnsw (approximate, for large galleries), ivfpq (compressed, approximate, "
+                       "for galleries past memory) or auto (what `index build` chose, else hnsw from " +
                            std::to_string(kApproximateSearchFrom) + " photos)")
-        ->check(CLI::IsMember({"auto", "exact", "hnsw"}))
+        ->check(CLI::IsMember({"auto", "exact", "hnsw", "ivfpq"}))
         ->capture_default_str();
 }
 

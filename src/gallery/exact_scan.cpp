@@ -1,35 +1,16 @@
 #include "gallery/exact_scan.hpp"
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
+#include "gallery/float16.hpp"
 #include "pupembed/core/runtime.hpp"
 
 namespace pupembed {
 namespace {
-
-bool cpu_has_f16c() {
-    // From cpuid (leaf 1, ECX): clang's __builtin_cpu_supports does not know "f16c".
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
-}
-
-bool cpu_has_avx2_f16c() {
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
-    return has;
-}
-
-__attribute__((target("avx2,fma,f16c"))) void to_half(const float* in, uint16_t* out, int64_t count) {
-    int64_t i = 0;
-    for (; i + 8 <= count; i += 8)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
-    for (; i < count; ++i)
-        out[i] = static_cast<uint16_t>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(in[i]), _MM_FROUND_TO_NEAREST_INT), 0));
-}
 
 /// Float16 scores of `G` queries against `n` rows, query g's into out[g * stride + row]: each row
 /// is loaded and converted once for all G queries, which stay in registers.
@@ -109,7 +90,7 @@ void ExactScan::add(const float* vectors, const int64_t* ids, int64_t count) {
     }
     if (accelerated()) {
         half_.resize(values_.size());
-        to_half(values_.data() + before, half_.data() + before, count * dimension_);
+        floats_to_half(values_.data() + before, half_.data() + before, count * dimension_);
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gallery/compressed_index.hpp"
 #include "gallery/gallery_records.hpp"
 #include "gallery/sqlite_db.hpp"
 #include "pupembed/core/clock.hpp"
@@ -97,6 +98,7 @@ struct Gallery::State {
     /// it once; never held with db_mutex around it.
     std::mutex index_mutex;
     std::shared_ptr<const VectorIndex> index;
+    std::string index_origin;  ///< how `index` was made (compressed_index's `how`; "" for the others)
     int64_t index_generation = -1;
     IndexKind index_kind = IndexKind::Exact;
 };
@@ -341,6 +343,9 @@ GalleryPutResult Gallery::put(const GalleryModel& model, std::vector<GalleryImag
     }
     if (result.added + result.updated > 0 || current.id != model.id)
         set_meta(db, "generation", std::to_string(generation_record(db) + 1));
+    // Rows replaced in place: an index that only appends new rows (IVF-PQ) must be built again.
+    if (result.updated > 0 || (current.id != model.id && !current.id.empty()))
+        set_meta(db, "rows_rewritten", std::to_string(generation_record(db)));
     if (result.added + result.updated > 0) {
         std::string warning = record_input_size(db, current, model, was_empty);
         if (!warning.empty()) state_->warnings.push_back(std::move(warning));
@@ -360,26 +365,47 @@ int64_t Gallery::remove(const std::vector<int64_t>& ids) {
         erase.bind(1, id).run();
         removed += sqlite3_changes(db.handle());
     }
-    if (removed > 0) set_meta(db, "generation", std::to_string(generation_record(db) + 1));
+    if (removed > 0) {
+        set_meta(db, "generation", std::to_string(generation_record(db) + 1));
+        set_meta(db, "rows_rewritten", std::to_string(generation_record(db)));
+    }
     transaction.commit();
     return removed;
 }
 
-std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSettings& hnsw) {
+std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSettings& hnsw, const IvfPqSettings& ivf) {
     Lock building(state_->index_mutex);
     int64_t current = 0;
     GalleryModel model;
     std::string uid;
-    int64_t size = 0;
+    int64_t size = 0, rewritten = 0;
     {
         Lock lock(state_->db_mutex);
         const SqliteDb& db = *state_->db;
         SqliteTransaction reading(db, true);
         current = generation_record(db);
-        if (state_->index && state_->index_generation == current && state_->index_kind == kind) return state_->index;
+        if (state_->index && state_->index_generation == current && state_->index_kind == kind) {
+            const IvfPqSettings held = state_->index->ivf_settings();
+            if (kind != IndexKind::IvfPq || (held.probes == ivf.probes && held.rerank == ivf.rerank)) return state_->index;
+            return state_->index->with_ivf_search(ivf.probes, ivf.rerank);  // the same codes, searched otherwise
+        }
         model = model_record(db);
         uid = meta_value(db, "uid");
         size = pragma(db, "SELECT count(*) FROM images");
+        // Missing (no row ever replaced): 0; unreadable: as if rows were replaced just now.
+        const std::string value = meta_value(db, "rows_rewritten");
+        const bool readable = value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
+        rewritten = value.empty() ? 0 : readable ? std::stoll(value) : current;
+    }
+    if (kind == IndexKind::IvfPq) {
+        CompressedIndex compressed = compressed_index(compressed_source(uid, current, rewritten, size, model.dimension), ivf);
+        Lock lock(state_->db_mutex);
+        for (auto& warning : compressed.warnings) state_->warnings.push_back(std::move(warning));
+        state_->index_origin = std::move(compressed.how);
+        state_->index = std::move(compressed.index);
+        state_->index_generation = current;
+        state_->index_kind = kind;
+        return state_->index;
     }
     const nlohmann::json note = {{"gallery", uid}, {"generation", current}, {"kind", index_kind_name(kind)},
                                  {"links", hnsw.links}, {"build_candidates", hnsw.build_candidates}};
@@ -392,6 +418,7 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
             if (stored == note.dump() && loaded.size() == size && loaded.dimension() == model.dimension) {
                 loaded.set_search_candidates(hnsw.search_candidates);
                 state_->index = std::make_shared<const VectorIndex>(std::move(loaded));
+                state_->index_origin = "loaded";
                 state_->index_generation = current;
                 state_->index_kind = kind;
                 return state_->index;
@@ -424,9 +451,77 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
         }
     }
     state_->index = std::move(index);
+    state_->index_origin = kind == IndexKind::Hnsw ? "built" : "";
     state_->index_generation = current;
     state_->index_kind = kind;
     return state_->index;
+}
+
+CompressedIndexSource Gallery::compressed_source(const std::string& uid, int64_t generation, int64_t rewritten, int64_t rows,
+                                                 int64_t dimension) const {
+    CompressedIndexSource source;
+    source.gallery_path = path();
+    source.uid = uid;
+    source.generation = generation;
+    source.rewritten_generation = rewritten;
+    source.rows = rows;
+    source.dimension = dimension;
+    source.read_rows = [this, dimension](int64_t after_id, const RowBlock& receive) {
+        Lock lock(state_->db_mutex);
+        const SqliteDb& db = *state_->db;
+        SqliteTransaction reading(db, true);
+        SqliteStatement query(db, "SELECT id, vector FROM images WHERE id > ? ORDER BY id");
+        query.bind(1, after_id);
+        constexpr size_t kBlock = 4096;
+        std::vector<int64_t> ids;
+        std::vector<float> values;
+        auto flush = [&] {
+            receive(ids.data(), values.data(), int64_t(ids.size()));
+            ids.clear();
+            values.clear();
+        };
+        while (query.step()) {
+            size_t bytes = 0;
+            const auto* data = static_cast<const float*>(query.blob(1, bytes));
+            if (bytes != size_t(dimension) * sizeof(float))
+                throw Error(path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
+                                        std::to_string(bytes) + " bytes)");
+            ids.push_back(query.integer(0));
+            values.insert(values.end(), data, data + dimension);
+            if (ids.size() == kBlock) flush();
+        }
+        if (!ids.empty()) flush();
+    };
+    source.rows_up_to = [this](int64_t id) {
+        Lock lock(state_->db_mutex);
+        SqliteStatement query(*state_->db, "SELECT count(*) FROM images WHERE id <= ?");
+        query.bind(1, id);
+        return query.step() ? query.integer(0) : int64_t(0);
+    };
+    return source;
+}
+
+std::string Gallery::index_origin() {
+    Lock building(state_->index_mutex);
+    return state_->index_origin;
+}
+
+std::string Gallery::chosen_index() const {
+    Lock lock(state_->db_mutex);
+    std::string kind = meta_value(*state_->db, "search_index");
+    if (kind != "exact" && kind != "hnsw" && kind != "ivfpq") kind.clear();  // an unknown record is ignored
+    return kind;
+}
+
+void Gallery::set_chosen_index(const std::string& kind) {
+    if (!kind.empty()) index_kind_from_name(kind);  // throws for an unknown kind
+    Lock lock(state_->db_mutex);
+    SqliteDb& db = *state_->db;
+    SqliteTransaction transaction(db);
+    check_writable("record its search index");
+    if (kind.empty()) db.execute("DELETE FROM meta WHERE key = 'search_index'");
+    else set_meta(db, "search_index", kind);
+    transaction.commit();
 }
 
 std::vector<std::string> Gallery::take_warnings() {

@@ -1,4 +1,5 @@
 #include "pupembed/gallery/queries.hpp"
+#include "pupembed/gallery/search.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -201,6 +202,12 @@ GalleryStats gallery_stats(const Gallery& gallery) {
     std::error_code error;
     const auto bytes = fs::file_size(gallery.path(), error);
     stats.file_bytes = error ? 0 : int64_t(bytes);
+    stats.index_chosen = !gallery.chosen_index().empty();
+    stats.index = index_kind_name(index_kind_for(gallery, IndexChoice::Automatic));
+    for (const char* suffix : {".index", ".ivfpq", ".vectors"}) {
+        const auto size = fs::file_size(gallery.path() + suffix, error);
+        if (!error) stats.index_files.push_back({gallery.path() + suffix, int64_t(size)});
+    }
     return stats;
 }
 

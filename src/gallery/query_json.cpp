@@ -149,10 +149,13 @@ nlohmann::json large_input_json(int large_input_size) {
 nlohmann::json stats_json(const GalleryStats& stats) {
     nlohmann::json by_breed = nlohmann::json::object();
     for (const auto& [breed, count] : stats.breeds) by_breed[breed] = count;
+    nlohmann::json index_files = nlohmann::json::array();
+    for (const auto& [path, bytes] : stats.index_files) index_files.push_back({{"path", path}, {"bytes", bytes}});
     return {{"photos", stats.photos},         {"missing_files", stats.missing_files}, {"model", stats.model.path},
             {"model_id", stats.model.id},     {"dimension", stats.model.dimension},   {"generation", stats.generation},
             {"file_bytes", stats.file_bytes}, {"breeds", by_breed},
-            {"large_input", large_input_json(stats.model.large_input_size)}};
+            {"large_input", large_input_json(stats.model.large_input_size)},
+            {"index", stats.index}, {"index_chosen", stats.index_chosen}, {"index_files", index_files}};
 }
 
 }  // namespace pupembed

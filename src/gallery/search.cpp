@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
+#include "gallery/ivf_pq_index.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/inference/embedder.hpp"
 
@@ -49,7 +51,61 @@ IndexChoice index_choice_from_name(const std::string& name) {
     if (name == "auto") return IndexChoice::Automatic;
     if (name == "exact") return IndexChoice::Exact;
     if (name == "hnsw") return IndexChoice::Hnsw;
-    throw Error("index \"" + name + "\"", "unknown (auto, exact or hnsw)", ErrorKind::BadInput);
+    if (name == "ivfpq") return IndexChoice::IvfPq;
+    throw Error("index \"" + name + "\"", "unknown (auto, exact, hnsw or ivfpq)", ErrorKind::BadInput);
+}
+
+IndexKind index_kind_for(const Gallery& gallery, IndexChoice choice) {
+    switch (choice) {
+        case IndexChoice::Exact: return IndexKind::Exact;
+        case IndexChoice::Hnsw: return IndexKind::Hnsw;
+        case IndexChoice::IvfPq: return IndexKind::IvfPq;
+        case IndexChoice::Automatic: break;
+    }
+    const std::string chosen = gallery.chosen_index();
+    if (!chosen.empty()) return index_kind_from_name(chosen);
+    return gallery.size() >= kApproximateSearchFrom ? IndexKind::Hnsw : IndexKind::Exact;
+}
+
+int64_t index_memory_estimate(IndexKind kind, int64_t photos, int64_t dimension) {
+    switch (kind) {
+        case IndexKind::Exact: return photos * (dimension * 6 + 8);
+        case IndexKind::Hnsw: return photos * (dimension * 4 + 2 * HnswSettings{}.links * 4 + 44);
+        case IndexKind::IvfPq:
+            return photos * (IvfPqIndex::default_sub_quantizers(dimension) + 8) +
+                   (IvfPqIndex::default_lists(photos) + 256) * dimension * 4;
+    }
+    return 0;
+}
+
+IndexPlan plan_index(int64_t photos, int64_t dimension, int64_t memory_budget) {
+    if (photos < 0 || dimension < 1 || memory_budget < 0) throw Error("index plan: bad sizes", ErrorKind::BadInput);
+    IndexKind kind = photos < kApproximateSearchFrom ? IndexKind::Exact
+                     : photos < kCompressedIndexFrom ? IndexKind::Hnsw
+                                                     : IndexKind::IvfPq;
+    std::string reason = photos < kApproximateSearchFrom ? "under " + std::to_string(kApproximateSearchFrom) + " photos: an exact scan is fast enough"
+                         : photos < kCompressedIndexFrom
+                             ? "under " + std::to_string(kCompressedIndexFrom) + " photos: an HNSW graph is the fastest and builds in minutes"
+                             : std::to_string(kCompressedIndexFrom) + " photos or more: a compressed IVF-PQ index, about " +
+                                   std::to_string(index_memory_estimate(IndexKind::IvfPq, 1000000, dimension) / 1000000) +
+                                   " bytes a photo in memory";
+    if (memory_budget > 0) {
+        const auto megabytes = [](int64_t bytes) {
+            char text[32];
+            std::snprintf(text, sizeof(text), "%.1f MB", double(bytes) / 1e6);
+            return std::string(text);
+        };
+        const std::string budget = megabytes(memory_budget);
+        while (index_memory_estimate(kind, photos, dimension) > memory_budget) {
+            if (kind == IndexKind::IvfPq)
+                throw Error("--memory-budget", "no index of " + std::to_string(photos) + " photos fits in " + budget + " (IVF-PQ needs " +
+                                                   megabytes(index_memory_estimate(kind, photos, dimension)) + ")",
+                            ErrorKind::BadInput);
+            kind = kind == IndexKind::Exact ? IndexKind::Hnsw : IndexKind::IvfPq;
+            reason = "the next index that fits in " + budget;
+        }
+    }
+    return {kind, index_memory_estimate(kind, photos, dimension), reason};
 }
 
 int NearestIds::answers(int64_t q) const {
@@ -76,8 +132,7 @@ std::shared_ptr<const VectorIndex> search_index(Gallery& gallery, int64_t dimens
     if (dimension != gallery.model().dimension)
         throw Error("query has " + std::to_string(dimension) + " values, the gallery " + std::to_string(gallery.model().dimension),
                     ErrorKind::BadInput);
-    const bool approximate = choice == IndexChoice::Hnsw || (choice == IndexChoice::Automatic && size >= kApproximateSearchFrom);
-    return gallery.index(approximate ? IndexKind::Hnsw : IndexKind::Exact);
+    return gallery.index(index_kind_for(gallery, choice));
 }
 
 NearestIds search_vectors(Gallery& gallery, const FloatRows& queries, const SearchParameters& parameters) {

@@ -1,5 +1,6 @@
 #include "pupembed/io/file_io.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -43,35 +44,67 @@ std::string read_file(const std::string& path, int64_t max_bytes) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
-    const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw Error(path, std::string("cannot create: ") + std::strerror(errno));
-    const char* cursor = bytes.data();
-    size_t left = bytes.size();
-    while (left > 0) {
-        const ssize_t written = ::write(fd, cursor, left);
+    AtomicFileWriter file(path);
+    file.write(bytes.data(), bytes.size());
+    file.commit();
+}
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path) {
+    // Unique among processes (the pid) and among this process's writers of one path (the count).
+    static std::atomic<uint64_t> writers{0};
+    temporary_ = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writers++);
+    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path, std::string("cannot create: ") + std::strerror(errno));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    ::unlink(temporary_.c_str());
+}
+
+void AtomicFileWriter::fail(const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(temporary_.c_str());
+    throw Error(path_, what + ": " + reason);
+}
+
+void AtomicFileWriter::write(const void* data, size_t size) {
+    write_at(size_, data, size);
+    size_ += int64_t(size);
+}
+
+void AtomicFileWriter::write_at(int64_t offset, const void* data, size_t size) {
+    if (fd_ < 0) throw Error(path_, "write after the file was committed or failed");
+    const char* cursor = static_cast<const char*>(data);
+    while (size > 0) {
+        const ssize_t written = ::pwrite(fd_, cursor, size, offset);
         if (written < 0) {
             if (errno == EINTR) continue;
-            const std::string reason = std::strerror(errno);
-            ::close(fd);
-            ::unlink(temporary.c_str());
-            throw Error(path, "write failed: " + reason);
+            fail("write failed");
         }
         cursor += written;
-        left -= static_cast<size_t>(written);
+        offset += written;
+        size -= size_t(written);
     }
-    const bool synced = ::fsync(fd) == 0;
-    const int sync_errno = errno;
-    const bool closed = ::close(fd) == 0;
-    if (!synced || !closed) {
-        const std::string reason = std::strerror(synced ? errno : sync_errno);
-        ::unlink(temporary.c_str());
-        throw Error(path, "write failed: " + reason);
-    }
-    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+}
+
+void AtomicFileWriter::commit() {
+    if (fd_ < 0) throw Error(path_, "commit after the file was committed or failed");
+    if (::fsync(fd_) != 0) fail("write failed");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
         const std::string reason = std::strerror(errno);
-        ::unlink(temporary.c_str());
-        throw Error(path, "cannot replace: " + reason);
+        ::unlink(temporary_.c_str());
+        throw Error(path_, "write failed: " + reason);
+    }
+    if (std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+        const std::string reason = std::strerror(errno);
+        ::unlink(temporary_.c_str());
+        throw Error(path_, "cannot replace: " + reason);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "pupembed/gallery/search.hpp"
 #include "pupembed/inference/embedding_map.hpp"
 #include "inference/inference_queue.hpp"
 #include "io/image_header.hpp"
@@ -61,8 +62,8 @@ GalleryService::GalleryService(const ServerOptions& options)
     model_ = load_query_model(options.model, &gallery_);
     identity_ = gallery_model_of(options.model, model_);
     inference_ = std::make_unique<InferenceQueue>(model_, options.max_batch, options.load);
-    // A large gallery's HNSW graph is read or built now rather than in the first search.
-    if (gallery_.size() >= kApproximateSearchFrom) gallery_.index(IndexKind::Hnsw);
+    // A large gallery's approximate index is read or built now rather than in the first search.
+    if (const IndexKind kind = index_kind_for(gallery_, IndexChoice::Automatic); kind != IndexKind::Exact) gallery_.index(kind);
     map(true);  // start the map now: it takes a few seconds for a large gallery
 }
 
@@ -93,7 +94,7 @@ json GalleryService::stats() {
                {"images", size},
                {"breeds", breed_count_},
                {"generation", generation},
-               {"index", size >= kApproximateSearchFrom ? "hnsw" : "exact"}};
+               {"index", index_kind_name(index_kind_for(gallery_, IndexChoice::Automatic))}};
     }
     out["model"] = {{"path", options_.model},
                     {"id", identity_.id},

@@ -114,14 +114,29 @@ public:
     /// Throws Error as put() does.
     int64_t remove(const std::vector<int64_t>& ids);
 
-    /// The search index over every vector: exact, or HNSW. An HNSW index is read from
+    /// The search index over every vector: exact, HNSW or IVF-PQ. An HNSW index is read from
     /// PATH.index when that file matches the gallery, else built and written there.
     /// A damaged index file (bad links, levels or ids, whatever its checksum says) is rebuilt.
     /// If the file cannot be written, the index is used anyway and take_warnings() says so.
+    /// An IVF-PQ index lives in PATH.ivfpq with its float16 vectors in PATH.vectors (mapped, not
+    /// read into memory): loaded when they match the gallery, grown without retraining when the
+    /// gallery only gained up to kCompressedIndexGrowth of the rows it was trained on, else
+    /// built again (a damaged file too, with a warning). It needs its files written: throws Error
+    /// when they cannot be, or when the gallery is too small to train one.
     /// The index is a snapshot of the gallery's current generation: it stays valid and unchanged
     /// when the gallery changes (the next call makes a new one), so a caller may search it
     /// without the gallery, from any number of threads.
-    std::shared_ptr<const VectorIndex> index(IndexKind kind, const HnswSettings& hnsw = {});
+    std::shared_ptr<const VectorIndex> index(IndexKind kind, const HnswSettings& hnsw = {}, const IvfPqSettings& ivf = {});
+
+    /// How the latest index() was obtained: "loaded" (from its file), "built" (HNSW), "built: ..."
+    /// (IVF-PQ: its lists, code size and the time of each step), "grown by N rows"; "" for exact.
+    std::string index_origin();
+
+    /// The index kind `pupembed index build` chose and recorded for this gallery's searches
+    /// ("exact", "hnsw", "ivfpq"; "" when none was recorded), and recording one ("" forgets it).
+    /// set_chosen_index throws Error as put() does for a gallery it may not change.
+    std::string chosen_index() const;
+    void set_chosen_index(const std::string& kind);
 
     /// Warnings gathered since the last call (e.g. an index file that could not be saved).
     std::vector<std::string> take_warnings();
@@ -129,6 +144,9 @@ public:
 private:
     struct State;
     explicit Gallery(std::unique_ptr<State> state);
+    /// What compressed_index() builds from: this gallery's rows, read under its lock.
+    struct CompressedIndexSource compressed_source(const std::string& uid, int64_t generation, int64_t rewritten, int64_t rows,
+                                                   int64_t dimension) const;
     std::unique_ptr<State> state_;
 };
 

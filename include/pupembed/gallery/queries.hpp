@@ -82,6 +82,11 @@ struct GalleryStats {
     GalleryModel model;
     int64_t generation = 0;
     int64_t file_bytes = 0;     ///< the gallery file's size (0 when it cannot be read)
+    /// The index automatic searches use ("exact", "hnsw", "ivfpq") and whether `index build` chose
+    /// it (else the size did); the index files beside the gallery and their sizes.
+    std::string index;
+    bool index_chosen = false;
+    std::vector<std::pair<std::string, int64_t>> index_files;
     std::vector<std::pair<std::string, int64_t>> breeds;  ///< photos per guessed breed, most first ("(none)" without one)
 };
 GalleryStats gallery_stats(const Gallery& gallery);

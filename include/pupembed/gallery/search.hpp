@@ -22,9 +22,37 @@ namespace pupembed {
 
 class Embedder;
 
-/// Which index a search uses: exact below kApproximateSearchFrom images, else HNSW; or as told.
-enum class IndexChoice { Automatic, Exact, Hnsw };
-IndexChoice index_choice_from_name(const std::string& name);  ///< "auto", "exact", "hnsw"
+/// Which index a search uses: automatic (index_kind_for) or as told.
+enum class IndexChoice { Automatic, Exact, Hnsw, IvfPq };
+IndexChoice index_choice_from_name(const std::string& name);  ///< "auto", "exact", "hnsw", "ivfpq"
+
+/// The index a search of `gallery` with `choice` uses. Automatic: the kind `index build`
+/// recorded in the gallery (Gallery::chosen_index), else exact below kApproximateSearchFrom
+/// photos and HNSW from there.
+IndexKind index_kind_for(const Gallery& gallery, IndexChoice choice);
+
+/// Galleries of at least this many photos get a compressed IVF-PQ index from `index build`
+/// (without a memory budget): past it, an HNSW graph takes more than 5 minutes to build on 2 cores
+/// and 2.3 GB of memory (248-d), while IVF-PQ keeps about 70 bytes a photo in memory.
+constexpr int64_t kCompressedIndexFrom = 2000000;
+
+/// The memory an index of `photos` vectors of `dimension` values holds, by its layout: exact, a
+/// float32 and a float16 copy and the ids; HNSW, the float32 vectors, 32 links on the bottom
+/// level and hnswlib's bookkeeping; IVF-PQ, a code and a row number each plus the centroids.
+int64_t index_memory_estimate(IndexKind kind, int64_t photos, int64_t dimension);
+
+/// The index `pupembed index build` chooses, and why.
+struct IndexPlan {
+    IndexKind kind = IndexKind::Exact;
+    int64_t memory_bytes = 0;  ///< index_memory_estimate
+    std::string reason;
+};
+
+/// The rule: exact below kApproximateSearchFrom photos; HNSW below kCompressedIndexFrom; IVF-PQ
+/// from there; and with a `memory_budget` (bytes, 0: none), the first of exact, HNSW and
+/// IVF-PQ (in that order, from the rule's choice on) whose estimate fits. Throws Error (BadInput)
+/// when not even IVF-PQ fits.
+IndexPlan plan_index(int64_t photos, int64_t dimension, int64_t memory_budget);
 
 /// The most answers one query may ask for.
 constexpr int kMaxSearchAnswers = 100000;

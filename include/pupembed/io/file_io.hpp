@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
 
 namespace pupembed {
@@ -18,5 +19,32 @@ std::string read_file(const std::string& path, int64_t max_bytes = kMaxFileBytes
 /// so that `path` holds either its old contents or all of the new ones, never a part.
 /// Throws Error naming the file on failure (and removes the temporary file).
 void write_file_atomically(const std::string& path, const std::string& bytes);
+
+/// A file written piece by piece that appears at `path` whole or not at all: the pieces go to a
+/// temporary file beside it (unique to this writer), commit() flushes it to the disk and renames it
+/// over `path`; a writer destroyed before commit() (an exception, a full disk) removes it. For
+/// files too large to hold in memory (write_file_atomically holds them whole).
+class AtomicFileWriter {
+public:
+    explicit AtomicFileWriter(const std::string& path);
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+    /// Appends `size` bytes. Throws Error naming the file (e.g. the disk is full).
+    void write(const void* data, size_t size);
+    /// Writes `size` bytes at `offset` (e.g. a header once the rest is known).
+    void write_at(int64_t offset, const void* data, size_t size);
+    /// Bytes appended so far.
+    int64_t size() const { return size_; }
+    /// Flushes and renames the file over `path`. Throws Error naming the file, removing it.
+    void commit();
+
+private:
+    [[noreturn]] void fail(const std::string& what);
+    std::string path_, temporary_;
+    int fd_ = -1;
+    int64_t size_ = 0;
+};
 
 }  // namespace pupembed
