@@ -1,7 +1,10 @@
 // The compressed IVF-PQ index of a gallery against exact search (and, with --compare, against
 // exact and HNSW indexes held in memory), on a gallery of embedding-like vectors:
 //   build/bench/bench_ivf --like EMBEDDINGS.npy [--size 1000000] [--queries 1000] [--dir DIR]
-//                         [--probes-list 16,32,64] [--rerank 100] [--compare] [--keep-index] [--json]
+//                         [--probes-list 16,32,64] [--rerank 100] [--compare] [--keep-index]
+//                         [--model MODEL.pt] [--json]
+// --model records the gallery as made with that model (of the same embedding size), so that
+// `pupembed serve` answers uploads on it (scripts/bench-big-gallery.sh).
 // Makes DIR/like-SIZE.pupembed (rows from the sampler of embedding_like.hpp, put in bulk; kept
 // for later runs), computes the exact top 10 of each query by brute force, builds the gallery's
 // IVF-PQ index through Gallery::index (vector file, training, adding: the timed build), opens it
@@ -22,6 +25,8 @@
 #include "embedding_like.hpp"
 #include "pupembed/core/runtime.hpp"
 #include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/gallery_model.hpp"
+#include "pupembed/model/model.hpp"
 #include "pupembed/gallery/vector_index.hpp"
 
 namespace {
@@ -111,6 +116,11 @@ int main(int argc, char** argv) try {
         model.id = std::string("embedding-like:") + like;
         model.path = like;
         model.dimension = d;
+        if (const char* as_model = bench::argument(argc, argv, "--model", nullptr)) {
+            // Recorded as that model's gallery, so that `pupembed serve` answers uploads on it.
+            model = gallery_model_of(as_model, load_query_model(as_model, nullptr));
+            if (model.dimension != d) throw Error(as_model, "embeds in " + std::to_string(model.dimension) + " values, the vectors have " + std::to_string(d));
+        }
         auto start = Clock::now();
         double put_seconds = 0;
         for (int64_t first = 0; first < size; first += kBlock) {
@@ -155,6 +165,7 @@ int main(int argc, char** argv) try {
         out["ivfpq_build"] = {{"seconds", build_seconds}, {"threads", cores}, {"steps", gallery.index_origin()}};
         std::fprintf(stderr, "ivfpq build: %.1f s on %d threads (%s)\n", build_seconds, cores, gallery.index_origin().c_str());
     }
+    Gallery::open(path, false).set_chosen_index("ivfpq");  // what `serve` and --index auto then use
     const double before_open_mb = resident_mb();
     const auto open_start = Clock::now();
     Gallery gallery = Gallery::open(path, false);

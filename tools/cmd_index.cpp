@@ -258,15 +258,18 @@ void register_build(CLI::App& index) {
 void register_stats(CLI::App& index) {
     struct Options {
         std::string db;
-        bool json = false;
+        bool check_files = false, json = false;
     };
     auto o = std::make_shared<Options>();
-    CLI::App* command = index.add_subcommand("stats", "What the gallery holds: photos, model, breeds, size on disk.");
+    CLI::App* command = index.add_subcommand("stats", "What the gallery holds: photos, model, breeds, size on disk, search index.");
     command->add_option("--db", o->db, "Gallery file")->required();
-    command->add_flag("--json", o->json, "Print JSON");
+    command->add_flag("--check-files", o->check_files,
+                      "Look for every photo's file (the default below " + std::to_string(kApproximateSearchFrom) +
+                          " photos; a stat() each: minutes for 10 million)");
+    command->add_flag("--json", o->json, "Print JSON (missing_files: null when files were not looked for)");
     command->callback([o] {
         Gallery gallery = Gallery::open(o->db, false);
-        const GalleryStats stats = gallery_stats(gallery);
+        const GalleryStats stats = gallery_stats(gallery, o->check_files ? FileCheck::Always : FileCheck::BySize);
         if (o->json) {
             nlohmann::json out = stats_json(stats);
             out["gallery"] = o->db;
@@ -281,9 +284,11 @@ void register_stats(CLI::App& index) {
         std::string index_files;
         for (const auto& [path, bytes] : stats.index_files)
             index_files += (index_files.empty() ? "; " : ", ") + path + " " + std::to_string(bytes / 1000000) + " MB";
-        std::printf("%s\n  photos:     %lld (%lld whose file is gone: `pupembed index prune`)\n  model:      %s (id %s, %lld-d)\n"
+        const std::string missing = stats.missing_files < 0 ? "files not looked for: --check-files"
+                                                             : std::to_string(stats.missing_files) + " whose file is gone: `pupembed index prune`";
+        std::printf("%s\n  photos:     %lld (%s)\n  model:      %s (id %s, %lld-d)\n"
                     "  ran at:     %s\n  file size:  %.1f MB\n  index:      %s (%s%s)\n  breeds:     %zu guessed",
-                    o->db.c_str(), static_cast<long long>(stats.photos), static_cast<long long>(stats.missing_files),
+                    o->db.c_str(), static_cast<long long>(stats.photos), missing.c_str(),
                     stats.model.path.empty() ? "(none yet)" : stats.model.path.c_str(), stats.model.id.c_str(),
                     static_cast<long long>(stats.model.dimension), ran.c_str(), double(stats.file_bytes) / 1e6,
                     stats.index.c_str(), stats.index_chosen ? "chosen by `index build`" : "by the gallery's size",

@@ -42,8 +42,10 @@ CREATE TABLE images (
     model_id TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+CREATE INDEX images_by_breed ON images (breed);
 )";
-// Galleries made before 2026-12-05 also have "CREATE INDEX images_by_hash ON images (content_hash)",
+// images_by_breed (galleries made from 2026-12-05 on) lets `index stats` count breeds without reading
+// every row's vector: 10 GB for 10 million photos. Galleries made before 2026-12-05 also have "CREATE INDEX images_by_hash ON images (content_hash)",
 // which no query used: random hashes made every insert dirty a random page of it, and an import
 // of 1,000,000 rows wrote GBs of WAL (24,600 rows/s).
 
@@ -98,6 +100,7 @@ struct Gallery::State {
     /// it once; never held with db_mutex around it.
     std::mutex index_mutex;
     std::shared_ptr<const VectorIndex> index;
+    int64_t count = 0, counted_generation = -1;  ///< size() of that generation
     std::string index_origin;  ///< how `index` was made (compressed_index's `how`; "" for the others)
     int64_t index_generation = -1;
     IndexKind index_kind = IndexKind::Exact;
@@ -205,7 +208,71 @@ int64_t Gallery::generation() const {
 
 int64_t Gallery::size() const {
     Lock lock(state_->db_mutex);
-    return pragma(*state_->db, "SELECT count(*) FROM images");
+    // Counted again only when the generation moved (every writer moves it): a count reads the
+    // whole path index, 0.2 s for 10 million photos, and searches ask for the size every time.
+    const SqliteDb& db = *state_->db;
+    SqliteTransaction reading(db, true);
+    const int64_t generation = generation_record(db);
+    if (generation != state_->counted_generation) {
+        state_->count = pragma(db, "SELECT count(*) FROM images");
+        state_->counted_generation = generation;
+    }
+    return state_->count;
+}
+
+std::vector<std::pair<std::string, int64_t>> Gallery::breed_counts() const {
+    Lock lock(state_->db_mutex);
+    SqliteStatement query(*state_->db, "SELECT breed, count(*) FROM images GROUP BY breed ORDER BY count(*) DESC, breed");
+    std::vector<std::pair<std::string, int64_t>> counts;
+    while (query.step()) counts.push_back({query.text(0), query.integer(1)});
+    return counts;
+}
+
+void Gallery::sample(int64_t count, uint64_t seed, std::vector<int64_t>& ids, std::vector<float>& values,
+                     std::vector<std::string>& breeds) const {
+    ids.clear();
+    values.clear();
+    breeds.clear();
+    Lock lock(state_->db_mutex);
+    const SqliteDb& db = *state_->db;
+    SqliteTransaction reading(db, true);
+    const int64_t dimension = model_record(db).dimension;
+    const int64_t total = pragma(db, "SELECT count(*) FROM images");
+    auto take = [&](SqliteStatement& row) {
+        size_t bytes = 0;
+        const auto* data = static_cast<const float*>(row.blob(1, bytes));
+        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
+            throw Error(path(), "damaged gallery (vector of image " + std::to_string(row.integer(0)) + " has " + std::to_string(bytes) + " bytes)");
+        ids.push_back(row.integer(0));
+        values.insert(values.end(), data, data + dimension);
+        breeds.push_back(row.text(2));
+    };
+    if (total <= count) {
+        SqliteStatement all(db, "SELECT id, vector, breed FROM images ORDER BY id");
+        while (all.step()) take(all);
+        return;
+    }
+    // Ids drawn at random between the least and the greatest (a lookup each, no scan); the gaps
+    // removals left are drawn and skipped. Sorted, so the rows come in file order.
+    const int64_t low = pragma(db, "SELECT min(id) FROM images"), high = pragma(db, "SELECT max(id) FROM images");
+    std::mt19937_64 random(seed);
+    std::vector<int64_t> drawn;
+    for (int64_t tries = 0; int64_t(drawn.size()) < count && tries < count * 20; ++tries) {
+        const int64_t id = low + int64_t(random() % uint64_t(high - low + 1));
+        drawn.push_back(id);
+        if (int64_t(drawn.size()) == count) {
+            std::sort(drawn.begin(), drawn.end());
+            drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
+        }
+    }
+    std::sort(drawn.begin(), drawn.end());
+    drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
+    SqliteStatement one(db, "SELECT id, vector, breed FROM images WHERE id = ?");
+    for (const int64_t id : drawn) {
+        one.bind(1, id);
+        if (one.step()) take(one);
+        one.reset();
+    }
 }
 
 std::optional<GalleryImage> Gallery::find(int64_t id) const {

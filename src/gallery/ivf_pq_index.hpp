@@ -52,7 +52,7 @@ public:
     static IvfPqIndex deserialise(std::string_view bytes, int64_t dimension, int64_t row_count, const std::string& path);
 
     /// The lists faiss's guidelines give for `count` vectors: about 4 sqrt(count) (a power of two),
-    /// and at least 39 training rows per list.
+    /// at most 8,192 (the build's time on a few cores), and at least 39 training rows per list.
     static int default_lists(int64_t count);
     /// The most sub-quantizers up to 64 that divide `dimension` (248: 62 bytes a vector).
     static int default_sub_quantizers(int64_t dimension);

@@ -186,19 +186,20 @@ std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double thres
     return result;
 }
 
-GalleryStats gallery_stats(const Gallery& gallery) {
+GalleryStats gallery_stats(const Gallery& gallery, FileCheck check_files) {
     GalleryStats stats;
     stats.photos = gallery.size();
     stats.model = gallery.model();
     stats.generation = gallery.generation();
-    std::map<std::string, int64_t> breeds;
-    for (const auto& image : gallery.images()) {
-        ++breeds[image.breed.empty() ? "(none)" : image.breed];
-        std::error_code error;
-        if (!fs::exists(image.path, error)) ++stats.missing_files;
+    for (auto [breed, count] : gallery.breed_counts()) stats.breeds.push_back({breed.empty() ? "(none)" : breed, count});
+    const bool check = check_files == FileCheck::Always || (check_files == FileCheck::BySize && stats.photos < kApproximateSearchFrom);
+    stats.missing_files = check ? 0 : -1;
+    if (check) {
+        for (const auto& image : gallery.images()) {
+            std::error_code error;
+            if (!fs::exists(image.path, error)) ++stats.missing_files;
+        }
     }
-    stats.breeds.assign(breeds.begin(), breeds.end());
-    std::stable_sort(stats.breeds.begin(), stats.breeds.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     std::error_code error;
     const auto bytes = fs::file_size(gallery.path(), error);
     stats.file_bytes = error ? 0 : int64_t(bytes);

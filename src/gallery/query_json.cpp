@@ -151,7 +151,8 @@ nlohmann::json stats_json(const GalleryStats& stats) {
     for (const auto& [breed, count] : stats.breeds) by_breed[breed] = count;
     nlohmann::json index_files = nlohmann::json::array();
     for (const auto& [path, bytes] : stats.index_files) index_files.push_back({{"path", path}, {"bytes", bytes}});
-    return {{"photos", stats.photos},         {"missing_files", stats.missing_files}, {"model", stats.model.path},
+    const nlohmann::json missing = stats.missing_files >= 0 ? nlohmann::json(stats.missing_files) : nlohmann::json(nullptr);
+    return {{"photos", stats.photos},         {"missing_files", missing}, {"model", stats.model.path},
             {"model_id", stats.model.id},     {"dimension", stats.model.dimension},   {"generation", stats.generation},
             {"file_bytes", stats.file_bytes}, {"breeds", by_breed},
             {"large_input", large_input_json(stats.model.large_input_size)},

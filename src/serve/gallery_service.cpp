@@ -83,10 +83,8 @@ json GalleryService::stats() {
         std::lock_guard<std::mutex> lock(breed_count_mutex_);
         const int64_t generation = gallery_.generation();
         if (generation != breed_count_generation_) {  // counted once per change of the gallery
-            std::set<std::string> breeds;
-            for (const auto& image : gallery_.images())
-                if (!image.breed.empty()) breeds.insert(image.breed);
-            breed_count_ = int64_t(breeds.size());
+            breed_count_ = 0;
+            for (const auto& [breed, count] : gallery_.breed_counts()) breed_count_ += breed.empty() ? 0 : 1;
             breed_count_generation_ = generation;
         }
         const int64_t size = gallery_.size();
@@ -176,18 +174,26 @@ std::shared_future<std::string> GalleryService::map(bool umap) {
     return cached.body;
 }
 
+namespace {
+constexpr int64_t kMapPoints = 20000;
+}  // namespace
+
 std::string GalleryService::make_map(bool umap) {
+    // The map shows at most kMapPoints photos: only those are read (a gallery of millions is never
+    // held whole in memory), the same ones for the same gallery.
     std::vector<int64_t> ids;
     std::vector<float> values;
+    std::vector<std::string> breed_of_row;
+    const int64_t total = gallery_.size();
+    gallery_.sample(kMapPoints, uint64_t(gallery_.generation()), ids, values, breed_of_row);
     std::map<int64_t, std::string> breeds;
-    gallery_.vectors(ids, values);
-    for (const auto& image : gallery_.images()) breeds[image.id] = image.breed;
+    for (size_t i = 0; i < ids.size(); ++i) breeds[ids[i]] = breed_of_row[i];
     const auto start = std::chrono::steady_clock::now();
-    const GalleryMap map = umap ? umap_layout(ids, values, 20000) : project_on_principal_plane(ids, values, 20000);
+    const GalleryMap map = umap ? umap_layout(ids, values, kMapPoints) : project_on_principal_plane(ids, values, kMapPoints);
     json points = json::array();
     for (const auto& p : map.points) points.push_back({{"id", p.id}, {"x", p.x}, {"y", p.y}, {"breed", breeds[p.id]}});
     return json{{"method", umap ? "umap" : "pca"},
-                {"total", map.total},
+                {"total", std::max<int64_t>(total, map.total)},
                 {"shown", map.points.size()},
                 {"explained_variance", {map.explained[0], map.explained[1]}},
                 {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pupembed/gallery/vector_index.hpp"
@@ -95,6 +96,12 @@ public:
     std::vector<float> vector(int64_t id) const;
     /// Every vector (size() x dimension, by id) and the ids.
     void vectors(std::vector<int64_t>& ids, std::vector<float>& values) const;
+    /// Up to `count` rows drawn at random (the same for the same seed and gallery), by id: their
+    /// ids, vectors and breeds; every row when there are no more. Reads only the rows drawn.
+    void sample(int64_t count, uint64_t seed, std::vector<int64_t>& ids, std::vector<float>& values,
+                std::vector<std::string>& breeds) const;
+    /// Photos per guessed breed ("" for none), most first.
+    std::vector<std::pair<std::string, int64_t>> breed_counts() const;
 
     /// In one transaction: records `model` (replacing another only when `replace_model`, which
     /// drops every image embedded with the old one; else require_gallery_model's rule holds),

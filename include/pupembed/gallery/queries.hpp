@@ -78,7 +78,7 @@ std::vector<std::vector<int64_t>> find_duplicates(Gallery& gallery, double thres
 /// What a gallery holds, as `index stats` shows it.
 struct GalleryStats {
     int64_t photos = 0;
-    int64_t missing_files = 0;  ///< photos whose file is gone
+    int64_t missing_files = 0;  ///< photos whose file is gone; -1: not checked
     GalleryModel model;
     int64_t generation = 0;
     int64_t file_bytes = 0;     ///< the gallery file's size (0 when it cannot be read)
@@ -89,6 +89,9 @@ struct GalleryStats {
     std::vector<std::pair<std::string, int64_t>> index_files;
     std::vector<std::pair<std::string, int64_t>> breeds;  ///< photos per guessed breed, most first ("(none)" without one)
 };
-GalleryStats gallery_stats(const Gallery& gallery);
+/// Files are looked for (a stat() each: 10 million take minutes) when `check_files` says so, by
+/// default below kApproximateSearchFrom photos.
+enum class FileCheck { BySize, Always, Never };
+GalleryStats gallery_stats(const Gallery& gallery, FileCheck check_files = FileCheck::BySize);
 
 }  // namespace pupembed

@@ -56,7 +56,7 @@ struct HnswSettings {
     int search_candidates = 96;
 };
 
-/// IVF-PQ settings: `lists` k-means cells (0: about 4 sqrt(n), a power of two),
+/// IVF-PQ settings: `lists` k-means cells (0: about 4 sqrt(n), a power of two, at most 8,192),
 /// `sub_quantizers` code bytes a vector (0: the most up to 64 that divide the dimension; 62 for
 /// 248), the cells a query scans (`probes`, faiss's nprobe) and how many of the codes' best
 /// candidates are re-ranked with the float16 vectors (`rerank`). The defaults give Recall@10
