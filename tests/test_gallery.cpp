@@ -9,6 +9,7 @@
 #include <functional>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "pupembed/inference/embedding_map.hpp"
 #include "pupembed/core/error.hpp"
@@ -382,4 +383,39 @@ TEST(GalleryMap, UmapLayoutKeepsClustersTogether) {
     EXPECT_GT(pca.explained[0], 0);
     EXPECT_GE(pca.explained[0], pca.explained[1]);
     std::printf("nearest dot in the same cluster: UMAP-style %.3f, PCA %.3f\n", agreement(umap), agreement(pca));
+}
+
+TEST(Gallery, SamplesRowsAndCountsBreedsWithoutReadingTheRest) {
+    TempDir dir;
+    auto gallery = pupembed::Gallery::open((dir.path() / "g.db").string(), true);
+    const auto values = unit_vectors(50, 8, 4);
+    std::vector<pupembed::GalleryImage> images;
+    for (int i = 0; i < 50; ++i) {
+        images.push_back(gallery_row("/s/" + std::to_string(i) + ".jpg"));
+        images.back().breed = i % 5 == 0 ? "" : i % 2 ? "pug" : "beagle";
+    }
+    gallery.put({"m", "m.pt", 8}, images, values.data());
+    gallery.remove({images[3].id, images[4].id});
+    EXPECT_EQ(gallery.size(), 48);
+
+    std::vector<int64_t> ids, again_ids;
+    std::vector<float> rows, again_rows;
+    std::vector<std::string> breeds, again_breeds;
+    gallery.sample(10, 7, ids, rows, breeds);
+    ASSERT_EQ(ids.size(), 10u);
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+    EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), 10u);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        EXPECT_NE(ids[i], images[3].id);  // removed rows are never drawn
+        EXPECT_EQ(std::vector<float>(rows.begin() + long(i) * 8, rows.begin() + long(i + 1) * 8), gallery.vector(ids[i]));
+        EXPECT_EQ(breeds[i], gallery.find(ids[i])->breed);
+    }
+    gallery.sample(10, 7, again_ids, again_rows, again_breeds);
+    EXPECT_EQ(again_ids, ids);  // the same seed, the same rows
+    gallery.sample(100, 7, ids, rows, breeds);
+    EXPECT_EQ(ids.size(), 48u);  // more than there are: every row
+
+    // 10 without a breed, 19 beagles (20 less one removed), 19 pugs (20 less one removed).
+    const std::vector<std::pair<std::string, int64_t>> expected = {{"beagle", 19}, {"pug", 19}, {"", 10}};
+    EXPECT_EQ(gallery.breed_counts(), expected);
 }

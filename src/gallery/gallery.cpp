@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,9 +45,9 @@ CREATE TABLE images (
 );
 CREATE INDEX images_by_breed ON images (breed);
 )";
-// images_by_breed (galleries made from 2026-12-05 on) lets `index stats` count breeds without reading
-// every row's vector: 10 GB for 10 million photos. Galleries made before 2026-12-05 also have "CREATE INDEX images_by_hash ON images (content_hash)",
-// which no query used: random hashes made every insert dirty a random page of it, and an import
+// images_by_breed (galleries made from 2026-12-05 on) lets `index stats` count breeds without
+// reading every row's vector: 10 GB for 10 million photos. Galleries made before 2026-12-05 also
+// have "CREATE INDEX images_by_hash ON images (content_hash)", which no query used: random hashes made every insert dirty a random page of it, and an import
 // of 1,000,000 rows wrote GBs of WAL (24,600 rows/s).
 
 std::string random_hex(int bytes) {
@@ -256,22 +257,20 @@ void Gallery::sample(int64_t count, uint64_t seed, std::vector<int64_t>& ids, st
     // removals left are drawn and skipped. Sorted, so the rows come in file order.
     const int64_t low = pragma(db, "SELECT min(id) FROM images"), high = pragma(db, "SELECT max(id) FROM images");
     std::mt19937_64 random(seed);
-    std::vector<int64_t> drawn;
+    std::set<int64_t> drawn;
+    SqliteStatement one(db, "SELECT id FROM images WHERE id = ?");
     for (int64_t tries = 0; int64_t(drawn.size()) < count && tries < count * 20; ++tries) {
         const int64_t id = low + int64_t(random() % uint64_t(high - low + 1));
-        drawn.push_back(id);
-        if (int64_t(drawn.size()) == count) {
-            std::sort(drawn.begin(), drawn.end());
-            drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
-        }
-    }
-    std::sort(drawn.begin(), drawn.end());
-    drawn.erase(std::unique(drawn.begin(), drawn.end()), drawn.end());
-    SqliteStatement one(db, "SELECT id, vector, breed FROM images WHERE id = ?");
-    for (const int64_t id : drawn) {
+        if (drawn.count(id)) continue;
         one.bind(1, id);
-        if (one.step()) take(one);
+        if (one.step()) drawn.insert(id);
         one.reset();
+    }
+    SqliteStatement row(db, "SELECT id, vector, breed FROM images WHERE id = ?");
+    for (const int64_t id : drawn) {
+        row.bind(1, id);
+        if (row.step()) take(row);
+        row.reset();
     }
 }
 
