@@ -1,12 +1,13 @@
 // The compressed IVF-PQ index of a gallery against exact search (and, with --compare, against
 // exact and HNSW indexes held in memory), on a gallery of embedding-like vectors:
 //   build/bench/bench_ivf --like EMBEDDINGS.npy [--size 1000000] [--queries 1000] [--dir DIR]
-//                         [--probes-list 16,32,64] [--rerank 100] [--compare] [--keep-index]
+//                         [--probes-list 16,32,64] [--rerank-list 100] [--compare] [--keep-index]
 //                         [--model MODEL.pt] [--json]
 // --model records the gallery as made with that model (of the same embedding size), so that
 // `pupembed serve` answers uploads on it (scripts/bench-big-gallery.sh).
 // Makes DIR/like-SIZE.pupembed (rows from the sampler of embedding_like.hpp, put in bulk; kept
-// for later runs), computes the exact top 10 of each query by brute force, builds the gallery's
+// for later runs), computes the exact top 10 of each query by brute force (kept beside it in
+// DIR/like-SIZE.pupembed.truth-QUERIES for later runs), builds the gallery's
 // IVF-PQ index through Gallery::index (vector file, training, adding: the timed build), opens it
 // again as a fresh process would, and measures Recall@10 and queries/s one query at a time on
 // one thread. Memory is the index's resident bytes (codes, row numbers, centroids); the float16
@@ -28,6 +29,7 @@
 #include "pupembed/gallery/gallery_model.hpp"
 #include "pupembed/model/model.hpp"
 #include "pupembed/gallery/vector_index.hpp"
+#include "pupembed/io/file_io.hpp"
 
 namespace {
 
@@ -47,22 +49,37 @@ std::vector<int> int_list(const char* text) {
     return values;
 }
 
-/// Resident memory of this process (VmRSS), MB.
-double resident_mb() {
-    FILE* status = std::fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = 0;
-    while (status && std::fgets(line, sizeof(line), status))
-        if (std::sscanf(line, "VmRSS: %lf kB", &kb) == 1) break;
-    if (status) std::fclose(status);
-    return kb / 1024;
-}
-
 /// Merges hits into the running top kK of one query.
 void merge_top(std::vector<SearchHit>& top, const std::vector<SearchHit>& more) {
     top.insert(top.end(), more.begin(), more.end());
     std::sort(top.begin(), top.end(), [](const SearchHit& a, const SearchHit& b) { return a.similarity > b.similarity; });
     if (top.size() > size_t(kK)) top.resize(size_t(kK));
+}
+
+/// The exact top kK of each query as "id similarity" lines, kK a query.
+void write_truth(const std::string& path, const std::vector<std::vector<SearchHit>>& truth) {
+    std::string text;
+    for (const auto& hits : truth)
+        for (const auto& hit : hits) text += std::to_string(hit.id) + " " + std::to_string(hit.similarity) + "\n";
+    write_file_atomically(path, text);
+}
+
+bool read_truth(const std::string& path, std::vector<std::vector<SearchHit>>& truth) {
+    FILE* file = std::fopen(path.c_str(), "r");
+    if (!file) return false;
+    for (auto& hits : truth) {
+        hits.resize(kK);
+        for (auto& hit : hits) {
+            long long id = 0;
+            if (std::fscanf(file, "%lld %f", &id, &hit.similarity) != 2) {
+                std::fclose(file);
+                return false;
+            }
+            hit.id = id;
+        }
+    }
+    std::fclose(file);
+    return true;
 }
 
 struct Measured {
@@ -95,8 +112,8 @@ int main(int argc, char** argv) try {
     const int64_t query_count = std::atoll(bench::argument(argc, argv, "--queries", "1000"));
     const std::string dir = bench::argument(argc, argv, "--dir", "bench-galleries");
     const auto probes_list = int_list(bench::argument(argc, argv, "--probes-list", "16,32,64"));
-    IvfPqSettings settings;
-    settings.rerank = std::atoi(bench::argument(argc, argv, "--rerank", "100"));
+    const auto rerank_list = int_list(bench::argument(argc, argv, "--rerank-list", "100"));
+    const IvfPqSettings settings;
     const bool compare = bench::flag(argc, argv, "--compare");
 
     const bench::EmbeddingLikeSampler sampler(like);
@@ -121,6 +138,9 @@ int main(int argc, char** argv) try {
             model = gallery_model_of(as_model, load_query_model(as_model, nullptr));
             if (model.dimension != d) throw Error(as_model, "embeds in " + std::to_string(model.dimension) + " values, the vectors have " + std::to_string(d));
         }
+        // The exact answers, kept beside the gallery for later runs (they take minutes at 10M).
+        const std::string truth_path = path + ".truth-" + std::to_string(query_count);
+        const bool cached_truth = made && read_truth(truth_path, truth);
         auto start = Clock::now();
         double put_seconds = 0;
         for (int64_t first = 0; first < size; first += kBlock) {
@@ -128,6 +148,7 @@ int main(int argc, char** argv) try {
             const auto values = sampler.sample(count, uint64_t(1000 + first / kBlock));
             std::vector<int64_t> ids(static_cast<size_t>(count));
             for (int64_t i = 0; i < count; ++i) ids[size_t(i)] = first + i + 1;  // the ids a new gallery gives
+            if (made && cached_truth) break;
             if (!made) {
                 const auto put_start = Clock::now();
                 std::vector<GalleryImage> images(static_cast<size_t>(count));
@@ -140,12 +161,14 @@ int main(int argc, char** argv) try {
                     if (images[size_t(i)].id != ids[size_t(i)]) throw Error(path, "unexpected ids");
                 put_seconds += bench::seconds(put_start);
             }
+            if (cached_truth) continue;
             VectorIndex block(d, IndexKind::Exact);
             block.add(values.data(), ids.data(), count);
             omp_set_num_threads(cores);
             const auto hits = block.search(queries.data(), query_count, kK);
             for (int64_t q = 0; q < query_count; ++q) merge_top(truth[size_t(q)], hits[size_t(q)]);
         }
+        if (!cached_truth) write_truth(truth_path, truth);
         std::fprintf(stderr, "gallery %s: %lld rows of %lld values (%s); exact top 10 of %lld queries in %.0f s\n", path.c_str(),
                      static_cast<long long>(size), static_cast<long long>(d),
                      made ? "made before" : ("put in " + std::to_string(int(put_seconds)) + " s").c_str(),
@@ -166,7 +189,6 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "ivfpq build: %.1f s on %d threads (%s)\n", build_seconds, cores, gallery.index_origin().c_str());
     }
     Gallery::open(path, false).set_chosen_index("ivfpq");  // what `serve` and --index auto then use
-    const double before_open_mb = resident_mb();
     const auto open_start = Clock::now();
     Gallery gallery = Gallery::open(path, false);
     const auto index = gallery.index(IndexKind::IvfPq, {}, settings);
@@ -176,20 +198,20 @@ int main(int argc, char** argv) try {
     out["ivfpq"] = {{"open_seconds", open_seconds},
                     {"memory_bytes_per_vector", bytes_per_vector},
                     {"memory_mb", double(index->memory_bytes()) / 1e6},
-                    {"resident_growth_on_open_mb", resident_mb() - before_open_mb},
                     {"index_file_mb", file_mb(path + ".ivfpq")},
                     {"vector_file_mb", file_mb(path + ".vectors")}};
     std::fprintf(stderr, "ivfpq opened in %.1f s: %.1f bytes a vector in memory (%.0f MB); files %.0f MB (codes) and %.0f MB (float16 vectors)\n",
                  open_seconds, bytes_per_vector, double(index->memory_bytes()) / 1e6, file_mb(path + ".ivfpq"),
                  file_mb(path + ".vectors"));
     nlohmann::json sweep = nlohmann::json::array();
-    for (const int probes : probes_list) {
-        const auto tuned = index->with_ivf_search(probes, settings.rerank);
-        const Measured m = measure(*tuned, queries, query_count, d, truth);
-        sweep.push_back({{"probes", probes}, {"rerank", settings.rerank}, {"recall_at_10", m.recall}, {"queries_per_second", m.queries_per_second}});
-        std::fprintf(stderr, "ivfpq, %lld x %lld, probes %d, re-rank %d, 1 thread: Recall@10 %.4f, %.0f queries/s\n",
-                     static_cast<long long>(size), static_cast<long long>(d), probes, settings.rerank, m.recall, m.queries_per_second);
-    }
+    for (const int rerank : rerank_list)
+        for (const int probes : probes_list) {
+            const auto tuned = index->with_ivf_search(probes, rerank);
+            const Measured m = measure(*tuned, queries, query_count, d, truth);
+            sweep.push_back({{"probes", probes}, {"rerank", rerank}, {"recall_at_10", m.recall}, {"queries_per_second", m.queries_per_second}});
+            std::fprintf(stderr, "ivfpq, %lld x %lld, probes %d, re-rank %d, 1 thread: Recall@10 %.4f, %.0f queries/s\n",
+                         static_cast<long long>(size), static_cast<long long>(d), probes, rerank, m.recall, m.queries_per_second);
+        }
     out["ivfpq"]["search"] = sweep;
 
     if (compare) {  // the in-memory indexes over the same vectors

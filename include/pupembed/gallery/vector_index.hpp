@@ -60,12 +60,13 @@ struct HnswSettings {
 /// `sub_quantizers` code bytes a vector (0: the most up to 64 that divide the dimension; 62 for
 /// 248), the cells a query scans (`probes`, faiss's nprobe) and how many of the codes' best
 /// candidates are re-ranked with the float16 vectors (`rerank`). The defaults give Recall@10
-/// 0.95 or more over a million embedding-like vectors (bench/bench_ivf).
+/// 0.95 or more over 1 and 10 million embedding-like vectors (bench/bench_ivf): at 10 million
+/// the codes' order is too coarse for their best 100 (0.90), not for their best 400 (0.954).
 struct IvfPqSettings {
     int lists = 0;
     int sub_quantizers = 0;
     int probes = 32;
-    int rerank = 100;
+    int rerank = 400;
 };
 
 class VectorIndex {
