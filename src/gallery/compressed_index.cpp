@@ -128,6 +128,44 @@ CompressedIndex build(const CompressedIndexSource& source, const IvfPqSettings& 
     return {index_of(std::move(ivf), std::move(vectors), settings), how, {}};
 }
 
+/// Whether the files were made for this gallery, at this dimension and with the lists and code
+/// size asked for (0: any).
+bool belongs_to(const Loaded& loaded, const CompressedIndexSource& source, const IvfPqSettings& settings) {
+    return loaded.note.value("gallery", std::string()) == source.uid && loaded.contents.dimension == source.dimension &&
+           (settings.lists <= 0 || loaded.note.value("lists", 0) == settings.lists) &&
+           (settings.sub_quantizers <= 0 || loaded.note.value("sub_quantizers", 0) == settings.sub_quantizers);
+}
+
+/// The index of `old` rows and `ivf` with the gallery's rows after them added: the vector file
+/// written again (the old rows copied, the new ones appended), the new rows encoded with the
+/// codebooks as they are.
+CompressedIndex grow(const CompressedIndexSource& source, std::shared_ptr<const HalfVectorFile> old, IvfPqIndex ivf,
+                     int64_t trained, const IvfPqSettings& settings) {
+    const int64_t rows = old->size();
+    const std::string vectors_path = vector_file_path(source.gallery_path);
+    HalfVectorFileWriter writer(vectors_path, source.dimension, note_of(source, source.rows).dump());
+    std::vector<uint16_t> half;
+    std::vector<int64_t> ids;
+    for (int64_t first = 0; first < rows; first += kBlockRows) {
+        const int64_t count = std::min(kBlockRows, rows - first);
+        half.resize(size_t(count * source.dimension));
+        old->copy_half_rows(first, count, half.data());
+        ids.resize(size_t(count));
+        for (int64_t i = 0; i < count; ++i) ids[size_t(i)] = old->id(first + i);
+        writer.add_half(ids.data(), half.data(), count);
+    }
+    source.read_rows(rows > 0 ? old->id(rows - 1) : -1, [&](const int64_t* new_ids, const float* values, int64_t count) {
+        ivf.add(values, writer.size(), count);
+        writer.add(new_ids, values, count);
+    });
+    if (writer.size() != source.rows) throw Error(source.gallery_path, "changed while its index was updated");
+    writer.commit();
+    old = {};
+    auto vectors = HalfVectorFile::open(vectors_path);
+    save_ivf(source, ivf, trained);
+    return {index_of(std::move(ivf), std::move(vectors), settings), "grown by " + std::to_string(source.rows - rows) + " rows", {}};
+}
+
 }  // namespace
 
 std::string compressed_index_path(const std::string& gallery_path) { return gallery_path + ".ivfpq"; }
@@ -141,49 +179,24 @@ CompressedIndex compressed_index(const CompressedIndexSource& source, const IvfP
     } catch (const Error& e) {
         warnings.push_back(std::string("the IVF-PQ index is built again: ") + e.what());
     }
-    if (loaded && loaded->note.value("gallery", std::string()) == source.uid && loaded->contents.dimension == source.dimension &&
-        (settings.lists <= 0 || loaded->note.value("lists", 0) == settings.lists) &&
-        (settings.sub_quantizers <= 0 || loaded->note.value("sub_quantizers", 0) == settings.sub_quantizers)) {
-        const int64_t generation = loaded->note.value("generation", int64_t(-1));
-        const int64_t rows = loaded->vectors->size();
-        const int64_t trained = loaded->note.value("trained_rows", int64_t(0));
+    if (loaded && belongs_to(*loaded, source, settings)) {
         try {
-            if (generation == source.generation && rows == source.rows) {
-                IvfPqIndex ivf = IvfPqIndex::deserialise(loaded->contents.payload, source.dimension, rows,
-                                                         compressed_index_path(source.gallery_path));
-                CompressedIndex result{index_of(std::move(ivf), std::move(loaded->vectors), settings), "loaded", std::move(warnings)};
-                return result;
-            }
+            const int64_t rows = loaded->vectors->size();
+            IvfPqIndex ivf = IvfPqIndex::deserialise(loaded->contents.payload, source.dimension, rows,
+                                                     compressed_index_path(source.gallery_path));
+            loaded->contents.payload = {};
+            loaded->ivf_bytes = {};
+            const int64_t generation = loaded->note.value("generation", int64_t(-1));
+            if (generation == source.generation && rows == source.rows)
+                return {index_of(std::move(ivf), std::move(loaded->vectors), settings), "loaded", std::move(warnings)};
+            const int64_t trained = loaded->note.value("trained_rows", int64_t(0));
             const int64_t last_id = rows > 0 ? loaded->vectors->id(rows - 1) : -1;
             const bool only_added = generation < source.generation && source.rewritten_generation <= generation &&
                                     source.rows >= rows && source.rows_up_to(last_id) == rows;
             if (only_added && double(source.rows - trained) <= kCompressedIndexGrowth * double(trained)) {
-                IvfPqIndex ivf = IvfPqIndex::deserialise(loaded->contents.payload, source.dimension, rows,
-                                                         compressed_index_path(source.gallery_path));
-                loaded->ivf_bytes = {};
-                const std::string vectors_path = vector_file_path(source.gallery_path);
-                HalfVectorFileWriter writer(vectors_path, source.dimension, note_of(source, source.rows).dump());
-                std::vector<uint16_t> half;
-                for (int64_t first = 0; first < rows; first += kBlockRows) {
-                    const int64_t count = std::min(kBlockRows, rows - first);
-                    half.resize(size_t(count * source.dimension));
-                    loaded->vectors->copy_half_rows(first, count, half.data());
-                    std::vector<int64_t> ids(static_cast<size_t>(count));
-                    for (int64_t i = 0; i < count; ++i) ids[size_t(i)] = loaded->vectors->id(first + i);
-                    writer.add_half(ids.data(), half.data(), count);
-                }
-                source.read_rows(last_id, [&](const int64_t* ids, const float* values, int64_t count) {
-                    ivf.add(values, writer.size(), count);
-                    writer.add(ids, values, count);
-                });
-                if (writer.size() != source.rows)
-                    throw Error(source.gallery_path, "changed while its index was updated");
-                writer.commit();
-                loaded->vectors = {};
-                auto vectors = HalfVectorFile::open(vectors_path);
-                save_ivf(source, ivf, trained);
-                return {index_of(std::move(ivf), std::move(vectors), settings),
-                        "grown by " + std::to_string(source.rows - rows) + " rows", std::move(warnings)};
+                CompressedIndex grown = grow(source, std::move(loaded->vectors), std::move(ivf), trained, settings);
+                grown.warnings = std::move(warnings);
+                return grown;
             }
         } catch (const Error& e) {
             warnings.push_back(std::string("the IVF-PQ index is built again: ") + e.what());
