@@ -229,14 +229,16 @@ void register_build(CLI::App& index) {
         std::vector<std::string> warnings = gallery.take_warnings();
         if (o->memory_budget > 0 && built->memory_bytes() > int64_t(o->memory_budget))
             warnings.push_back("the index holds " + std::to_string(built->memory_bytes() / 1000000) + " MB, more than --memory-budget");
+        // The files this kind keeps beside the gallery (an exact index keeps none).
+        const std::vector<std::string> suffixes = plan.kind == IndexKind::Hnsw    ? std::vector<std::string>{".index"}
+                                                  : plan.kind == IndexKind::IvfPq ? std::vector<std::string>{".ivfpq", ".vectors"}
+                                                                                  : std::vector<std::string>{};
         nlohmann::json files = nlohmann::json::array();
-        for (const std::string suffix : {".index", ".ivfpq", ".vectors"}) {
+        for (const std::string& suffix : suffixes) {
             std::error_code error;
             const auto bytes = std::filesystem::file_size(o->db + suffix, error);
-            if (!error && !(plan.kind == IndexKind::IvfPq && suffix == ".index") && !(plan.kind == IndexKind::Hnsw && suffix != ".index"))
-                files.push_back({{"path", o->db + suffix}, {"bytes", bytes}});
+            if (!error) files.push_back({{"path", o->db + suffix}, {"bytes", bytes}});
         }
-        if (plan.kind == IndexKind::Exact) files = nlohmann::json::array();
         if (o->json) {
             print_json({{"gallery", o->db}, {"photos", photos}, {"index", index_kind_name(plan.kind)}, {"reason", plan.reason},
                         {"memory_bytes", built->memory_bytes()}, {"memory_estimate_bytes", plan.memory_bytes},
