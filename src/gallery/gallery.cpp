@@ -240,10 +240,7 @@ void Gallery::sample(int64_t count, uint64_t seed, std::vector<int64_t>& ids, st
     const int64_t dimension = model_record(db).dimension;
     const int64_t total = pragma(db, "SELECT count(*) FROM images");
     auto take = [&](SqliteStatement& row) {
-        size_t bytes = 0;
-        const auto* data = static_cast<const float*>(row.blob(1, bytes));
-        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
-            throw Error(path(), "damaged gallery (vector of image " + std::to_string(row.integer(0)) + " has " + std::to_string(bytes) + " bytes)");
+        const float* data = vector_column(db, row, 1, row.integer(0), dimension);
         ids.push_back(row.integer(0));
         values.insert(values.end(), data, data + dimension);
         breeds.push_back(row.text(2));
@@ -318,13 +315,8 @@ std::vector<float> Gallery::vector(int64_t id) const {
     SqliteStatement query(db, "SELECT vector FROM images WHERE id = ?");
     query.bind(1, id);
     if (!query.step()) return {};
-    size_t bytes = 0;
-    const void* data = query.blob(0, bytes);
-    if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
-        throw Error(path(), "damaged gallery (vector of image " + std::to_string(id) + " has " + std::to_string(bytes) + " bytes)");
-    std::vector<float> values(static_cast<size_t>(dimension));
-    std::memcpy(values.data(), data, bytes);
-    return values;
+    const float* data = vector_column(db, query, 0, id, dimension);
+    return std::vector<float>(data, data + dimension);
 }
 
 void Gallery::vectors(std::vector<int64_t>& ids, std::vector<float>& values) const {
@@ -547,11 +539,7 @@ CompressedIndexSource Gallery::compressed_source(const std::string& uid, int64_t
             values.clear();
         };
         while (query.step()) {
-            size_t bytes = 0;
-            const auto* data = static_cast<const float*>(query.blob(1, bytes));
-            if (bytes != size_t(dimension) * sizeof(float))
-                throw Error(path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
-                                        std::to_string(bytes) + " bytes)");
+            const float* data = vector_column(db, query, 1, query.integer(0), dimension);
             ids.push_back(query.integer(0));
             values.insert(values.end(), data, data + dimension);
             if (ids.size() == kBlock) flush();

@@ -99,6 +99,15 @@ int64_t generation_record(const SqliteDb& db) {
     return std::stoll(value);
 }
 
+const float* vector_column(const SqliteDb& db, const SqliteStatement& row, int column, int64_t id, int64_t dimension) {
+    size_t bytes = 0;
+    const auto* data = static_cast<const float*>(row.blob(column, bytes));
+    if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
+        throw Error(db.path(), "damaged gallery (vector of image " + std::to_string(id) + " has " + std::to_string(bytes) +
+                                   " bytes, expected " + std::to_string(std::max<int64_t>(dimension, 0) * 4) + ")");
+    return data;
+}
+
 void read_vectors(const SqliteDb& db, int64_t dimension, std::vector<int64_t>& ids, std::vector<float>& values) {
     const int64_t count = pragma(db, "SELECT count(*) FROM images");
     ids.clear();
@@ -107,11 +116,7 @@ void read_vectors(const SqliteDb& db, int64_t dimension, std::vector<int64_t>& i
     values.reserve(size_t(count * dimension));
     SqliteStatement query(db, "SELECT id, vector FROM images ORDER BY id");
     while (query.step()) {
-        size_t bytes = 0;
-        const auto* data = static_cast<const float*>(query.blob(1, bytes));
-        if (dimension <= 0 || bytes != size_t(dimension) * sizeof(float))
-            throw Error(db.path(), "damaged gallery (vector of image " + std::to_string(query.integer(0)) + " has " +
-                                       std::to_string(bytes) + " bytes, expected " + std::to_string(dimension * 4) + ")");
+        const float* data = vector_column(db, query, 1, query.integer(0), dimension);
         ids.push_back(query.integer(0));
         values.insert(values.end(), data, data + dimension);
     }

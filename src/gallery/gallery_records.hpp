@@ -36,6 +36,10 @@ std::string record_input_size(const SqliteDb& db, const GalleryModel& before, co
 /// The generation counter; throws Error naming the file for a damaged record.
 int64_t generation_record(const SqliteDb& db);
 
+/// The vector in column `column` of `row`, image `id`'s: `dimension` floats; throws Error naming
+/// the file for a vector of another size.
+const float* vector_column(const SqliteDb& db, const SqliteStatement& row, int column, int64_t id, int64_t dimension);
+
 /// Every vector (by id) and the ids; throws Error naming the file for a vector of another size.
 void read_vectors(const SqliteDb& db, int64_t dimension, std::vector<int64_t>& ids, std::vector<float>& values);
 
