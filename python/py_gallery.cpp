@@ -13,6 +13,7 @@
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/gallery.hpp"
 #include "pupembed/gallery/gallery_model.hpp"
+#include "pupembed/gallery/index_shards.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/job_import.hpp"
 #include "pupembed/gallery/queries.hpp"
@@ -198,6 +199,30 @@ public:
         return to_python(out);
     }
 
+    py::dict plan_index_shards(int shards, std::optional<int> lists) {
+        IvfPqSettings settings;
+        settings.lists = lists.value_or(0);
+        IndexShardsPlan plan;
+        {
+            py::gil_scoped_release release;
+            plan = pupembed::plan_index_shards(gallery_, shards, settings);
+        }
+        nlohmann::json out = index_shards_plan_json(plan);
+        out["gallery"] = gallery_.path();
+        return to_python(out);
+    }
+
+    py::dict merge_index_shards() {
+        IndexShardsMerge merged;
+        {
+            py::gil_scoped_release release;
+            merged = pupembed::merge_index_shards(gallery_);
+        }
+        nlohmann::json out = index_shards_merge_json(merged);
+        out["gallery"] = gallery_.path();
+        return to_python(out);
+    }
+
     int64_t remove(const std::vector<int64_t>& ids) {
         py::gil_scoped_release release;
         return gallery_.remove(ids);
@@ -338,9 +363,39 @@ void bind_gallery(py::module_& m) {
              "running the network, as `pupembed index import`: one transaction a shard, photos already there with\n"
              "the same contents unchanged. Returns {'shards', 'missing_shards', 'rows', 'added', ...}.")
         .def("remove", &PyGallery::remove, py::arg("ids"), "Removes photos by id; returns how many there were.")
+        .def("plan_index_shards", &PyGallery::plan_index_shards, py::arg("shards"), py::arg("lists") = py::none(),
+             "Step 1 of an IVF-PQ index built in shards (`pupembed index build --shards N`): writes the gallery's\n"
+             "vectors and a trained index into PATH.ivfpq-shards/. Then pupembed.add_index_shard(path, i, shards)\n"
+             "for each shard (anywhere that reaches the folder; pupembed.distributed.build_index runs them on Dask),\n"
+             "then merge_index_shards(). Returns {'folder', 'shards', 'lists', ...}.")
+        .def("merge_index_shards", &PyGallery::merge_index_shards,
+             "Step 3: checks and merges the encoded shards into the gallery's IVF-PQ index (the index one build\n"
+             "makes) and records it as the gallery's choice. Raises pupembed.Error naming shards not encoded yet.")
         .def("__repr__", [](const PyGallery& self) {
             return "pupembed.Gallery('" + self.path() + "', " + std::to_string(self.size()) + " photos)";
         });
+    m.def(
+        "add_index_shard",
+        [](const std::string& gallery, int shard, int shards) {
+            IndexShardReport report;
+            {
+                py::gil_scoped_release release;
+                report = add_index_shard(gallery, shard, shards);
+            }
+            return to_python(index_shard_json(report));
+        },
+        py::arg("gallery"), py::arg("shard"), py::arg("shards"),
+        "Step 2 of an IVF-PQ index built in shards (`pupembed index build --shard I/N`): encodes shard `shard`\n"
+        "of the `shards` planned (Gallery.plan_index_shards) into the gallery's folder of shards, reading only\n"
+        "that folder; a shard encoded before is skipped. Returns {'shard', 'rows', 'skipped', 'seconds', ...}.");
+    m.def(
+        "unfinished_index_shards",
+        [](const std::string& gallery) {
+            py::gil_scoped_release release;
+            return unfinished_index_shards(gallery);
+        },
+        py::arg("gallery"),
+          "The shards of the gallery's plan (Gallery.plan_index_shards) not encoded yet.");
 }
 
 }  // namespace pupembed::python

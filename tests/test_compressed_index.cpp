@@ -1,6 +1,6 @@
 // The compressed IVF-PQ index of a gallery: recall against brute force, growth without
 // retraining, rebuilds after removals, damaged and crafted files never trusted, the float16 rows
-// it re-ranks with, and the rule that picks an index.
+// it re-ranks with, the rule that picks an index, and the index built in shards and merged.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "gallery/vector_index_state.hpp"
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/index_shards.hpp"
 #include "pupembed/gallery/search.hpp"
 #include "pupembed/io/file_io.hpp"
 #include "test_support.hpp"
@@ -244,12 +245,12 @@ TEST(IvfPqIndex, RefusesCraftedPayloadsBeforeAllocatingFromThem) {
     std::memcpy(payload.data(), header, sizeof(header));
     const uint64_t rows = uint64_t(1) << 60;
     std::memcpy(payload.data() + 12, &rows, 8);
-    EXPECT_THROW(IvfPqIndex::deserialise(payload, kDimension, int64_t(1) << 40, "x"), Error);  // far more than the bytes
-    EXPECT_THROW(IvfPqIndex::deserialise(payload, kDimension, 5, "x"), Error);                 // rows of another file
-    EXPECT_THROW(IvfPqIndex::deserialise("", kDimension, 0, "x"), Error);
+    EXPECT_THROW(IvfPqIndex::deserialise(payload, kDimension, 0, int64_t(1) << 40, "x"), Error);  // far more than the bytes
+    EXPECT_THROW(IvfPqIndex::deserialise(payload, kDimension, 0, 5, "x"), Error);                 // rows of another file
+    EXPECT_THROW(IvfPqIndex::deserialise("", kDimension, 0, 0, "x"), Error);
     const uint32_t odd[3] = {1, 61, 8};  // 61 does not divide 248
     std::memcpy(payload.data(), odd, sizeof(odd));
-    EXPECT_ERROR_CONTAINS(IvfPqIndex::deserialise(payload, kDimension, 0, "x.ivfpq"), "x.ivfpq: damaged IVF-PQ index (61 sub-quantizers)");
+    EXPECT_ERROR_CONTAINS(IvfPqIndex::deserialise(payload, kDimension, 0, 0, "x.ivfpq"), "x.ivfpq: damaged IVF-PQ index (61 sub-quantizers)");
 }
 
 TEST(IndexPlan, TheRuleAtItsBoundaries) {
@@ -289,3 +290,131 @@ TEST_F(CompressedIndexTest, AnAutomaticSearchUsesTheIndexBuildChose) {
 }
 
 }  // namespace
+
+// Built in shards: the same index as one build, byte for byte; every step's refusals.
+
+TEST_F(CompressedIndexTest, ShardsMergeIntoTheIndexOneBuildMakes) {
+    Gallery gallery = Gallery::open(path, true);
+    add_rows(gallery, first_rows, 0);
+    IvfPqSettings settings;
+    settings.lists = 64;
+    gallery.index(IndexKind::IvfPq, {}, settings);
+    const std::string single = read_file(path + ".ivfpq"), single_vectors = read_file(path + ".vectors");
+    fs::remove(path + ".ivfpq");
+    fs::remove(path + ".vectors");
+
+    const IndexShardsPlan plan = plan_index_shards(gallery, 3, settings);
+    EXPECT_EQ(plan.shards, 3);
+    EXPECT_EQ(plan.lists, 64);
+    EXPECT_FALSE(plan.kept);
+    EXPECT_EQ(unfinished_index_shards(path), (std::vector<int>{0, 1, 2}));
+    // In any order, from any process: shard 2 first, then 0 and 1.
+    for (const int shard : {2, 0, 1}) {
+        const IndexShardReport report = add_index_shard(path, shard, 3);
+        EXPECT_FALSE(report.skipped);
+        EXPECT_EQ(report.first_row, 6000 * shard / 3);
+        EXPECT_EQ(report.rows, 2000);
+    }
+    EXPECT_TRUE(add_index_shard(path, 1, 3).skipped);  // a rerun
+    EXPECT_TRUE(unfinished_index_shards(path).empty());
+    EXPECT_TRUE(plan_index_shards(gallery, 3, settings).kept);  // the same plan, kept with its shards
+    EXPECT_TRUE(add_index_shard(path, 0, 3).skipped);
+
+    const IndexShardsMerge merged = merge_index_shards(gallery);
+    EXPECT_EQ(merged.photos, 6000);
+    EXPECT_EQ(merged.shards, 3);
+    EXPECT_EQ(read_file(path + ".ivfpq"), single);
+    EXPECT_EQ(read_file(path + ".vectors"), single_vectors);
+    EXPECT_FALSE(fs::exists(index_shards_folder(path)));
+    EXPECT_EQ(gallery.chosen_index(), "ivfpq");
+    // A fresh process loads it (no rebuild) and searches it as any IVF-PQ index.
+    Gallery reopened = Gallery::open(path, false);
+    EXPECT_GE(recall_at_10(reopened, queries), 0.95);
+    EXPECT_EQ(reopened.index_origin(), "loaded");
+}
+
+TEST_F(CompressedIndexTest, ShardStepsRefuseWhatDoesNotBelong) {
+    Gallery gallery = Gallery::open(path, true);
+    add_rows(gallery, first_rows, 0);
+    IvfPqSettings settings;
+    settings.lists = 64;
+    EXPECT_ERROR_CONTAINS(add_index_shard(path, 0, 2), "has no index shards planned");
+    EXPECT_THROW(plan_index_shards(gallery, 0, settings), Error);
+    EXPECT_ERROR_CONTAINS(plan_index_shards(gallery, 6001, settings), "more than the gallery's 6000 photos");
+    plan_index_shards(gallery, 2, settings);
+    EXPECT_ERROR_CONTAINS(add_index_shard(path, 0, 3), "has 2 shards");
+    EXPECT_ERROR_CONTAINS(add_index_shard(path, 2, 2), "needs 0 <= I < N");
+    add_index_shard(path, 1, 2);
+    EXPECT_ERROR_CONTAINS(merge_index_shards(gallery), "1 of 2 shards are not encoded yet (0)");
+    add_index_shard(path, 0, 2);
+    const std::string folder = index_shards_folder(path);
+    const std::string shard0 = folder + "/shard-00000-of-00002.ivfpq", shard1 = folder + "/shard-00001-of-00002.ivfpq";
+
+    // A damaged shard: refused by the merge, encoded again (not skipped) by its step.
+    const std::string good = read_file(shard0);
+    write_file_atomically(shard0, good.substr(0, good.size() - 100));
+    EXPECT_ERROR_CONTAINS(merge_index_shards(gallery), shard0);
+    EXPECT_EQ(unfinished_index_shards(path), std::vector<int>{0});
+    EXPECT_FALSE(add_index_shard(path, 0, 2).skipped);
+    EXPECT_EQ(read_file(shard0), good);
+
+    // One shard's file in another's place: its rows are not that shard's.
+    write_file_atomically(shard1, good);
+    EXPECT_ERROR_CONTAINS(merge_index_shards(gallery), "was not encoded for this plan");
+    add_index_shard(path, 1, 2);
+
+    // A shard encoded with another training (a plan of other lists), its note made to match.
+    const std::string other_folder = (dir.path() / "other").string();
+    {
+        const std::string other_path = (dir.path() / "h.pupembed").string();
+        Gallery other = Gallery::open(other_path, true);
+        add_rows(other, first_rows, 0);
+        IvfPqSettings other_settings;
+        other_settings.lists = 32;
+        plan_index_shards(other, 2, other_settings);
+        add_index_shard(other_path, 0, 2);
+        // Our framing around the other's payload, under this plan's note.
+        const std::string theirs = read_file(index_shards_folder(other_path) + "/shard-00000-of-00002.ivfpq");
+        const IndexFileContents their_contents = read_index_file(theirs, "PUPIVFPQ", 1, "x", "IVF-PQ index");
+        const IndexFileContents our_contents = read_index_file(good, "PUPIVFPQ", 1, "x", "IVF-PQ index");
+        write_file_atomically(shard0, frame_index_file("PUPIVFPQ", 1, kDimension, our_contents.note, their_contents.payload));
+    }
+    EXPECT_ERROR_CONTAINS(merge_index_shards(gallery), "with another trained index");
+    EXPECT_FALSE(add_index_shard(path, 0, 2).skipped);
+
+    // The gallery changed since the plan: planned again, never merged into an index of other rows.
+    add_rows(gallery, clustered_vectors(10, 5), 6000);
+    EXPECT_ERROR_CONTAINS(merge_index_shards(gallery), "changed since its index shards were planned");
+    EXPECT_FALSE(plan_index_shards(gallery, 2, settings).kept);
+    EXPECT_EQ(unfinished_index_shards(path), (std::vector<int>{0, 1}));
+}
+
+TEST(IvfPqIndex, MergesOnlyPartsOfTheSameTrainingAndOtherRows) {
+    const std::vector<float> rows = clustered_vectors(3000, 4);
+    IvfPqIndex trained = IvfPqIndex::train(kDimension, rows.data(), 3000, 16, 31);
+    IvfPqIndex other = IvfPqIndex::train(kDimension, rows.data(), 3000, 8, 31);
+    IvfPqIndex whole = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
+    IvfPqIndex a = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
+    IvfPqIndex b = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
+    whole.add(rows.data(), 0, 3000);
+    a.add(rows.data(), 0, 1000);
+    b.add(rows.data() + 1000 * kDimension, 1000, 2000);
+    EXPECT_TRUE(a.same_training(b));
+    EXPECT_FALSE(a.same_training(other));
+    other.add(rows.data() + 1000 * kDimension, 1000, 10);
+    EXPECT_ERROR_CONTAINS(a.merge(other), "trained otherwise");
+    IvfPqIndex overlapping = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
+    overlapping.add(rows.data(), 500, 10);
+    EXPECT_ERROR_CONTAINS(a.merge(overlapping), "overlaps rows 0 to 999");
+    a.merge(b);
+    EXPECT_EQ(a.size(), 3000);
+    EXPECT_EQ(b.size(), 0);
+    EXPECT_EQ(a.row_range(), (std::pair<int64_t, int64_t>{0, 3000}));
+    EXPECT_EQ(a.serialise(), whole.serialise());
+    // A part's rows read back only in its own range.
+    IvfPqIndex part = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
+    part.add(rows.data(), 1000, 500);
+    EXPECT_NO_THROW(IvfPqIndex::deserialise(part.serialise(), kDimension, 1000, 500, "x"));
+    EXPECT_ERROR_CONTAINS(IvfPqIndex::deserialise(part.serialise(), kDimension, 0, 500, "x"), "damaged IVF-PQ index (row 1");
+    EXPECT_ERROR_CONTAINS(IvfPqIndex::deserialise(part.serialise(), kDimension, 1001, 500, "x"), "(row 1000)");
+}

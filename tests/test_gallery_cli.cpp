@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -462,4 +463,41 @@ TEST(IndexBuild, ChoosesBuildsAndRecordsTheIndexThatSearchesThenUse) {
     const auto too_small = run_pupembed("index build --db " + quote(small) + " --index ivfpq");
     EXPECT_EQ(too_small.exit_code, 1);
     EXPECT_NE(too_small.err.find("needs at least 256 photos"), std::string::npos) << too_small.err;
+}
+
+TEST(IndexBuild, InShardsByOtherProcessesGivesTheSameIndex) {
+    TempDir dir;
+    const std::string db = (dir.path() / "g.pupembed").string();
+    make_vector_gallery(db, 3000);
+    run_pupembed_json("index build --db " + quote(db) + " --index ivfpq --lists 32");
+    const std::string single = pupembed::read_file(db + ".ivfpq");
+
+    const json plan = run_pupembed_json("index build --db " + quote(db) + " --shards 3 --lists 32");
+    EXPECT_EQ(plan["shards"], 3);
+    EXPECT_EQ(plan["lists"], 32);
+    EXPECT_EQ(plan["folder"], db + ".ivfpq-shards");
+    // Step 3 before step 2 is done: one clear line naming what is missing.
+    run_pupembed_json("index build --db " + quote(db) + " --shard 1/3 --threads 1");
+    const auto early = run_pupembed("index build --db " + quote(db) + " --merge");
+    EXPECT_EQ(early.exit_code, 1);
+    EXPECT_NE(early.err.find("2 of 3 shards are not encoded yet (0, 2)"), std::string::npos) << early.err;
+    for (const char* shard : {"0/3", "2/3", "1/3"}) {
+        const json report = run_pupembed_json(std::string("index build --db ") + quote(db) + " --shard " + shard + " --threads 1");
+        EXPECT_EQ(report["skipped"], std::string(shard) == "1/3") << shard;
+    }
+    const json merged = run_pupembed_json("index build --db " + quote(db) + " --merge");
+    EXPECT_EQ(merged["photos"], 3000);
+    EXPECT_EQ(merged["index"], "ivfpq");
+    EXPECT_EQ(pupembed::read_file(db + ".ivfpq"), single);
+    EXPECT_EQ(run_pupembed_json("index stats --db " + quote(db))["index"], "ivfpq");
+
+    // Steps that cannot run (no plan after the merge, a shard out of range, not I/N, another index): one line each.
+    for (const std::string& bad : {std::string(" --shard 0/3"), std::string(" --shard 3/3"), std::string(" --shard x"),
+                                   std::string(" --shards 2 --index hnsw"), std::string(" --merge")}) {
+        const auto refused = run_pupembed("index build --db " + quote(db) + bad);
+        EXPECT_NE(refused.exit_code, 0) << bad;
+        const size_t error = refused.err.find("pupembed: error: ");
+        EXPECT_NE(error, std::string::npos) << bad << ": " << refused.err;
+        EXPECT_EQ(std::count(refused.err.begin() + std::min(error, refused.err.size()), refused.err.end(), '\n'), 1) << refused.err;
+    }
 }

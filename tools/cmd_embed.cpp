@@ -2,7 +2,6 @@
 //      | embed --shard I/N IMAGES_OR_DIRS -o JOB [--shard-size 10000]    (a job folder, in shards)
 #include <cstdio>
 #include <memory>
-#include <regex>
 
 #include "common.hpp"
 #include "pupembed/core/clock.hpp"
@@ -24,16 +23,6 @@ struct EmbedOptions {
     int64_t shard_size = kDefaultShardSize;
     RuntimeOptions runtime;
 };
-
-/// --shard I/N: this run's part and the number of parts.
-std::pair<int64_t, int64_t> shard_part(const std::string& text) {
-    std::smatch match;
-    if (!std::regex_match(text, match, std::regex(R"((\d{1,9})/(\d{1,9}))")))
-        throw Error("--shard \"" + text + "\"", "must be I/N, e.g. 0/4 (part I of N, from 0)", ErrorKind::BadInput);
-    const int64_t part = std::stoll(match[1]), parts = std::stoll(match[2]);
-    if (parts < 1 || part >= parts) throw Error("--shard " + text, "needs 0 <= I < N", ErrorKind::BadInput);
-    return {part, parts};
-}
 
 /// Embeds the unfinished shards of part I/N of the job in o.output.
 void embed_shards(const EmbedOptions& o, const CLI::App& command) {

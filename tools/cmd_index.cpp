@@ -1,5 +1,5 @@
 // pupembed index add PHOTOS... --db G | index import JOB --db G | index build --db G | index prune --db G |
-// index rm ID_OR_PATH... --db G | index stats --db G
+// index build --db G (--shards N | --shard I/N | --merge) | index rm ID_OR_PATH... --db G | index stats --db G
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -9,9 +9,11 @@
 #include "pupembed/core/error.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/core/clock.hpp"
+#include "pupembed/gallery/index_shards.hpp"
 #include "pupembed/gallery/job_import.hpp"
 #include "pupembed/gallery/search.hpp"
 #include "pupembed/inference/embed.hpp"
+#include "pupembed/model/threads.hpp"
 
 
 namespace pupembed::cli {
@@ -177,14 +179,148 @@ double expected_recall(IndexKind kind) {
     return 0;
 }
 
+struct BuildOptions {
+    std::string db, index = "auto", shard;
+    uint64_t memory_budget = 0;
+    int lists = 0, shards = 0, threads = 0;
+    bool merge = false, json = false;
+};
+
+/// The files an index of `kind` keeps beside the gallery, with their sizes.
+nlohmann::json index_files_json(const std::string& db, IndexKind kind) {
+    const std::vector<std::string> suffixes = kind == IndexKind::Hnsw    ? std::vector<std::string>{".index"}
+                                              : kind == IndexKind::IvfPq ? std::vector<std::string>{".ivfpq", ".vectors"}
+                                                                         : std::vector<std::string>{};
+    nlohmann::json files = nlohmann::json::array();
+    for (const std::string& suffix : suffixes) {
+        std::error_code error;
+        const auto bytes = std::filesystem::file_size(db + suffix, error);
+        if (!error) files.push_back({{"path", db + suffix}, {"bytes", bytes}});
+    }
+    return files;
+}
+
+void print_index_files(const nlohmann::json& files) {
+    for (const auto& file : files)
+        std::printf("  file:     %s (%.1f MB)\n", file["path"].get<std::string>().c_str(), double(file["bytes"].get<int64_t>()) / 1e6);
+}
+
+/// `index build` in one process: choose, build, record.
+void build_index(const BuildOptions& o) {
+    Gallery gallery = Gallery::open(o.db, false);
+    gallery.check_writable("record its search index");
+    const int64_t photos = gallery.size();
+    const int64_t dimension = gallery.model().dimension;
+    if (photos == 0) throw Error(o.db, "the gallery is empty: add photos first (`pupembed index add PHOTOS --db " + o.db + "`)");
+    IndexPlan plan;
+    if (o.index == "auto") {
+        plan = plan_index(photos, dimension, int64_t(o.memory_budget));
+    } else {
+        plan.kind = index_kind_from_name(o.index);
+        plan.memory_bytes = index_memory_estimate(plan.kind, photos, dimension);
+        plan.reason = "as asked with --index " + o.index;
+    }
+    if (!o.json)
+        std::fprintf(stderr, "%s: %lld photos; building the %s index (%s)...\n", o.db.c_str(), static_cast<long long>(photos),
+                     index_kind_name(plan.kind).c_str(), plan.reason.c_str());
+    IvfPqSettings ivf;
+    ivf.lists = o.lists;
+    const auto start = Clock::now();
+    const auto built = gallery.index(plan.kind, {}, ivf);
+    const double seconds = seconds_since(start);
+    gallery.set_chosen_index(index_kind_name(plan.kind));
+    std::vector<std::string> warnings = gallery.take_warnings();
+    if (o.memory_budget > 0 && built->memory_bytes() > int64_t(o.memory_budget))
+        warnings.push_back("the index holds " + std::to_string(built->memory_bytes() / 1000000) + " MB, more than --memory-budget");
+    const nlohmann::json files = index_files_json(o.db, plan.kind);
+    if (o.json) {
+        print_json({{"gallery", o.db}, {"photos", photos}, {"index", index_kind_name(plan.kind)}, {"reason", plan.reason},
+                    {"memory_bytes", built->memory_bytes()}, {"memory_estimate_bytes", plan.memory_bytes},
+                    {"expected_recall_at_10", expected_recall(plan.kind)}, {"seconds", seconds}, {"how", gallery.index_origin()},
+                    {"files", files}, {"warnings", warnings}});
+        return;
+    }
+    for (const auto& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    std::printf("%s: %s index of %lld photos in %.1f s%s%s\n  memory:   %.1f MB (%.0f bytes a photo)\n"
+                "  recall:   Recall@10 about %.2f with the default settings (measured on millions of embedding-like vectors)\n",
+                o.db.c_str(), index_kind_name(plan.kind).c_str(), static_cast<long long>(photos), seconds,
+                gallery.index_origin().empty() ? "" : ": ", gallery.index_origin().c_str(), double(built->memory_bytes()) / 1e6,
+                double(built->memory_bytes()) / double(photos), expected_recall(plan.kind));
+    print_index_files(files);
+    std::printf("  searches with --index auto now use it\n");
+}
+
+/// --shards N: step 1 of a build in shards.
+void plan_shards(const BuildOptions& o) {
+    Gallery gallery = Gallery::open(o.db, false);
+    if (!o.json)
+        std::fprintf(stderr, "%s: %lld photos; writing their vectors and training the IVF-PQ index for %d shards...\n", o.db.c_str(),
+                     static_cast<long long>(gallery.size()), o.shards);
+    IvfPqSettings ivf;
+    ivf.lists = o.lists;
+    const IndexShardsPlan plan = plan_index_shards(gallery, o.shards, ivf);
+    if (o.json) {
+        nlohmann::json out = index_shards_plan_json(plan);
+        out["gallery"] = o.db;
+        print_json(out);
+        return;
+    }
+    if (plan.kept)
+        std::printf("%s: the plan of %d shards in %s is for the gallery as it is: kept, with its finished shards\n", o.db.c_str(),
+                    plan.shards, plan.folder.c_str());
+    else
+        std::printf("%s: planned %d shards of about %lld photos in %s\n  trained:  %d lists, %d bytes a code, on %lld photos "
+                    "(vectors written in %.1f s, training %.1f s)\n",
+                    o.db.c_str(), plan.shards, static_cast<long long>(plan.photos / plan.shards), plan.folder.c_str(), plan.lists,
+                    plan.sub_quantizers, static_cast<long long>(plan.training_rows), plan.writing_seconds, plan.training_seconds);
+    std::printf("  next:     pupembed index build --db %s --shard I/%d, for I = 0 .. %d "
+                "(on any machine that reaches the folder),\n            then pupembed index build --db %s --merge\n",
+                o.db.c_str(), plan.shards, plan.shards - 1, o.db.c_str());
+}
+
+/// --shard I/N: step 2.
+void add_shard(const BuildOptions& o) {
+    const auto [shard, shards] = shard_part(o.shard);
+    if (!o.json)
+        std::fprintf(stderr, "%s: encoding shard %lld of %lld...\n", o.db.c_str(), static_cast<long long>(shard), static_cast<long long>(shards));
+    const IndexShardReport report = add_index_shard(o.db, int(shard), int(shards));
+    if (o.json) {
+        nlohmann::json out = index_shard_json(report);
+        out["gallery"] = o.db;
+        print_json(out);
+        return;
+    }
+    if (report.skipped)
+        std::printf("shard %d/%d: encoded before (%s), skipped\n", report.shard, report.shards, report.path.c_str());
+    else
+        std::printf("shard %d/%d: %lld photos encoded in %.1f s (%.0f photos/s) into %s\n", report.shard, report.shards,
+                    static_cast<long long>(report.rows), report.seconds, double(report.rows) / std::max(report.seconds, 1e-9),
+                    report.path.c_str());
+}
+
+/// --merge: step 3.
+void merge_shards(const BuildOptions& o) {
+    Gallery gallery = Gallery::open(o.db, false);
+    const IndexShardsMerge merged = merge_index_shards(gallery);
+    const nlohmann::json files = index_files_json(o.db, IndexKind::IvfPq);
+    if (o.json) {
+        nlohmann::json out = index_shards_merge_json(merged);
+        out["gallery"] = o.db;
+        out["expected_recall_at_10"] = expected_recall(IndexKind::IvfPq);
+        out["files"] = files;
+        print_json(out);
+        return;
+    }
+    std::printf("%s: ivfpq index of %lld photos merged from %d shards in %.1f s\n  memory:   %.1f MB (%.0f bytes a photo)\n"
+                "  recall:   Recall@10 about %.2f with the default settings (measured on millions of embedding-like vectors)\n",
+                o.db.c_str(), static_cast<long long>(merged.photos), merged.shards, merged.seconds, double(merged.memory_bytes) / 1e6,
+                double(merged.memory_bytes) / double(merged.photos), expected_recall(IndexKind::IvfPq));
+    print_index_files(files);
+    std::printf("  searches with --index auto now use it\n");
+}
+
 void register_build(CLI::App& index) {
-    struct Options {
-        std::string db, index = "auto";
-        uint64_t memory_budget = 0;
-        int lists = 0, probes = IvfPqSettings{}.probes, rerank = IvfPqSettings{}.rerank;
-        bool json = false;
-    };
-    auto o = std::make_shared<Options>();
+    auto o = std::make_shared<BuildOptions>();
     CLI::App* command = index.add_subcommand(
         "build",
         "Choose the gallery's search index, build it and record the choice, so that searches with --index auto (the\n"
@@ -193,7 +329,12 @@ void register_build(CLI::App& index) {
             "under " + std::to_string(kCompressedIndexFrom) + " an HNSW graph (about 1.2 KB a photo at 248-d, fastest); from there a compressed IVF-PQ\n"
             "index (about 70 bytes a photo in memory, its float16 vectors in a file beside the gallery, mapped, for\n"
             "re-ranking). With --memory-budget, the first of these that fits. Writes GALLERY.index (HNSW) or\n"
-            "GALLERY.ivfpq and GALLERY.vectors (IVF-PQ).");
+            "GALLERY.ivfpq and GALLERY.vectors (IVF-PQ).\n\n"
+            "An IVF-PQ index can be built in shards, by several processes or machines, then merged (the same index):\n"
+            "  1. index build --db G --shards N     trains it and writes the vectors into G.ivfpq-shards/\n"
+            "  2. index build --db G --shard I/N    for I = 0 .. N-1, anywhere that reaches that folder (a Slurm array;\n"
+            "                                       Dask: python3 -m pupembed.distributed index); reruns skip done shards\n"
+            "  3. index build --db G --merge        checks and merges them into G.ivfpq, and records the choice");
     command->add_option("--db", o->db, "Gallery file")->required();
     command->add_option("--index", o->index, "auto, exact, hnsw or ivfpq")
         ->check(CLI::IsMember({"auto", "exact", "hnsw", "ivfpq"}))
@@ -202,59 +343,27 @@ void register_build(CLI::App& index) {
         ->transform(CLI::AsSizeValue(false));
     command->add_option("--lists", o->lists, "IVF-PQ: k-means cells (default: about 4 sqrt(photos), a power of two)")
         ->check(CLI::Range(1, 1 << 20));
+    auto* shards = command->add_option("--shards", o->shards, "IVF-PQ in shards, step 1: train it and plan N shards")
+                       ->check(CLI::Range(1, kMaxIndexShards));
+    auto* shard = command->add_option("--shard", o->shard, "Step 2: encode shard I of the N planned (I from 0)");
+    auto* merge = command->add_flag("--merge", o->merge, "Step 3: merge the shards into the gallery's index");
+    shards->excludes(shard)->excludes(merge);
+    shard->excludes(merge);
+    for (auto* step : {shard, merge}) step->excludes("--lists")->excludes("--memory-budget");
+    command->add_option("--threads", o->threads, "Threads (default 0: one per core; a shard's process on a shared machine: its share)")
+        ->check(CLI::NonNegativeNumber);
     command->add_flag("--json", o->json, "Print JSON");
-    command->callback([o] {
-        Gallery gallery = Gallery::open(o->db, false);
-        gallery.check_writable("record its search index");
-        const int64_t photos = gallery.size();
-        const int64_t dimension = gallery.model().dimension;
-        if (photos == 0) throw Error(o->db, "the gallery is empty: add photos first (`pupembed index add PHOTOS --db " + o->db + "`)");
-        IndexPlan plan;
-        if (o->index == "auto") {
-            plan = plan_index(photos, dimension, int64_t(o->memory_budget));
-        } else {
-            plan.kind = index_kind_from_name(o->index);
-            plan.memory_bytes = index_memory_estimate(plan.kind, photos, dimension);
-            plan.reason = "as asked with --index " + o->index;
-        }
-        if (!o->json)
-            std::fprintf(stderr, "%s: %lld photos; building the %s index (%s)...\n", o->db.c_str(), static_cast<long long>(photos),
-                         index_kind_name(plan.kind).c_str(), plan.reason.c_str());
-        IvfPqSettings ivf;
-        ivf.lists = o->lists;
-        const auto start = Clock::now();
-        const auto built = gallery.index(plan.kind, {}, ivf);
-        const double seconds = seconds_since(start);
-        gallery.set_chosen_index(index_kind_name(plan.kind));
-        std::vector<std::string> warnings = gallery.take_warnings();
-        if (o->memory_budget > 0 && built->memory_bytes() > int64_t(o->memory_budget))
-            warnings.push_back("the index holds " + std::to_string(built->memory_bytes() / 1000000) + " MB, more than --memory-budget");
-        // The files this kind keeps beside the gallery (an exact index keeps none).
-        const std::vector<std::string> suffixes = plan.kind == IndexKind::Hnsw    ? std::vector<std::string>{".index"}
-                                                  : plan.kind == IndexKind::IvfPq ? std::vector<std::string>{".ivfpq", ".vectors"}
-                                                                                  : std::vector<std::string>{};
-        nlohmann::json files = nlohmann::json::array();
-        for (const std::string& suffix : suffixes) {
-            std::error_code error;
-            const auto bytes = std::filesystem::file_size(o->db + suffix, error);
-            if (!error) files.push_back({{"path", o->db + suffix}, {"bytes", bytes}});
-        }
-        if (o->json) {
-            print_json({{"gallery", o->db}, {"photos", photos}, {"index", index_kind_name(plan.kind)}, {"reason", plan.reason},
-                        {"memory_bytes", built->memory_bytes()}, {"memory_estimate_bytes", plan.memory_bytes},
-                        {"expected_recall_at_10", expected_recall(plan.kind)}, {"seconds", seconds}, {"how", gallery.index_origin()},
-                        {"files", files}, {"warnings", warnings}});
-            return;
-        }
-        for (const auto& warning : warnings) std::fprintf(stderr, "warning: %s\n", warning.c_str());
-        std::printf("%s: %s index of %lld photos in %.1f s%s%s\n  memory:   %.1f MB (%.0f bytes a photo)\n"
-                    "  recall:   Recall@10 about %.2f with the default settings (measured on millions of embedding-like vectors)\n",
-                    o->db.c_str(), index_kind_name(plan.kind).c_str(), static_cast<long long>(photos), seconds,
-                    gallery.index_origin().empty() ? "" : ": ", gallery.index_origin().c_str(), double(built->memory_bytes()) / 1e6,
-                    double(built->memory_bytes()) / double(photos), expected_recall(plan.kind));
-        for (const auto& file : files)
-            std::printf("  file:     %s (%.1f MB)\n", file["path"].get<std::string>().c_str(), double(file["bytes"].get<int64_t>()) / 1e6);
-        std::printf("  searches with --index auto now use it\n");
+    command->callback([o, shards, shard, merge] {
+        set_thread_count(o->threads);
+        const bool in_shards = shards->count() > 0 || shard->count() > 0 || merge->count() > 0;
+        if (in_shards && o->index != "auto" && o->index != "ivfpq")
+            throw Error("--index " + o->index, "only an IVF-PQ index is built in shards", ErrorKind::BadInput);
+        if (in_shards && o->memory_budget > 0)
+            throw Error("--memory-budget", "does not choose for a build in shards (always IVF-PQ)", ErrorKind::BadInput);
+        if (shards->count() > 0) return plan_shards(*o);
+        if (shard->count() > 0) return add_shard(*o);
+        if (merge->count() > 0) return merge_shards(*o);
+        build_index(*o);
     });
 }
 

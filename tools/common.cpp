@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <regex>
 
 #include "pupembed/core/error.hpp"
 #include "pupembed/model/threads.hpp"
@@ -68,6 +69,15 @@ nlohmann::json posterior_json(const ModelInfo& info) {
 
 void print_json(const nlohmann::json& value) {
     std::cout << to_json_text(value, 2) << "\n";
+}
+
+std::pair<int64_t, int64_t> shard_part(const std::string& text) {
+    std::smatch match;
+    if (!std::regex_match(text, match, std::regex(R"((\d{1,9})/(\d{1,9}))")))
+        throw Error("--shard \"" + text + "\"", "must be I/N, e.g. 0/4 (part I of N, from 0)", ErrorKind::BadInput);
+    const int64_t part = std::stoll(match[1]), parts = std::stoll(match[2]);
+    if (parts < 1 || part >= parts) throw Error("--shard " + text, "needs 0 <= I < N", ErrorKind::BadInput);
+    return {part, parts};
 }
 
 }  // namespace pupembed::cli

@@ -32,6 +32,9 @@ void mark_progress_drawn();
 /// A model's embedding posterior setting as {"weight", "temperature"}, or null without one.
 nlohmann::json posterior_json(const ModelInfo& info);
 
+/// --shard I/N (`embed`, `index build`): this run's part I and the number of parts N (0 <= I < N).
+std::pair<int64_t, int64_t> shard_part(const std::string& text);
+
 /// Prints `value` to stdout as indented JSON followed by a newline.
 void print_json(const nlohmann::json& value);
 

@@ -1,6 +1,6 @@
 // The compressed index's files beside a gallery. The first byte picks the reader: 0, the IVF-PQ
 // payload (GALLERY.ivfpq after its frame's checks, which fuzz_vector_index covers), with the row
-// count it claims; otherwise a float16 vector file (GALLERY.vectors), whose two CRC-32s this
+// count it claims; 2, the same as a shard's (its rows from 1000 on); otherwise a float16 vector file (GALLERY.vectors), whose two CRC-32s this
 // target recomputes so that mutations reach the checks behind them (a crafted file has valid
 // checksums too). Either loads what searches and reads safely, or gives pupembed::Error.
 #include <zlib.h>
@@ -40,17 +40,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
     std::string bytes = pupembed::fuzz::bytes_of(data + 1, size - 1);
     try {
-        if (data[0] == 0) {
+        if (data[0] == 0 || data[0] == 2) {
+            // 2: a shard's rows, which start past 0
+            const int64_t first_row = data[0] == 2 ? 1000 : 0;
             uint64_t rows = 0;
             if (bytes.size() >= 20) std::memcpy(&rows, bytes.data() + 12, 8);
             if (rows > (uint64_t(1) << 20)) rows = 0;
-            const auto index = pupembed::IvfPqIndex::deserialise(bytes, 8, int64_t(rows), "fuzz");
+            const auto index = pupembed::IvfPqIndex::deserialise(bytes, 8, first_row, int64_t(rows), "fuzz");
             const std::vector<float> query(8, 0.35f);
             std::vector<int64_t> found(5);
             std::vector<float> scores(5);
             index.search(query.data(), 1, 5, 3, found.data(), scores.data());
             for (const int64_t row : found)
-                if (row < -1 || row >= int64_t(rows)) __builtin_trap();  // a row the index was not given
+                if (row != -1 && (row < first_row || row >= first_row + int64_t(rows))) __builtin_trap();  // a row the index was not given
         } else {
             fix_vector_file_crcs(bytes);
             const auto vectors = pupembed::HalfVectorFile::open(pupembed::fuzz::scratch_file("g.vectors", bytes));

@@ -12,7 +12,7 @@
     gallery.rows(D, I)                           # the answers as dictionaries (path, breed, ...)
     pupembed.set_num_threads(2)                  # for the whole process
     # more than one machine: pupembed.distributed.embed(["photos/"], "job", client=dask_client),
-    # then gallery.import_job("job")
+    # then gallery.import_job("job"), and pupembed.distributed.build_index("dogs.db", client=dask_client)
 
 Photos are file paths or H x W x 3 uint8 RGB arrays (as from PIL; OpenCV's BGR needs
 image[..., ::-1]). The arrays come from the C++ library (see help(pupembed.Model)); the
@@ -34,6 +34,7 @@ from . import _pupembed  # noqa: E402
 from ._pupembed import (  # noqa: E402,F401
     Error,
     __version__,
+    add_index_shard,
     cosine_similarity,
     default_model_path,
     get_num_threads,
@@ -42,10 +43,11 @@ from ._pupembed import (  # noqa: E402,F401
     open_job,
     remove_job_temporaries,
     set_num_threads,
+    unfinished_index_shards,
 )
 
-__all__ = ["Error", "Gallery", "Model", "cosine_similarity", "default_model_path", "get_num_threads", "image_paths",
-           "job_info", "open_job", "remove_job_temporaries", "set_num_threads"]
+__all__ = ["Error", "Gallery", "Model", "add_index_shard", "cosine_similarity", "default_model_path", "get_num_threads",
+           "image_paths", "job_info", "open_job", "remove_job_temporaries", "set_num_threads", "unfinished_index_shards"]
 
 
 def _threads_argument(threads, owner):

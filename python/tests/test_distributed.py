@@ -1,7 +1,8 @@
 """pupembed.distributed on a real Dask LocalCluster (2 worker processes on loopback) over a few
 hundred real photos: the job equals `pupembed embed`, a rerun skips every shard, a bad photo is
 listed, another model is refused, and a worker killed with SIGKILL in the middle of a run does not
-stop the job: it completes with every photo exactly once and no temporary file left."""
+stop the job: it completes with every photo exactly once and no temporary file left. A gallery's
+IVF-PQ index built by Dask tasks in shards is the index one `pupembed index build` makes."""
 import os
 import pathlib
 import shutil
@@ -138,3 +139,34 @@ def test_a_killed_worker_does_not_stop_the_job(photos, client, tmp_path):
     paths, vectors, failed = job_rows(job)
     assert len(paths) == len(set(paths)) == vectors.shape[0] == count and len(failed) == 1
     assert not [p for p in job.iterdir() if ".tmp." in p.name]
+
+
+def test_an_index_built_in_shards_on_dask_is_the_one_build_makes(client, tmp_path):
+    db = tmp_path / "g.pupembed"
+    gallery = pupembed.Gallery(str(db), create=True)
+    gallery.add([str(VAL / breed) for breed in sorted(os.listdir(VAL))[:9]])  # about 320 real photos
+    assert len(gallery) >= 300
+    subprocess.run([COMMAND, "index", "build", "--db", str(db), "--index", "ivfpq", "--lists", "8"], check=True,
+                   capture_output=True)
+    index_file, vector_file = pathlib.Path(f"{db}.ivfpq"), pathlib.Path(f"{db}.vectors")
+    single = index_file.read_bytes()
+    index_file.unlink()
+    vector_file.unlink()
+
+    # A run stopped after one shard: the rerun keeps the plan and that shard.
+    plan = gallery.plan_index_shards(3, lists=8)
+    assert plan["shards"] == 3 and plan["lists"] == 8 and not plan["kept"]
+    assert pupembed.add_index_shard(str(db), 1, 3)["rows"] == len(gallery) * 2 // 3 - len(gallery) // 3
+    assert pupembed.unfinished_index_shards(str(db)) == [0, 2]
+    summary = pupembed.distributed.build_index(str(db), client=client, shards=3, lists=8, progress=False)
+    assert summary["plan"]["kept"] and summary["shards_skipped"] == 1 and summary["shards_encoded"] == 2
+    assert summary["merge"]["photos"] == len(gallery) and summary["workers"] == 2
+    assert index_file.read_bytes() == single
+    assert not pathlib.Path(f"{db}.ivfpq-shards").exists()
+    # The gallery searches with it (recorded as its choice), as a fresh process opens it.
+    searched = pupembed.Gallery(str(db))
+    assert searched.stats()["index"] == "ivfpq"
+    D, I = searched.search([5], k=3)
+    assert I.shape == (1, 3) and I[0, 0] != 5 and np.all(D[0] >= 0)
+    with pytest.raises(pupembed.Error, match="has no index shards planned"):
+        pupembed.add_index_shard(str(db), 0, 3)

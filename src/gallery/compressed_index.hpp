@@ -9,6 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "gallery/half_vector_file.hpp"
+#include "gallery/ivf_pq_index.hpp"
+#include "gallery/vector_index_state.hpp"
 #include "pupembed/gallery/vector_index.hpp"
 
 namespace pupembed {
@@ -44,6 +49,43 @@ struct CompressedIndex {
 /// vectors first). A damaged or crafted file is never trusted: it is built again, with a warning.
 /// Throws Error when the gallery has too few rows to train one (IvfPqIndex::train).
 CompressedIndex compressed_index(const CompressedIndexSource& source, const IvfPqSettings& settings);
+
+// The steps of a build, for building in shards (index_shards.cpp) as well.
+
+/// The note an index file and its vector file carry: the gallery, its generation, the rows.
+nlohmann::json compressed_index_note(const CompressedIndexSource& source, int64_t rows);
+
+/// A trained, empty index and the vector file its rows are in.
+struct TrainedCompressedIndex {
+    std::shared_ptr<const HalfVectorFile> vectors;
+    IvfPqIndex ivf;
+    int64_t training_rows = 0;
+    double writing_seconds = 0, training_seconds = 0;
+};
+
+/// Writes the source's rows to a vector file at `vectors_path` and trains an index on a sample of
+/// them (the lists and code size of `settings`, else the defaults). Throws Error when the gallery
+/// has too few rows to train one, or changed while its rows were read.
+TrainedCompressedIndex train_compressed_index(const CompressedIndexSource& source, const IvfPqSettings& settings,
+                                              const std::string& vectors_path);
+
+/// Encodes rows first .. first + count - 1 of `vectors` into `ivf`, a block at a time.
+void add_vector_rows(IvfPqIndex& ivf, const HalfVectorFile& vectors, int64_t first, int64_t count);
+
+/// An IVF-PQ file: our framing (magic PUPIVFPQ, version, CRC-32) around IvfPqIndex::serialise(),
+/// with a JSON note, written atomically.
+void write_ivf_file(const std::string& path, int64_t dimension, const nlohmann::json& note, const IvfPqIndex& ivf);
+struct IvfFile {
+    std::unique_ptr<std::string> bytes;  ///< held apart, so that moving an IvfFile keeps `contents` valid
+    IndexFileContents contents;          ///< inside `bytes`
+    nlohmann::json note;                 ///< an object
+};
+/// Reads and checks an IVF-PQ file's framing (the payload is checked by IvfPqIndex::deserialise).
+/// Throws Error naming `path`.
+IvfFile read_ivf_file(const std::string& path);
+
+/// Writes the source's PATH.ivfpq, noting the rows the index was trained for (growth counts from them).
+void save_compressed_index(const CompressedIndexSource& source, const IvfPqIndex& ivf, int64_t trained_rows);
 
 /// The files kept beside a gallery at `gallery_path`.
 std::string compressed_index_path(const std::string& gallery_path);

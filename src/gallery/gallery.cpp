@@ -431,6 +431,18 @@ int64_t Gallery::remove(const std::vector<int64_t>& ids) {
     return removed;
 }
 
+namespace {
+
+/// The last generation that removed or replaced rows: missing (none ever did), 0; unreadable,
+/// `generation` (as if rows were replaced just now).
+int64_t rows_rewritten_record(const SqliteDb& db, int64_t generation) {
+    const std::string value = meta_value(db, "rows_rewritten");
+    const bool readable = value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
+    return value.empty() ? 0 : readable ? std::stoll(value) : generation;
+}
+
+}  // namespace
+
 std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSettings& hnsw, const IvfPqSettings& ivf) {
     Lock building(state_->index_mutex);
     int64_t current = 0;
@@ -450,10 +462,7 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
         model = model_record(db);
         uid = meta_value(db, "uid");
         size = pragma(db, "SELECT count(*) FROM images");
-        // Missing (no row ever replaced): 0; unreadable: as if rows were replaced just now.
-        const std::string value = meta_value(db, "rows_rewritten");
-        const bool readable = value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
-        rewritten = value.empty() ? 0 : readable ? std::stoll(value) : current;
+        rewritten = rows_rewritten_record(db, current);
     }
     if (kind == IndexKind::IvfPq) {
         CompressedIndex compressed = compressed_index(compressed_source(uid, current, rewritten, size, model.dimension), ivf);
@@ -513,6 +522,15 @@ std::shared_ptr<const VectorIndex> Gallery::index(IndexKind kind, const HnswSett
     state_->index_generation = current;
     state_->index_kind = kind;
     return state_->index;
+}
+
+CompressedIndexSource Gallery::compressed_source() const {
+    Lock lock(state_->db_mutex);
+    const SqliteDb& db = *state_->db;
+    SqliteTransaction reading(db, true);
+    const int64_t generation = generation_record(db);
+    return compressed_source(meta_value(db, "uid"), generation, rows_rewritten_record(db, generation),
+                             pragma(db, "SELECT count(*) FROM images"), model_record(db).dimension);
 }
 
 CompressedIndexSource Gallery::compressed_source(const std::string& uid, int64_t generation, int64_t rewritten, int64_t rows,

@@ -102,8 +102,34 @@ void IvfPqIndex::add(const float* vectors, int64_t first_row, int64_t count) {
     if (count <= 0) return;
     std::vector<faiss::Index::idx_t> rows(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) rows[size_t(i)] = first_row + i;
+    const bool empty = size() == 0;
     faiss_call("IVF-PQ index", [&] { index_->add_with_ids(faiss::Index::idx_t(count), vectors, rows.data()); });
+    first_row_ = empty ? first_row : std::min(first_row_, first_row);
+    end_row_ = std::max(end_row_, first_row + count);
 }
+
+bool IvfPqIndex::same_training(const IvfPqIndex& other) const {
+    const auto* mine = dynamic_cast<const faiss::IndexFlat*>(index_->quantizer);
+    const auto* theirs = dynamic_cast<const faiss::IndexFlat*>(other.index_->quantizer);
+    return index_->d == other.index_->d && index_->nlist == other.index_->nlist && index_->pq.M == other.index_->pq.M &&
+           index_->pq.nbits == other.index_->pq.nbits && index_->pq.centroids == other.index_->pq.centroids &&
+           std::memcmp(mine->get_xb(), theirs->get_xb(), index_->nlist * index_->d * sizeof(float)) == 0;
+}
+
+void IvfPqIndex::merge(IvfPqIndex& part) {
+    if (!same_training(part)) throw Error("IVF-PQ index", "a part trained otherwise cannot be merged (its centroids differ)");
+    if (part.size() == 0) return;
+    if (size() > 0 && part.first_row_ < end_row_ && first_row_ < part.end_row_)
+        throw Error("IVF-PQ index", "a part holding rows " + std::to_string(part.first_row_) + " to " + std::to_string(part.end_row_ - 1) +
+                                        " overlaps rows " + std::to_string(first_row_) + " to " + std::to_string(end_row_ - 1));
+    const bool empty = size() == 0;
+    faiss_call("IVF-PQ index", [&] { index_->merge_from(*part.index_, 0); });
+    first_row_ = empty ? part.first_row_ : std::min(first_row_, part.first_row_);
+    end_row_ = std::max(end_row_, part.end_row_);
+    part.first_row_ = part.end_row_ = 0;
+}
+
+std::pair<int64_t, int64_t> IvfPqIndex::row_range() const { return {first_row_, end_row_}; }
 
 void IvfPqIndex::search(const float* queries, int64_t count, int candidates, int probes, int64_t* rows, float* scores) const {
     if (count <= 0) return;
@@ -158,7 +184,8 @@ std::string IvfPqIndex::serialise() const {
     return out;
 }
 
-IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, int64_t row_count, const std::string& path) {
+IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, int64_t first_row, int64_t row_count,
+                                   const std::string& path) {
     auto damaged = [&](const std::string& what) { return Error(path, "damaged IVF-PQ index (" + what + ")"); };
     size_t at = 0;
     auto take = [&](void* out, uint64_t count, size_t size) {
@@ -176,7 +203,8 @@ IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, in
     if (lists < 1 || lists > uint32_t(kMaxLists)) throw damaged(std::to_string(lists) + " lists");
     if (m < 1 || int64_t(m) > dimension || dimension % m != 0) throw damaged(std::to_string(m) + " sub-quantizers");
     if (bits != uint32_t(kBitsPerCode)) throw damaged(std::to_string(bits) + " bits a code");
-    if (row_count < 0 || total != uint64_t(row_count)) throw damaged(std::to_string(total) + " rows, the vectors have " + std::to_string(row_count));
+    if (first_row < 0 || row_count < 0 || total != uint64_t(row_count))
+        throw damaged(std::to_string(total) + " rows, " + std::to_string(row_count) + " expected");
     // Sizes are checked against what is left before anything that large is allocated.
     const uint64_t floats = uint64_t(lists) * uint64_t(dimension) + uint64_t(dimension) * 256;
     if (floats > (bytes.size() - at) / 4) throw damaged("truncated");
@@ -205,8 +233,9 @@ IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, in
         rows.resize(size_t(sizes[l]));
         std::memcpy(rows.data(), ids_at, rows.size() * 8);
         for (const faiss::Index::idx_t row : rows) {
-            if (row < 0 || uint64_t(row) >= total || seen[size_t(row)]) throw damaged("row " + std::to_string(row));
-            seen[size_t(row)] = true;
+            if (row < first_row || uint64_t(row - first_row) >= total || seen[size_t(row - first_row)])
+                throw damaged("row " + std::to_string(row));
+            seen[size_t(row - first_row)] = true;
         }
         index->invlists->add_entries(l, rows.size(), rows.data(), reinterpret_cast<const uint8_t*>(codes_at));
         ids_at += rows.size() * 8;
@@ -216,7 +245,12 @@ IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, in
     index->quantizer->is_trained = true;
     index->is_trained = true;
     index->ntotal = faiss::Index::idx_t(total);
-    return IvfPqIndex(std::move(index));
+    IvfPqIndex read(std::move(index));
+    if (total > 0) {
+        read.first_row_ = first_row;
+        read.end_row_ = first_row + int64_t(total);
+    }
+    return read;
 }
 
 }  // namespace pupembed

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace faiss {
 struct IndexIVFPQ;
@@ -46,10 +47,21 @@ public:
     /// Bytes held: the codes, the rows, the centroids and the product quantizer's tables.
     int64_t memory_bytes() const;
 
+    /// Whether `other` was trained as this one was (the same centroids and codebooks): its codes
+    /// then mean the same, and it may be merged into this one.
+    bool same_training(const IvfPqIndex& other) const;
+    /// Moves `part`'s rows into this index (faiss's merge_from, the route for an index built on
+    /// many machines), after this index's rows in each list. Throws Error when `part` was trained
+    /// otherwise or holds a row this index holds.
+    void merge(IvfPqIndex& part);
+    /// The lowest and one past the highest row held (0, 0 when empty).
+    std::pair<int64_t, int64_t> row_range() const;
+
     std::string serialise() const;
-    /// Reads serialise()'s bytes for `dimension`-d vectors whose rows are below `row_count`, each
-    /// row once. Throws Error naming `path` for anything else.
-    static IvfPqIndex deserialise(std::string_view bytes, int64_t dimension, int64_t row_count, const std::string& path);
+    /// Reads serialise()'s bytes for `dimension`-d vectors, holding the rows first_row ..
+    /// first_row + row_count - 1, each once. Throws Error naming `path` for anything else.
+    static IvfPqIndex deserialise(std::string_view bytes, int64_t dimension, int64_t first_row, int64_t row_count,
+                                  const std::string& path);
 
     /// The lists faiss's guidelines give for `count` vectors: about 4 sqrt(count) (a power of two),
     /// at most 8,192 (the build's time on a few cores), and at least 39 training rows per list.
@@ -63,6 +75,7 @@ private:
     /// The centroids again, for a query's nearest cells: our AVX2 scan, since Debian's faiss
     /// scores them one by one in plain C (its generic build), three times the codes' own scan.
     std::unique_ptr<ExactScan> coarse_;
+    int64_t first_row_ = 0, end_row_ = 0;  ///< row_range()
 };
 
 }  // namespace pupembed

@@ -104,6 +104,31 @@ nlohmann::json job_import_json(const JobImportReport& report, const std::string&
     return out;
 }
 
+nlohmann::json index_shards_plan_json(const IndexShardsPlan& plan) {
+    nlohmann::json out = {{"photos", plan.photos},
+                          {"shards", plan.shards},
+                          {"lists", plan.lists},
+                          {"sub_quantizers", plan.sub_quantizers},
+                          {"training_rows", plan.training_rows},
+                          {"writing_seconds", plan.writing_seconds},
+                          {"training_seconds", plan.training_seconds},
+                          {"kept", plan.kept}};
+    set_text(out, "folder", plan.folder);
+    return out;
+}
+
+nlohmann::json index_shard_json(const IndexShardReport& report) {
+    nlohmann::json out = {{"shard", report.shard}, {"shards", report.shards}, {"first_row", report.first_row},
+                          {"rows", report.rows},   {"skipped", report.skipped}, {"seconds", report.seconds}};
+    set_text(out, "path", report.path);
+    return out;
+}
+
+nlohmann::json index_shards_merge_json(const IndexShardsMerge& merged) {
+    return {{"photos", merged.photos}, {"shards", merged.shards}, {"index", index_kind_name(IndexKind::IvfPq)},
+            {"memory_bytes", merged.memory_bytes}, {"seconds", merged.seconds}};
+}
+
 nlohmann::json ingest_json(const IngestReport& report, const GalleryModel& model, const Gallery& gallery) {
     const double rate = report.embed_seconds > 0 ? double(report.embedded) / report.embed_seconds : 0.0;
     return {{"model", model.path},          {"model_id", model.id},

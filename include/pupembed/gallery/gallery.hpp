@@ -23,6 +23,10 @@ constexpr int64_t kMaxGalleryDimension = 65536;
 
 /// What Gallery::put() did: photos new to the gallery, photos whose row it replaced (another
 /// file content), and photos it already held with these contents from this model (left as they were).
+struct CompressedIndexSource;
+struct IndexShardsPlan;
+struct IndexShardsMerge;
+
 struct GalleryPutResult {
     int64_t added = 0;
     int64_t updated = 0;
@@ -151,8 +155,12 @@ public:
 private:
     struct State;
     explicit Gallery(std::unique_ptr<State> state);
+    /// What compressed_index() builds from, as the gallery is now (also for building in shards).
+    CompressedIndexSource compressed_source() const;
+    friend IndexShardsPlan plan_index_shards(Gallery& gallery, int shards, const IvfPqSettings& settings);
+    friend IndexShardsMerge merge_index_shards(Gallery& gallery);
     /// What compressed_index() builds from: this gallery's rows, read under its lock.
-    struct CompressedIndexSource compressed_source(const std::string& uid, int64_t generation, int64_t rewritten, int64_t rows,
+    CompressedIndexSource compressed_source(const std::string& uid, int64_t generation, int64_t rewritten, int64_t rows,
                                                    int64_t dimension) const;
     std::unique_ptr<State> state_;
 };

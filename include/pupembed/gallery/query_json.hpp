@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pupembed/gallery/gallery.hpp"
+#include "pupembed/gallery/index_shards.hpp"
 #include "pupembed/gallery/ingest.hpp"
 #include "pupembed/gallery/job_import.hpp"
 #include "pupembed/gallery/queries.hpp"
@@ -54,5 +55,12 @@ nlohmann::json duplicate_groups_json(const Gallery& gallery, const std::vector<s
 /// breed) and large_input (the large input's size photos ran at, 0 for the base input, "mixed", or
 /// null when not recorded).
 nlohmann::json stats_json(const GalleryStats& stats);
+
+/// A build in shards, step by step: folder, photos, shards, lists, sub_quantizers, training_rows,
+/// writing_seconds, training_seconds, kept; shard, shards, first_row, rows, skipped, seconds, path;
+/// photos, shards, index ("ivfpq"), memory_bytes, seconds.
+nlohmann::json index_shards_plan_json(const IndexShardsPlan& plan);
+nlohmann::json index_shard_json(const IndexShardReport& report);
+nlohmann::json index_shards_merge_json(const IndexShardsMerge& merged);
 
 }  // namespace pupembed
