@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs examples/slurm/embed-array.sbatch on a real Slurm (Debian's slurm-wlm 22.05 and munge): a
+# Runs examples/slurm/embed-array.sbatch and index-array.sbatch on a real Slurm (Debian's slurm-wlm 22.05 and munge): a
 # one-node cluster whose daemons (munged, slurmctld, slurmd) run from a temporary folder on
 # loopback ports of their own, started here and stopped by their process ids at the end. Then:
 #   1. a 4-task array embeds 120 val photos (shards of 10); every shard done, the import gives
@@ -8,7 +8,9 @@
 #   3. a new job of every val photo (shards of 100): task 2 is cancelled once it has finished a
 #      shard, the array ends with shards missing, task 2 alone is submitted again (--array=2
 #      with PARTS=4), and the job is
-#      complete: every photo once, no temporary file.
+#      complete: every photo once, no temporary file;
+#   4. examples/slurm/index-array.sbatch on the gallery of that job: the IVF-PQ index planned in 4
+#      shards, encoded by a 4-task array, merged: the same index file as one `index build`.
 # Run by hand as root (not in CI): scripts/test-slurm.sh. Needs build/pupembed (scripts/setup.sh)
 # and installs slurm-wlm and munge from apt when they are missing.
 set -euo pipefail
@@ -154,4 +156,18 @@ rows="$(imported_rows "$work/job3")"
 failed="$(cat "$work"/job3/shard-*.failed.tsv | grep -vc '^#' || true)"
 [[ $((rows + failed)) -eq "$count" ]] || fail "the import has $rows photos and $failed failed, not $count"
 echo "   complete: $total shards, $rows photos each once ($failed unreadable), no temporary file"
+
+# 4. That gallery's IVF-PQ index in 4 shards, by an array, against one process.
+db="$work/check.db"
+"$pupembed" index build --db "$db" --index ivfpq --json > /dev/null
+mv "$db.ivfpq" "$work/one-process.ivfpq"
+rm "$db.vectors"
+"$pupembed" index build --db "$db" --shards 4 > /dev/null
+start=$SECONDS
+array="$(sbatch --parsable --wait --array=0-3 --cpus-per-task=1 --output="$work/out/%A_%a.out" \
+  --export=ALL,DB="$db",PUPEMBED="$pupembed" examples/slurm/index-array.sbatch || true)"
+for task in 0 1 2 3; do echo "   task $task: $(grep -m1 '^shard' "$work/out/${array}_$task.out")"; done
+"$pupembed" index build --db "$db" --merge > /dev/null || fail "the merge of the array's shards failed"
+cmp -s "$db.ivfpq" "$work/one-process.ivfpq" || fail "the index merged from the array's shards is not the one-process index"
+echo "4. index array $array: 4 shards encoded in $((SECONDS - start)) s and merged into the index one process builds"
 echo "test-slurm.sh: passed"
