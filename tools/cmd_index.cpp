@@ -205,6 +205,12 @@ void print_index_files(const nlohmann::json& files) {
         std::printf("  file:     %s (%.1f MB)\n", file["path"].get<std::string>().c_str(), double(file["bytes"].get<int64_t>()) / 1e6);
 }
 
+/// A report as JSON, with the gallery it is about.
+void print_json_of_gallery(const std::string& db, nlohmann::json report) {
+    report["gallery"] = db;
+    print_json(report);
+}
+
 /// `index build` in one process: choose, build, record.
 void build_index(const BuildOptions& o) {
     Gallery gallery = Gallery::open(o.db, false);
@@ -260,9 +266,7 @@ void plan_shards(const BuildOptions& o) {
     ivf.lists = o.lists;
     const IndexShardsPlan plan = plan_index_shards(gallery, o.shards, ivf);
     if (o.json) {
-        nlohmann::json out = index_shards_plan_json(plan);
-        out["gallery"] = o.db;
-        print_json(out);
+        print_json_of_gallery(o.db, index_shards_plan_json(plan));
         return;
     }
     if (plan.kept)
@@ -285,9 +289,7 @@ void add_shard(const BuildOptions& o) {
         std::fprintf(stderr, "%s: encoding shard %lld of %lld...\n", o.db.c_str(), static_cast<long long>(shard), static_cast<long long>(shards));
     const IndexShardReport report = add_index_shard(o.db, int(shard), int(shards));
     if (o.json) {
-        nlohmann::json out = index_shard_json(report);
-        out["gallery"] = o.db;
-        print_json(out);
+        print_json_of_gallery(o.db, index_shard_json(report));
         return;
     }
     if (report.skipped)
@@ -305,10 +307,9 @@ void merge_shards(const BuildOptions& o) {
     const nlohmann::json files = index_files_json(o.db, IndexKind::IvfPq);
     if (o.json) {
         nlohmann::json out = index_shards_merge_json(merged);
-        out["gallery"] = o.db;
         out["expected_recall_at_10"] = expected_recall(IndexKind::IvfPq);
         out["files"] = files;
-        print_json(out);
+        print_json_of_gallery(o.db, out);
         return;
     }
     std::printf("%s: ivfpq index of %lld photos merged from %d shards in %.1f s\n  memory:   %.1f MB (%.0f bytes a photo)\n"

@@ -77,6 +77,17 @@ IvfPqIndex read_shard(const Plan& plan, int shard) {
     return index;
 }
 
+/// The plan's vector file, checked whole and against the plan's note. Throws Error naming it.
+std::shared_ptr<const HalfVectorFile> open_plan_vectors(const Plan& plan) {
+    auto vectors = HalfVectorFile::open(shard_vectors_path(plan.folder));
+    const auto note = nlohmann::json::parse(vectors->note(), nullptr, false);
+    if (!note.is_object() || note.value("gallery", std::string()) != plan.note["gallery"] ||
+        note.value("generation", int64_t(-1)) != plan.note["generation"] || vectors->size() != plan.rows ||
+        vectors->dimension() != plan.dimension)
+        throw Error(vectors->path(), "does not belong with " + trained_path(plan.folder) + " (plan the shards again)");
+    return vectors;
+}
+
 bool shard_done(const Plan& plan, int shard) {
     std::error_code error;
     if (!fs::exists(shard_path(plan.folder, shard, plan.shards), error)) return false;
@@ -106,9 +117,9 @@ IndexShardsPlan plan_index_shards(Gallery& gallery, int shards, const IvfPqSetti
         // A plan for the gallery as it is, with these settings, is kept with its finished shards
         // (a rerun): training again would give the same index.
         const Plan plan = read_plan(source.gallery_path);
-        const auto vectors = HalfVectorFile::open(shard_vectors_path(folder));
+        open_plan_vectors(plan);
         if (plan.note["gallery"] == source.uid && plan.note["generation"] == source.generation && plan.rows == source.rows &&
-            plan.shards == shards && plan.dimension == source.dimension && vectors->size() == source.rows &&
+            plan.shards == shards && plan.dimension == source.dimension &&
             (settings.lists <= 0 || plan.trained.lists() == settings.lists) &&
             (settings.sub_quantizers <= 0 || plan.trained.sub_quantizers() == settings.sub_quantizers))
             return {folder, source.rows, shards, plan.trained.lists(), plan.trained.sub_quantizers(),
@@ -146,13 +157,7 @@ IndexShardReport add_index_shard(const std::string& gallery_path, int shard, int
         report.seconds = seconds_since(start);
         return report;
     }
-    const auto vectors = HalfVectorFile::open(shard_vectors_path(plan.folder));
-    const auto vectors_note = nlohmann::json::parse(vectors->note(), nullptr, false);
-    if (!vectors_note.is_object() || vectors_note.value("gallery", std::string()) != plan.note["gallery"] ||
-        vectors_note.value("generation", int64_t(-1)) != plan.note["generation"] || vectors->size() != plan.rows ||
-        vectors->dimension() != plan.dimension)
-        throw Error(vectors->path(), "does not belong with " + trained_path(plan.folder) + " (plan the shards again)");
-    add_vector_rows(plan.trained, *vectors, first, rows);
+    add_vector_rows(plan.trained, *open_plan_vectors(plan), first, rows);
     nlohmann::json note = {{"kind", "shard"}, {"gallery", plan.note["gallery"]}, {"generation", plan.note["generation"]},
                            {"shard", shard}, {"shards", shards}, {"first_row", first}, {"rows", rows}};
     write_ivf_file(report.path, plan.dimension, note, plan.trained);
@@ -194,12 +199,10 @@ IndexShardsMerge merge_index_shards(Gallery& gallery) {
         IvfPqIndex part = read_shard(plan, shard);
         plan.trained.merge(part);
     }
-    const auto vectors = HalfVectorFile::open(shard_vectors_path(plan.folder));
-    if (vectors->size() != source.rows || vectors->dimension() != source.dimension)
-        throw Error(vectors->path(), "does not belong with " + trained_path(plan.folder) + " (plan the shards again)");
+    const std::string vectors_path = open_plan_vectors(plan)->path();
     // The vectors first (as a build writes them): until the index follows, the two do not match
     // and a search builds the index again rather than reading codes of other rows.
-    fs::rename(vectors->path(), vector_file_path(source.gallery_path), error);
+    fs::rename(vectors_path, vector_file_path(source.gallery_path), error);
     if (error) throw Error(vector_file_path(source.gallery_path), "cannot move the shards' vectors here: " + error.message());
     save_compressed_index(source, plan.trained, source.rows);
     gallery.set_chosen_index(index_kind_name(IndexKind::IvfPq));
