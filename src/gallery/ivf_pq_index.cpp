@@ -54,6 +54,7 @@ auto faiss_call(const std::string& what, Call call) -> decltype(call()) {
 
 template <typename T>
 void put(std::string& out, const T* values, size_t count) {
+    if (count == 0) return;  // an empty list's pointer may be null
     out.append(reinterpret_cast<const char*>(values), count * sizeof(T));
 }
 
@@ -230,6 +231,7 @@ IvfPqIndex IvfPqIndex::deserialise(std::string_view bytes, int64_t dimension, in
     std::vector<bool> seen(size_t(total), false);
     std::vector<faiss::Index::idx_t> rows;
     for (uint32_t l = 0; l < lists; ++l) {
+        if (sizes[l] == 0) continue;  // (an empty vector's data() may be null, which memcpy may not take)
         rows.resize(size_t(sizes[l]));
         std::memcpy(rows.data(), ids_at, rows.size() * 8);
         for (const faiss::Index::idx_t row : rows) {
