@@ -394,8 +394,7 @@ void bind_gallery(py::module_& m) {
             py::gil_scoped_release release;
             return unfinished_index_shards(gallery);
         },
-        py::arg("gallery"),
-          "The shards of the gallery's plan (Gallery.plan_index_shards) not encoded yet.");
+        py::arg("gallery"), "The shards of the gallery's plan (Gallery.plan_index_shards) not encoded yet.");
 }
 
 }  // namespace pupembed::python

@@ -405,7 +405,7 @@ TEST(IvfPqIndex, MergesOnlyPartsOfTheSameTrainingAndOtherRows) {
     EXPECT_ERROR_CONTAINS(a.merge(other), "trained otherwise");
     IvfPqIndex overlapping = IvfPqIndex::deserialise(trained.serialise(), kDimension, 0, 0, "x");
     overlapping.add(rows.data(), 500, 10);
-    EXPECT_ERROR_CONTAINS(a.merge(overlapping), "overlaps rows 0 to 999");
+    EXPECT_ERROR_CONTAINS(a.merge(overlapping), "a part of rows 500 to 509 does not come after this index's rows (up to 999)");
     a.merge(b);
     EXPECT_EQ(a.size(), 3000);
     EXPECT_EQ(b.size(), 0);

@@ -120,9 +120,10 @@ bool IvfPqIndex::same_training(const IvfPqIndex& other) const {
 void IvfPqIndex::merge(IvfPqIndex& part) {
     if (!same_training(part)) throw Error("IVF-PQ index", "a part trained otherwise cannot be merged (its centroids differ)");
     if (part.size() == 0) return;
-    if (size() > 0 && part.first_row_ < end_row_ && first_row_ < part.end_row_)
-        throw Error("IVF-PQ index", "a part holding rows " + std::to_string(part.first_row_) + " to " + std::to_string(part.end_row_ - 1) +
-                                        " overlaps rows " + std::to_string(first_row_) + " to " + std::to_string(end_row_ - 1));
+    if (size() > 0 && part.first_row_ < end_row_)
+        throw Error("IVF-PQ index", "a part of rows " + std::to_string(part.first_row_) + " to " + std::to_string(part.end_row_ - 1) +
+                                        " does not come after this index's rows (up to " + std::to_string(end_row_ - 1) +
+                                        "): parts are merged in row order");
     const bool empty = size() == 0;
     faiss_call("IVF-PQ index", [&] { index_->merge_from(*part.index_, 0); });
     first_row_ = empty ? part.first_row_ : std::min(first_row_, part.first_row_);

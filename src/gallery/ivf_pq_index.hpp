@@ -51,8 +51,9 @@ public:
     /// then mean the same, and it may be merged into this one.
     bool same_training(const IvfPqIndex& other) const;
     /// Moves `part`'s rows into this index (faiss's merge_from, the route for an index built on
-    /// many machines), after this index's rows in each list. Throws Error when `part` was trained
-    /// otherwise or holds a row this index holds.
+    /// many machines), after this index's rows in each list. Parts are merged in row order, so
+    /// that each list holds its rows in order, as one add() of them all makes it: throws Error
+    /// when `part` was trained otherwise or has a row below this index's last.
     void merge(IvfPqIndex& part);
     /// The lowest and one past the highest row held (0, 0 when empty).
     std::pair<int64_t, int64_t> row_range() const;
