@@ -37,6 +37,13 @@ import pupembed
 from distributed import WorkerPlugin  # noqa: E402 (Debian's python3-distributed)
 
 
+def _use_worker_share(worker, workers_by_host):
+    """Sets this process's threads to its worker's share of its machine's cores: os.cpu_count() / the
+    workers on that machine (each runs one task at a time)."""
+    sharing = workers_by_host.get(worker.address.split("://")[-1].rsplit(":", 1)[0], 1)
+    pupembed.set_num_threads(max(1, (os.cpu_count() or 1) // sharing))
+
+
 class ModelPlugin(WorkerPlugin):
     """The model loaded once per worker, from its file (never pickled), with the worker's share of
     its machine's cores: os.cpu_count() / the workers on that machine (each runs one task at a time)."""
@@ -48,8 +55,7 @@ class ModelPlugin(WorkerPlugin):
         self.workers_by_host = workers_by_host
 
     def setup(self, worker):
-        sharing = self.workers_by_host.get(worker.address.split("://")[-1].rsplit(":", 1)[0], 1)
-        pupembed.set_num_threads(max(1, (os.cpu_count() or 1) // sharing))
+        _use_worker_share(worker, self.workers_by_host)
         worker.pupembed_model = pupembed.Model(self.model_path)
 
     def teardown(self, worker):
@@ -141,8 +147,7 @@ def _add_index_shard(gallery, shard, shards, workers_by_host):
     """A task: shard `shard` of the gallery's IVF-PQ plan, with this worker's share of its machine's cores."""
     from distributed import get_worker
 
-    host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
-    pupembed.set_num_threads(max(1, (os.cpu_count() or 1) // workers_by_host.get(host, 1)))
+    _use_worker_share(get_worker(), workers_by_host)
     return pupembed.add_index_shard(gallery, shard, shards)
 
 
