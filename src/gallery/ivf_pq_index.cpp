@@ -126,8 +126,9 @@ void IvfPqIndex::merge(IvfPqIndex& part) {
                                         "): parts are merged in row order");
     const bool empty = size() == 0;
     faiss_call("IVF-PQ index", [&] { index_->merge_from(*part.index_, 0); });
-    first_row_ = empty ? part.first_row_ : std::min(first_row_, part.first_row_);
-    end_row_ = std::max(end_row_, part.end_row_);
+    // In row order, the part's rows extend this index's (or, merged into an empty one, are all).
+    if (empty) first_row_ = part.first_row_;
+    end_row_ = part.end_row_;
     part.first_row_ = part.end_row_ = 0;
 }
 
