@@ -6,11 +6,12 @@
 # the weights), with ResNet-50's first two stages kept at the ImageNet weights (--freeze-until
 # res3d), inputs of 128 and 160 px, 6 epochs; exported in float16 with the large input (224 px for
 # photos of 256 px and more) and the tuned breed posterior, then evaluated on val and on
-# imagewoof-320-dev. Several hours on 2 cores: run it in the background (nohup), it keeps a
-# checkpoint per epoch in OUT_DIR/train and `train-siamese --resume` goes on from it.
+# imagewoof-320-dev. About 1.5 hours on 2 idle cores (a fine-tuning epoch about 11 minutes): run it
+# in the background (nohup), it keeps a checkpoint per epoch in OUT_DIR/train and
+# `train-siamese --resume` goes on from it.
 #   scripts/train-large-model.sh [OUT_DIR]        (default OUT_DIR: runs/large)
 # HEADS_ONLY=1 keeps the whole trunk at the ImageNet weights (--freeze-until res5c): only the
-# classifier, the embedding head and its posterior learn (1 + 5 epochs, about 4 minutes each at
+# classifier, the embedding head and its posterior learn (1 + 5 epochs, about 7 minutes each at
 # 160 px on 2 cores), so the ImageNet features' neighbourhoods on real photos stay as they are.
 set -euo pipefail
 
